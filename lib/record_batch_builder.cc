@@ -1,1 +1,183 @@
-// placeholder: being written
+// RecordBatchBuilder: writes Kafka RecordBatch v2. Records are encoded straight into one
+// buffer after room for the 61-byte header; build() compresses (when asked), fills in the
+// header and computes the CRC last, since it covers everything from the attributes on.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "byte_buffer.h"
+#include "compression.h"
+#include "samsa/crc32c.h"
+#include "samsa/record_batch.h"
+
+namespace samsa {
+
+namespace L = batch_layout;
+
+namespace {
+
+constexpr std::size_t kInt32Max = std::numeric_limits<std::int32_t>::max();
+
+std::int64_t wrapping_sub(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+
+std::size_t nullable_size(const std::optional<ByteSpan>& bytes) {
+  if (!bytes) return 1;  // varint -1
+  return static_cast<std::size_t>(varint_size(static_cast<std::int32_t>(bytes->size()))) +
+         bytes->size();
+}
+
+std::byte* put_nullable(std::byte* p, const std::optional<ByteSpan>& bytes) {
+  if (!bytes) return put_varint(p, -1);
+  p = put_varint(p, static_cast<std::int32_t>(bytes->size()));
+  if (!bytes->empty()) std::memcpy(p, bytes->data(), bytes->size());
+  return p + bytes->size();
+}
+
+}  // namespace
+
+struct RecordBatchBuilder::Impl {
+  BatchOptions options;
+  internal::ByteBuffer buffer;          // header room + uncompressed records
+  std::vector<std::byte> compressed;    // header + compressed records, when compressing
+  std::int32_t count = 0;
+  std::int32_t previous_delta = -1;     // offset delta of the last record appended
+  std::int32_t last_offset_delta = -1;  // at least previous_delta; set_last_offset_delta()
+  std::int64_t base_timestamp = -1;
+  std::int64_t max_timestamp = -1;
+
+  void start() {
+    buffer.clear();
+    buffer.grow(L::kHeaderSize);
+    count = 0;
+    previous_delta = -1;
+    last_offset_delta = -1;
+    base_timestamp = options.delete_horizon ? options.delete_horizon->value() : -1;
+    max_timestamp = -1;
+  }
+  void write_header(MutableByteSpan batch) const;
+};
+
+RecordBatchBuilder::RecordBatchBuilder(BatchOptions options) : impl_(std::make_unique<Impl>()) {
+  reset(options);
+}
+RecordBatchBuilder::~RecordBatchBuilder() = default;
+RecordBatchBuilder::RecordBatchBuilder(RecordBatchBuilder&&) noexcept = default;
+RecordBatchBuilder& RecordBatchBuilder::operator=(RecordBatchBuilder&&) noexcept = default;
+
+void RecordBatchBuilder::reset(BatchOptions options) {
+  impl_->options = options;
+  impl_->start();
+}
+
+Status RecordBatchBuilder::append(Timestamp timestamp, std::optional<ByteSpan> key,
+                                  std::optional<ByteSpan> value,
+                                  std::span<const RecordHeader> headers) {
+  if (impl_->previous_delta == std::numeric_limits<std::int32_t>::max()) {
+    return Status::invalid_argument("batch is full: offset delta would pass INT32_MAX");
+  }
+  return append_with_offset_delta(impl_->previous_delta + 1, timestamp, key, value, headers);
+}
+
+Status RecordBatchBuilder::append_with_offset_delta(std::int32_t offset_delta, Timestamp timestamp,
+                                                    std::optional<ByteSpan> key,
+                                                    std::optional<ByteSpan> value,
+                                                    std::span<const RecordHeader> headers) {
+  Impl& m = *impl_;
+  if (offset_delta <= m.previous_delta) {
+    return Status::invalid_argument(fmt::format(
+        "offset delta {} must be greater than the previous {}", offset_delta, m.previous_delta));
+  }
+  if ((key && key->size() > kInt32Max) || (value && value->size() > kInt32Max) ||
+      headers.size() > kInt32Max) {
+    return Status::invalid_argument("record key, value or header count passes INT32_MAX");
+  }
+  if (m.count == 0 && !m.options.delete_horizon) m.base_timestamp = timestamp.value();
+  const std::int64_t timestamp_delta = wrapping_sub(timestamp.value(), m.base_timestamp);
+
+  std::size_t body = 1 + static_cast<std::size_t>(varlong_size(timestamp_delta)) +
+                     static_cast<std::size_t>(varint_size(offset_delta)) + nullable_size(key) +
+                     nullable_size(value) +
+                     static_cast<std::size_t>(varint_size(static_cast<std::int32_t>(headers.size())));
+  for (const RecordHeader& h : headers) {
+    if (h.key.size() > kInt32Max) return Status::invalid_argument("header key passes INT32_MAX");
+    body += nullable_size(as_bytes(h.key)) + nullable_size(h.value);
+  }
+  if (body > kInt32Max || m.buffer.size() + body + kVarintMaxBytes > kInt32Max) {
+    return Status::invalid_argument(
+        fmt::format("record of {} bytes would make the batch pass 2 GiB", body));
+  }
+  const auto body32 = static_cast<std::int32_t>(body);
+  std::byte* p = m.buffer.grow(static_cast<std::size_t>(varint_size(body32)) + body);
+  p = put_varint(p, body32);
+  *p++ = std::byte{0};  // record attributes: unused, always 0
+  p = put_varlong(p, timestamp_delta);
+  p = put_varint(p, offset_delta);
+  p = put_nullable(p, key);
+  p = put_nullable(p, value);
+  p = put_varint(p, static_cast<std::int32_t>(headers.size()));
+  for (const RecordHeader& h : headers) {
+    p = put_nullable(p, as_bytes(h.key));
+    p = put_nullable(p, h.value);
+  }
+  ++m.count;
+  m.previous_delta = offset_delta;
+  m.last_offset_delta = std::max(m.last_offset_delta, offset_delta);
+  m.max_timestamp = m.count == 1 ? timestamp.value() : std::max(m.max_timestamp, timestamp.value());
+  return Status();
+}
+
+void RecordBatchBuilder::set_last_offset_delta(std::int32_t delta) {
+  impl_->last_offset_delta = std::max(impl_->last_offset_delta, delta);
+}
+
+std::int32_t RecordBatchBuilder::record_count() const { return impl_->count; }
+
+std::size_t RecordBatchBuilder::uncompressed_size() const { return impl_->buffer.size(); }
+
+void RecordBatchBuilder::Impl::write_header(MutableByteSpan batch) const {
+  std::uint16_t attributes = static_cast<std::uint16_t>(options.compression);
+  if (options.timestamp_type == TimestampType::log_append_time) attributes |= L::kTimestampTypeBit;
+  if (options.transactional) attributes |= L::kTransactionalBit;
+  if (options.control) attributes |= L::kControlBit;
+  if (options.delete_horizon) attributes |= L::kDeleteHorizonBit;
+  const std::int64_t max_ts = options.timestamp_type == TimestampType::log_append_time
+                                  ? options.log_append_time.value()
+                                  : max_timestamp;
+  std::byte* h = batch.data();
+  put_be<std::int64_t>(h + L::kBaseOffset, options.base_offset.value());
+  put_be<std::int32_t>(h + L::kLength, static_cast<std::int32_t>(batch.size() - L::kLogOverhead));
+  put_be<std::int32_t>(h + L::kPartitionLeaderEpoch, options.partition_leader_epoch.value());
+  h[L::kMagic] = static_cast<std::byte>(L::kMagicV2);
+  put_be<std::uint16_t>(h + L::kAttributes, attributes);
+  put_be<std::int32_t>(h + L::kLastOffsetDelta, std::max(last_offset_delta, 0));
+  put_be<std::int64_t>(h + L::kBaseTimestamp, base_timestamp);
+  put_be<std::int64_t>(h + L::kMaxTimestamp, max_ts);
+  put_be<std::int64_t>(h + L::kProducerId, options.producer_id.value());
+  put_be<std::int16_t>(h + L::kProducerEpoch, options.producer_epoch.value());
+  put_be<std::int32_t>(h + L::kBaseSequence, options.base_sequence.value());
+  put_be<std::int32_t>(h + L::kRecordsCount, count);
+  // Last: the CRC covers every byte from the attributes to the end.
+  put_be<std::uint32_t>(h + L::kCrc, crc32c(ByteSpan(batch).subspan(L::kAttributes)));
+}
+
+Result<ByteSpan> RecordBatchBuilder::build() {
+  Impl& m = *impl_;
+  MutableByteSpan batch(m.buffer.data(), m.buffer.size());
+  if (m.options.compression != Compression::none) {
+    m.compressed.assign(L::kHeaderSize, std::byte{0});
+    const ByteSpan records = m.buffer.span().subspan(L::kHeaderSize);
+    SAMSA_TRY(internal::compress(m.options.compression, m.options.compression_level, records,
+                                 m.compressed));
+    if (m.compressed.size() > kInt32Max) {
+      return Status::invalid_argument("compressed batch passes 2 GiB");
+    }
+    batch = MutableByteSpan(m.compressed.data(), m.compressed.size());
+  }
+  m.write_header(batch);
+  return ByteSpan(batch);
+}
+
+}  // namespace samsa
