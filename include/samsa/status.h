@@ -63,7 +63,8 @@ class [[nodiscard]] Status {
   static Status timed_out(std::string msg) { return {StatusCode::timed_out, std::move(msg)}; }
 
   // Builds the status for a failed system call from errno: ENOSPC and EDQUOT map to
-  // no_space, ENOENT to not_found, EEXIST to already_exists, anything else to io_error.
+  // no_space, ENOENT to not_found, EEXIST to already_exists, EWOULDBLOCK to busy, anything
+  // else to io_error.
   // `what` names the operation and its target, e.g. "pwrite /data/0.log at 4096".
   static Status from_errno(int err, std::string_view what);
 
