@@ -1,1 +1,611 @@
-// placeholder: being written
+// The codecs of Kafka's record batches. See compression.h for the framing of each.
+//
+// Decompression writes straight into `out`, which grows geometrically but never past
+// max_output + 1 bytes beyond what it held: one byte past the limit proves the limit was
+// passed, so a decompression bomb costs at most its limit in memory. On any error `out`
+// is restored to the size it had, so callers never see a partial result.
+#include "compression.h"
+
+#include <lz4frame.h>
+#include <snappy-c.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "samsa/coding.h"
+
+namespace samsa::internal {
+namespace {
+
+// --- framing constants
+
+// Kafka's SnappyOutputStream (xerial snappy-java) cuts the input into 32 KiB blocks.
+constexpr std::size_t kSnappyBlockBytes = 32 * 1024;
+constexpr std::array<std::uint8_t, 8> kXerialMagic = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+constexpr std::int32_t kXerialVersion = 1;
+constexpr std::int32_t kXerialCompatibleVersion = 1;
+constexpr std::size_t kXerialHeaderBytes = kXerialMagic.size() + 4 + 4;
+constexpr std::size_t kXerialBlockLengthBytes = 4;
+static_assert(kXerialHeaderBytes == 16);
+
+// The largest zstd window a frame may ask for: zstd's own default limit (2^27 = 128 MiB),
+// which is also what Kafka's Java consumer accepts. The decoder's window buffer is the
+// one allocation not bounded by max_output: a legitimate frame without a content size
+// declares a window (2 MiB at level 3) larger than many batches.
+constexpr int kZstdWindowLogMax = 27;
+
+// Kafka's accepted level ranges (CompressionType): gzip 1..9, lz4 1..17 (liblz4 treats
+// levels above 12 as 12), zstd from ZSTD_minCLevel() to ZSTD_maxCLevel().
+constexpr int kGzipLevelMax = 9;
+constexpr int kLz4LevelMax = 17;
+
+// First input given to the zstd decoder, before it has a hint of what it wants: enough
+// to learn the frame header's length (ZSTD_FRAMEHEADERSIZE_PREFIX(ZSTD_f_zstd1)).
+constexpr std::size_t kZstdFirstFeedBytes = 5;
+
+// When a stream does not say how large its output is, start with this many bytes or
+// kOutputGuessRatio times the input, whichever is more.
+constexpr std::size_t kOutputGuessMinBytes = 64 * 1024;
+constexpr std::size_t kOutputGuessRatio = 4;
+// A size the stream declares (zstd content size, gzip ISIZE) is believed only up to this
+// many times the compressed size: a lying header must not make every call allocate (and
+// zero) max_output bytes before any output proves it. Past it, the buffer grows by doubling.
+constexpr std::size_t kDeclaredSizeRatioMax = 256;
+
+// zlib counts in uInt.
+constexpr std::size_t kZlibChunkMax = std::numeric_limits<uInt>::max();
+
+std::string_view codec_name(Compression codec) {
+  switch (codec) {
+    case Compression::none:
+      return "none";
+    case Compression::gzip:
+      return "gzip";
+    case Compression::snappy:
+      return "snappy";
+    case Compression::lz4:
+      return "lz4";
+    case Compression::zstd:
+      return "zstd";
+  }
+  return "unknown";
+}
+
+Status unknown_codec(Compression codec) {
+  return Status::not_supported(
+      fmt::format("compression codec id {} is unknown", static_cast<int>(codec)));
+}
+
+Status limit_passed(std::string_view codec, std::size_t max_output) {
+  return Status::out_of_range(
+      fmt::format("{}: decompressed size passes the limit of {} bytes", codec, max_output));
+}
+
+Status truncated(std::string_view codec, std::size_t input_bytes) {
+  return Status::corruption(fmt::format(
+      "{}: stream truncated: ends at compressed byte {} inside a frame", codec, input_bytes));
+}
+
+Status no_progress(std::string_view codec, std::size_t pos) {
+  return Status::corruption(
+      fmt::format("{}: decoder made no progress at compressed byte {}", codec, pos));
+}
+
+Status check_level(Compression codec, int level) {
+  int lo = 0;
+  int hi = 0;
+  switch (codec) {
+    case Compression::none:
+    case Compression::snappy:
+      return Status();  // no levels; Kafka ignores them too
+    case Compression::gzip:
+      lo = 1, hi = kGzipLevelMax;
+      break;
+    case Compression::lz4:
+      lo = 1, hi = kLz4LevelMax;
+      break;
+    case Compression::zstd:
+      lo = ZSTD_minCLevel(), hi = ZSTD_maxCLevel();
+      break;
+    default:
+      return unknown_codec(codec);
+  }
+  if (level == 0 || (lo <= level && level <= hi)) return Status();
+  return Status::invalid_argument(fmt::format("{}: compression level {} is outside [{}, {}]",
+                                              codec_name(codec), level, lo, hi));
+}
+
+std::byte* byte_ptr(std::vector<std::byte>& v, std::size_t at) {
+  return v.data() + at;
+}
+char* char_ptr(std::byte* p) {
+  return reinterpret_cast<char*>(p);
+}
+const char* char_ptr(const std::byte* p) {
+  return reinterpret_cast<const char*>(p);
+}
+
+// Grows `out` to exactly `size` bytes; reserve first so the vector does not round its
+// capacity up past what the caller bounded.
+void grow_exactly(std::vector<std::byte>& out, std::size_t size) {
+  out.reserve(size);
+  out.resize(size);
+}
+
+// The decompressed bytes written into `out` past its original size, with the limit.
+// Invariant: produced_ <= allocated_ <= cap_, where cap_ is max_output + 1.
+class OutputSink {
+ public:
+  OutputSink(std::vector<std::byte>& out, std::size_t max_output, std::size_t size_guess)
+      : out_(out), base_(out.size()), max_output_(max_output) {
+    const std::size_t room_max = out.max_size() - base_;
+    cap_ = max_output < room_max ? max_output + 1 : room_max;
+    guess_ = std::clamp<std::size_t>(size_guess, 1, cap_);
+  }
+
+  // Free bytes to decode into; at least one unless the limit has been passed.
+  MutableByteSpan room() {
+    if (allocated_ == produced_) grow();
+    assert(allocated_ > produced_ && "room() called after the limit was passed");
+    return {byte_ptr(out_, base_ + produced_), allocated_ - produced_};
+  }
+  void commit(std::size_t n) { produced_ += n; }
+  bool over_limit() const { return produced_ > max_output_; }
+  // Trims `out` to what was produced.
+  void finish() { out_.resize(base_ + produced_); }
+
+ private:
+  void grow() {
+    const std::size_t doubled = allocated_ > cap_ / 2 ? cap_ : 2 * allocated_;
+    allocated_ = std::max({guess_, doubled, allocated_});
+    grow_exactly(out_, base_ + allocated_);
+  }
+
+  std::vector<std::byte>& out_;
+  std::size_t base_;
+  std::size_t max_output_;
+  std::size_t cap_ = 0;
+  std::size_t guess_ = 0;
+  std::size_t allocated_ = 0;
+  std::size_t produced_ = 0;
+};
+
+std::size_t ratio_guess(ByteSpan input) {
+  return std::max(kOutputGuessMinBytes, input.size() * kOutputGuessRatio);
+}
+
+// A first output size from one the stream declares, plus one byte so that a stream ending
+// exactly at its declared size never grows the buffer.
+std::size_t declared_guess(ByteSpan input, std::uint64_t declared) {
+  const std::size_t believable =
+      std::max(kOutputGuessMinBytes, input.size() * kDeclaredSizeRatioMax);
+  return declared < believable ? static_cast<std::size_t>(declared) + 1 : believable;
+}
+
+// --- gzip
+
+struct DeflateEnd {
+  void operator()(z_stream* zs) const { deflateEnd(zs); }
+};
+struct InflateEnd {
+  void operator()(z_stream* zs) const { inflateEnd(zs); }
+};
+
+constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, GZIP wrapper (not zlib)
+constexpr int kGzipMemLevel = 8;          // zlib's default
+
+Status gzip_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
+  z_stream zs{};
+  const int zlevel = level == 0 ? Z_DEFAULT_COMPRESSION : level;
+  if (deflateInit2(&zs, zlevel, Z_DEFLATED, kGzipWindowBits, kGzipMemLevel, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return Status::io_error("gzip: deflateInit2 failed (out of memory?)");
+  }
+  std::unique_ptr<z_stream, DeflateEnd> guard(&zs);
+  const std::size_t base = out.size();
+  std::size_t written = 0;
+  grow_exactly(out, base + deflateBound(&zs, input.size()));
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t in_n = std::min(input.size() - pos, kZlibChunkMax);
+    const std::size_t out_n = std::min(out.size() - base - written, kZlibChunkMax);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(input.data() + pos));
+    zs.avail_in = static_cast<uInt>(in_n);
+    zs.next_out = reinterpret_cast<Bytef*>(byte_ptr(out, base + written));
+    zs.avail_out = static_cast<uInt>(out_n);
+    const bool last = pos + in_n == input.size();
+    const int rc = deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
+    pos += in_n - zs.avail_in;
+    written += out_n - zs.avail_out;
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return Status::io_error(fmt::format("gzip: deflate failed with code {}", rc));
+    }
+    // deflateBound is a true bound; growing is only a safety net.
+    if (zs.avail_out == 0) grow_exactly(out, out.size() + kOutputGuessMinBytes);
+  }
+  out.resize(base + written);
+  return Status();
+}
+
+// The ISIZE trailer of a single-member stream: the input size modulo 2^32. Untrusted, so
+// only a first guess of the output size.
+std::size_t gzip_size_guess(ByteSpan input) {
+  constexpr std::size_t kGzipMinBytes = 18;  // 10 header + 2 empty deflate + 8 trailer
+  if (input.size() < kGzipMinBytes) return kOutputGuessMinBytes;
+  const std::byte* p = input.data() + input.size() - 4;
+  std::uint32_t isize = 0;
+  for (int i = 3; i >= 0; --i) isize = (isize << 8) | static_cast<std::uint8_t>(p[i]);
+  return declared_guess(input, isize);
+}
+
+Status gzip_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  z_stream zs{};
+  if (inflateInit2(&zs, kGzipWindowBits) != Z_OK) {
+    return Status::io_error("gzip: inflateInit2 failed (out of memory?)");
+  }
+  std::unique_ptr<z_stream, InflateEnd> guard(&zs);
+  OutputSink sink(out, max_output, gzip_size_guess(input));
+  std::size_t pos = 0;
+  while (true) {
+    const MutableByteSpan room = sink.room();
+    const std::size_t in_n = std::min(input.size() - pos, kZlibChunkMax);
+    const std::size_t out_n = std::min(room.size(), kZlibChunkMax);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(input.data() + pos));
+    zs.avail_in = static_cast<uInt>(in_n);
+    zs.next_out = reinterpret_cast<Bytef*>(room.data());
+    zs.avail_out = static_cast<uInt>(out_n);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    const std::size_t consumed = in_n - zs.avail_in;
+    const std::size_t produced = out_n - zs.avail_out;
+    if (rc == Z_MEM_ERROR) return Status::io_error("gzip: inflate ran out of memory");
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR) {
+      return Status::corruption(fmt::format("gzip: malformed stream at compressed byte {}: {}",
+                                            pos + consumed, zs.msg ? zs.msg : "no detail"));
+    }
+    pos += consumed;
+    sink.commit(produced);
+    if (sink.over_limit()) return limit_passed("gzip", max_output);
+    const bool input_done = pos == input.size();
+    if (rc == Z_STREAM_END) {
+      if (input_done) break;
+      // RFC 1952 allows several members one after another; Java's GZIPInputStream reads
+      // them all.
+      if (inflateReset(&zs) != Z_OK) return no_progress("gzip", pos);
+      continue;
+    }
+    if (input_done && produced < out_n) return truncated("gzip", input.size());
+    if (consumed == 0 && produced == 0) return no_progress("gzip", pos);
+  }
+  sink.finish();
+  return Status();
+}
+
+// --- snappy (xerial framing)
+
+bool has_xerial_magic(ByteSpan input) {
+  return input.size() >= kXerialMagic.size() &&
+         std::memcmp(input.data(), kXerialMagic.data(), kXerialMagic.size()) == 0;
+}
+
+Status xerial_compress(ByteSpan input, std::vector<std::byte>& out) {
+  const std::size_t blocks = (input.size() + kSnappyBlockBytes - 1) / kSnappyBlockBytes;
+  const std::size_t block_bound =
+      kXerialBlockLengthBytes + snappy_max_compressed_length(kSnappyBlockBytes);
+  const std::size_t base = out.size();
+  grow_exactly(out, base + kXerialHeaderBytes + blocks * block_bound);
+  std::byte* p = byte_ptr(out, base);
+  std::memcpy(p, kXerialMagic.data(), kXerialMagic.size());
+  put_be<std::int32_t>(p + kXerialMagic.size(), kXerialVersion);
+  put_be<std::int32_t>(p + kXerialMagic.size() + 4, kXerialCompatibleVersion);
+  std::size_t written = kXerialHeaderBytes;
+  for (std::size_t at = 0; at < input.size(); at += kSnappyBlockBytes) {
+    const std::size_t n = std::min(kSnappyBlockBytes, input.size() - at);
+    std::byte* block = p + written;
+    std::size_t block_n = block_bound - kXerialBlockLengthBytes;
+    if (snappy_compress(char_ptr(input.data() + at), n, char_ptr(block + kXerialBlockLengthBytes),
+                        &block_n) != SNAPPY_OK) {
+      return Status::io_error(fmt::format("snappy: compressing the block at byte {} failed", at));
+    }
+    put_be<std::int32_t>(block, static_cast<std::int32_t>(block_n));
+    written += kXerialBlockLengthBytes + block_n;
+  }
+  out.resize(base + written);
+  return Status();
+}
+
+// Reads the xerial block starting at `pos` into `block` and moves `pos` past it.
+Status next_xerial_block(ByteSpan input, std::size_t& pos, std::size_t& block_pos,
+                         ByteSpan& block) {
+  const std::size_t left = input.size() - pos;
+  if (left < kXerialBlockLengthBytes) {
+    return Status::corruption(
+        fmt::format("snappy: block length at byte {} is cut short ({} bytes)", pos, input.size()));
+  }
+  const auto length = get_be<std::int32_t>(input.data() + pos);
+  if (length < 0 || static_cast<std::size_t>(length) > left - kXerialBlockLengthBytes) {
+    return Status::corruption(fmt::format(
+        "snappy: block length {} at byte {} passes the end ({} bytes)", length, pos, input.size()));
+  }
+  block_pos = pos + kXerialBlockLengthBytes;
+  block = input.subspan(block_pos, static_cast<std::size_t>(length));
+  pos = block_pos + block.size();
+  return Status();
+}
+
+Status malformed_snappy_block(std::size_t block_pos) {
+  return Status::corruption(
+      fmt::format("snappy: malformed block at compressed byte {}", block_pos));
+}
+
+// The uncompressed length a raw snappy block declares.
+Result<std::size_t> snappy_block_length(ByteSpan block, std::size_t block_pos) {
+  std::size_t n = 0;
+  if (block.empty() ||
+      snappy_uncompressed_length(char_ptr(block.data()), block.size(), &n) != SNAPPY_OK) {
+    return malformed_snappy_block(block_pos);
+  }
+  return n;
+}
+
+// Decodes one raw snappy block of `length` declared bytes at the end of `out`.
+Status snappy_block_decode(ByteSpan block, std::size_t block_pos, std::size_t length,
+                           std::byte* dst) {
+  std::size_t n = length;
+  if (snappy_uncompress(char_ptr(block.data()), block.size(), char_ptr(dst), &n) != SNAPPY_OK ||
+      n != length) {
+    return malformed_snappy_block(block_pos);
+  }
+  return Status();
+}
+
+// Calls fn(block, block_pos) for each raw snappy block: the blocks of a xerial stream, or
+// the whole input when it lacks the xerial magic (plain snappy, as librdkafka accepts).
+template <typename Fn>
+Status for_each_snappy_block(ByteSpan input, Fn&& fn) {
+  if (!has_xerial_magic(input)) return fn(input, std::size_t{0});
+  if (input.size() < kXerialHeaderBytes) {
+    return Status::corruption(fmt::format("snappy: xerial header is cut short ({} of {} bytes)",
+                                          input.size(), kXerialHeaderBytes));
+  }
+  // The versions are not checked: librdkafka ignores them and xerial only ever wrote 1.
+  std::size_t pos = kXerialHeaderBytes;
+  while (pos < input.size()) {
+    std::size_t block_pos = 0;
+    ByteSpan block;
+    SAMSA_TRY(next_xerial_block(input, pos, block_pos, block));
+    SAMSA_TRY(fn(block, block_pos));
+  }
+  return Status();
+}
+
+// The sum of the sizes the blocks declare, checked against the limit before any of them
+// is decoded.
+Result<std::size_t> snappy_total_length(ByteSpan input, std::size_t max_output) {
+  std::size_t total = 0;  // Invariant: total <= max_output
+  Status s = for_each_snappy_block(input, [&](ByteSpan block, std::size_t block_pos) -> Status {
+    SAMSA_TRY_ASSIGN(const std::size_t n, snappy_block_length(block, block_pos));
+    if (n > max_output - total) return limit_passed("snappy", max_output);
+    total += n;
+    return Status();
+  });
+  if (!s.ok()) return s;
+  return total;
+}
+
+// Two passes: the first checks the framing and the limit, so that `out` grows once and
+// exactly; the second decodes.
+Status xerial_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  SAMSA_TRY_ASSIGN(const std::size_t total, snappy_total_length(input, max_output));
+  std::size_t at = out.size();
+  grow_exactly(out, at + total);
+  return for_each_snappy_block(input, [&](ByteSpan block, std::size_t block_pos) -> Status {
+    SAMSA_TRY_ASSIGN(const std::size_t n, snappy_block_length(block, block_pos));
+    SAMSA_TRY(snappy_block_decode(block, block_pos, n, byte_ptr(out, at)));
+    at += n;
+    return Status();
+  });
+}
+
+// --- lz4
+
+struct Lz4DctxFree {
+  void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
+};
+
+Status lz4_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
+  LZ4F_preferences_t prefs{};
+  prefs.frameInfo.blockSizeID = LZ4F_max64KB;
+  prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+  prefs.frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
+  prefs.frameInfo.frameType = LZ4F_frame;
+  prefs.frameInfo.contentSize = 0;  // Kafka's KafkaLZ4BlockOutputStream never sets it
+  prefs.frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
+  prefs.compressionLevel = level;
+  const std::size_t base = out.size();
+  grow_exactly(out, base + LZ4F_compressFrameBound(input.size(), &prefs));
+  const std::size_t n = LZ4F_compressFrame(byte_ptr(out, base), out.size() - base, input.data(),
+                                           input.size(), &prefs);
+  if (LZ4F_isError(n)) {
+    return Status::io_error(fmt::format("lz4: compression failed: {}", LZ4F_getErrorName(n)));
+  }
+  out.resize(base + n);
+  return Status();
+}
+
+// How much input to give the decoder at `pos`, where a frame starts: its whole header, so
+// that a bad header is reported where the frame starts.
+Result<std::size_t> lz4_header_feed(ByteSpan input, std::size_t pos) {
+  const std::size_t left = input.size() - pos;
+  if (left < LZ4F_MIN_SIZE_TO_KNOW_HEADER_LENGTH) return left;  // the decoder says truncated
+  const std::size_t n = LZ4F_headerSize(input.data() + pos, left);
+  if (!LZ4F_isError(n)) return n;
+  return Status::corruption(
+      fmt::format("lz4: malformed frame at compressed byte {}: {}", pos, LZ4F_getErrorName(n)));
+}
+
+// Feeds the decoder what its last hint asked for (a header, then a block at a time), so
+// that an error names the input where it was found, to within a block.
+Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  LZ4F_dctx* raw = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
+    return Status::io_error("lz4: cannot create a decompression context");
+  }
+  std::unique_ptr<LZ4F_dctx, Lz4DctxFree> dctx(raw);
+  OutputSink sink(out, max_output, ratio_guess(input));
+  std::size_t pos = 0;
+  SAMSA_TRY_ASSIGN(std::size_t feed, lz4_header_feed(input, pos));
+  while (true) {
+    const MutableByteSpan room = sink.room();
+    std::size_t src_n = std::min(feed, input.size() - pos);
+    std::size_t dst_n = room.size();
+    const std::size_t hint =
+        LZ4F_decompress(dctx.get(), room.data(), &dst_n, input.data() + pos, &src_n, nullptr);
+    if (LZ4F_isError(hint)) {
+      return Status::corruption(fmt::format("lz4: malformed frame at compressed byte {}: {}", pos,
+                                            LZ4F_getErrorName(hint)));
+    }
+    pos += src_n;
+    sink.commit(dst_n);
+    if (sink.over_limit()) return limit_passed("lz4", max_output);
+    const bool input_done = pos == input.size();
+    if (hint == 0 && input_done) break;  // 0: the frame is decoded and flushed
+    if (input_done && dst_n < room.size()) return truncated("lz4", input.size());
+    if (!input_done && src_n == 0 && dst_n == 0) return no_progress("lz4", pos);
+    feed = hint;
+    if (hint == 0) {  // with input left: another frame
+      SAMSA_TRY_ASSIGN(feed, lz4_header_feed(input, pos));
+    }
+  }
+  sink.finish();
+  return Status();
+}
+
+// --- zstd
+
+struct ZstdDctxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+Status zstd_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
+  const std::size_t base = out.size();
+  grow_exactly(out, base + ZSTD_compressBound(input.size()));
+  const std::size_t n = ZSTD_compress(byte_ptr(out, base), out.size() - base, input.data(),
+                                      input.size(), level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
+  if (ZSTD_isError(n)) {
+    return Status::io_error(fmt::format("zstd: compression failed: {}", ZSTD_getErrorName(n)));
+  }
+  out.resize(base + n);
+  return Status();
+}
+
+std::size_t zstd_size_guess(ByteSpan input) {
+  const unsigned long long n = ZSTD_getFrameContentSize(input.data(), input.size());
+  if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR) return ratio_guess(input);
+  return declared_guess(input, n);
+}
+
+// The streaming API, because Java's zstd-jni writes frames without a content size; it
+// also reads concatenated frames. Input is fed as the decoder hints (one block at a time)
+// so that an error names the block where it was found.
+Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  std::unique_ptr<ZSTD_DCtx, ZstdDctxFree> dctx(ZSTD_createDCtx());
+  if (!dctx) return Status::io_error("zstd: cannot create a decompression context");
+  const std::size_t set =
+      ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kZstdWindowLogMax);
+  if (ZSTD_isError(set)) return Status::io_error("zstd: cannot set the window limit");
+  OutputSink sink(out, max_output, zstd_size_guess(input));
+  std::size_t pos = 0;
+  std::size_t feed = kZstdFirstFeedBytes;
+  while (true) {
+    const MutableByteSpan room = sink.room();
+    ZSTD_inBuffer in{input.data() + pos, std::min(feed, input.size() - pos), 0};
+    ZSTD_outBuffer o{room.data(), room.size(), 0};
+    const std::size_t hint = ZSTD_decompressStream(dctx.get(), &o, &in);
+    if (ZSTD_isError(hint)) {
+      return Status::corruption(fmt::format("zstd: malformed stream at compressed byte {}: {}", pos,
+                                            ZSTD_getErrorName(hint)));
+    }
+    pos += in.pos;
+    sink.commit(o.pos);
+    if (sink.over_limit()) return limit_passed("zstd", max_output);
+    const bool input_done = pos == input.size();
+    if (hint == 0 && input_done) break;  // 0: the frame is decoded and flushed
+    if (input_done && o.pos < o.size) return truncated("zstd", input.size());
+    if (!input_done && in.pos == 0 && o.pos == 0) return no_progress("zstd", pos);
+    feed = hint == 0 ? kZstdFirstFeedBytes : hint;  // 0 with input left: another frame
+  }
+  sink.finish();
+  return Status();
+}
+
+// --- none
+
+Status copy_through(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  if (input.size() > max_output) return limit_passed("none", max_output);
+  out.insert(out.end(), input.begin(), input.end());
+  return Status();
+}
+
+Status compress_with(Compression codec, int level, ByteSpan input, std::vector<std::byte>& out) {
+  switch (codec) {
+    case Compression::none:
+      return copy_through(input, input.size(), out);
+    case Compression::gzip:
+      return gzip_compress(level, input, out);
+    case Compression::snappy:
+      return xerial_compress(input, out);
+    case Compression::lz4:
+      return lz4_compress(level, input, out);
+    case Compression::zstd:
+      return zstd_compress(level, input, out);
+  }
+  return unknown_codec(codec);
+}
+
+Status decompress_with(Compression codec, ByteSpan input, std::size_t max_output,
+                       std::vector<std::byte>& out) {
+  switch (codec) {
+    case Compression::none:
+      return copy_through(input, max_output, out);
+    case Compression::gzip:
+      return gzip_decompress(input, max_output, out);
+    case Compression::snappy:
+      return xerial_decompress(input, max_output, out);
+    case Compression::lz4:
+      return lz4_decompress(input, max_output, out);
+    case Compression::zstd:
+      return zstd_decompress(input, max_output, out);
+  }
+  return unknown_codec(codec);
+}
+
+}  // namespace
+
+Status compress(Compression codec, int level, ByteSpan input, std::vector<std::byte>& out) {
+  SAMSA_TRY(check_level(codec, level));
+  const std::size_t base = out.size();
+  Status s = compress_with(codec, level, input, out);
+  if (!s.ok()) out.resize(base);
+  return s;
+}
+
+Status decompress(Compression codec, ByteSpan input, std::size_t max_output,
+                  std::vector<std::byte>& out) {
+  const std::size_t base = out.size();
+  Status s = decompress_with(codec, input, max_output, out);
+  if (!s.ok()) out.resize(base);
+  return s;
+}
+
+}  // namespace samsa::internal

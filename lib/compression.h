@@ -15,6 +15,8 @@
 
 namespace samsa::internal {
 
+// Both functions append to `out`; on error `out` is left at the size it had.
+
 // Appends the compressed form of `input` to `out`. level 0 = the codec's default.
 Status compress(Compression codec, int level, ByteSpan input, std::vector<std::byte>& out);
 
