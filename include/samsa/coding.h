@@ -126,9 +126,13 @@ class ByteReader {
   // Kafka's rule: at most 5 bytes; a 5th byte with its high bit set is "too long". Bits that
   // would overflow 32 bits are rejected too (Kafka drops them silently; no writer sets them).
   bool read_varint(std::int32_t& out) {
+    const std::byte* const start = p_;
     std::uint64_t u = 0;
     if (!read_unsigned(u, kVarintMaxBytes)) return false;
-    if (u > 0xFFFFFFFFu) return fail(Error::varint_too_long);
+    if (u > 0xFFFFFFFFu) {
+      p_ = start;  // read_unsigned moved past the field; a failed read must not
+      return fail(Error::varint_too_long);
+    }
     out = zigzag_decode32(static_cast<std::uint32_t>(u));
     return true;
   }
