@@ -39,10 +39,6 @@ std::vector<std::byte> batch_with_records(std::string_view records_hex, std::int
   return b;
 }
 
-void fix_crc(std::vector<std::byte>& b) {
-  put_be<std::uint32_t>(&b[L::kCrc], crc32c(ByteSpan(b).subspan(L::kAttributes)));
-}
-
 // A well-formed record: offset delta `delta`, key "k", value "v", no headers.
 std::string good_record(int delta) {
   return fmt::format("10 00 00 {:02x} 02 6b 02 76 00", delta * 2);
