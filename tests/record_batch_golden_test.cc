@@ -148,7 +148,7 @@ TEST_CASE("Reader decodes the records of the golden two-record batch", "[record_
   CHECK_FALSE(r.key.has_value());
   CHECK_FALSE(r.value.has_value());
   REQUIRE(r.headers.size() == 1);
-  const RecordHeader& h = *r.headers.begin();
+  const RecordHeader h = *r.headers.begin();
   CHECK(h.key == "h");
   REQUIRE(h.value);
   CHECK(to_string(*h.value) == "x");

@@ -95,7 +95,9 @@ class RecordHeaders {
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     iterator(ByteSpan rest, std::int32_t left) : rest_(rest), left_(left) { load(); }
-    const RecordHeader& operator*() const { return current_; }
+    // By value: a header is two small views, and a reference into the iterator would
+    // dangle when the iterator is a temporary (`*headers.begin()`).
+    RecordHeader operator*() const { return current_; }
     const RecordHeader* operator->() const { return &current_; }
     iterator& operator++();
     iterator operator++(int) {
