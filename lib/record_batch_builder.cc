@@ -163,7 +163,7 @@ void RecordBatchBuilder::Impl::write_header(MutableByteSpan batch) const {
   put_be<std::uint32_t>(h + L::kCrc, crc32c(ByteSpan(batch).subspan(L::kAttributes)));
 }
 
-Result<ByteSpan> RecordBatchBuilder::build() {
+Result<MutableByteSpan> RecordBatchBuilder::build() {
   Impl& m = *impl_;
   MutableByteSpan batch(m.buffer.data(), m.buffer.size());
   if (m.options.compression != Compression::none) {
@@ -177,7 +177,7 @@ Result<ByteSpan> RecordBatchBuilder::build() {
     batch = MutableByteSpan(m.compressed.data(), m.compressed.size());
   }
   m.write_header(batch);
-  return ByteSpan(batch);
+  return batch;
 }
 
 }  // namespace samsa

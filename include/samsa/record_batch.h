@@ -288,8 +288,9 @@ class RecordBatchBuilder {
   std::size_t uncompressed_size() const;
 
   // Finishes the batch: compresses the records, fills in the header and the CRC. The view
-  // is valid until the next reset(), append or destruction.
-  Result<ByteSpan> build();
+  // is valid until the next reset(), append or destruction. It is mutable so that a log can
+  // stamp base offset and leader epoch in place (set_base_offset below).
+  Result<MutableByteSpan> build();
 
  private:
   struct Impl;

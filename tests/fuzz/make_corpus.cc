@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   for (const Seed& seed : seeds()) {
     RecordBatchBuilder builder(seed.options);
     Status status = seed.fill(builder);
-    auto batch = status.ok() ? builder.build() : samsa::Result<ByteSpan>(status);
+    auto batch = status.ok() ? builder.build() : samsa::Result<samsa::MutableByteSpan>(status);
     if (!batch.ok()) {
       // A codec this build lacks is no reason to fuzz without the other seeds.
       if (batch.status().code() == samsa::StatusCode::not_supported) {

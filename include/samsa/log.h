@@ -1,0 +1,215 @@
+// Floor 5: Log, one partition's ordered segments in a directory, stored exactly as Kafka
+// stores a partition (docs/FORMAT.md): append, read, roll, flush and group commit,
+// truncation, retention and crash recovery.
+//
+// Thread-safety: thread-safe. Appends (and the other writes: truncate_to,
+// delete_records_before, flush, apply_retention, close) run one at a time; any number of
+// threads may read concurrently with them. Readers never block an appender and never see a
+// batch that is not completely written.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "samsa/clock.h"
+#include "samsa/env.h"
+#include "samsa/index.h"
+#include "samsa/record_batch.h"
+#include "samsa/types.h"
+
+namespace samsa {
+
+// When an append's bytes reach the disk. The weaker policies are named for what they risk.
+enum class FlushPolicy : std::uint8_t {
+  // The default: append() returns after fdatasync. Concurrent appenders share one
+  // fdatasync (group commit). Nothing acknowledged is lost to a crash or a power cut.
+  durable,
+  // fdatasync once flush_interval_bytes or flush_interval_ms have passed since the last
+  // one. A power cut (not a process crash) may lose up to that much acknowledged data.
+  interval_may_lose_recent,
+  // fdatasync only in flush() and close(). A power cut may lose everything acknowledged
+  // since the last flush().
+  manual_may_lose_unflushed,
+};
+std::string_view to_string(FlushPolicy policy);
+
+struct LogConfig {
+  std::uint64_t segment_bytes = std::uint64_t{1} << 30;        // Kafka's segment.bytes
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;             // segment.ms
+  std::uint32_t index_interval_bytes = 4096;                   // index.interval.bytes
+  std::uint32_t segment_index_bytes = 10 * 1024 * 1024;        // segment.index.bytes
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;           // retention.ms; -1 = forever
+  std::int64_t retention_bytes = -1;                            // retention.bytes; -1 = no limit
+  std::int64_t file_delete_delay_ms = 60'000;                   // file.delete.delay.ms
+  std::uint32_t max_batch_bytes = 1'048'588;                    // max.message.bytes
+  TimestampType timestamp_type = TimestampType::create_time;   // message.timestamp.type
+  FlushPolicy flush_policy = FlushPolicy::durable;
+  std::uint64_t flush_interval_bytes = 1 << 20;  // with interval_may_lose_recent
+  std::int64_t flush_interval_ms = 1000;         // with interval_may_lose_recent
+  // Names written in Kafka's checkpoint files ("topic partition offset"). Empty: taken
+  // from the directory name when it reads "<topic>-<partition>", else (name, 0).
+  std::string topic;
+  std::int32_t partition = -1;
+};
+
+struct LogOpenOptions {
+  // When recovery finds corruption in data that was known to be flushed (before the
+  // recovery point), open fails naming the file and byte position, unless this is set:
+  // then the log is cut there, losing that data and everything after it.
+  bool truncate_corruption = false;
+  // Rescan every segment, not only those after the recovery point (`samsa verify`).
+  bool rescan_all = false;
+};
+
+// What open() did to make the log consistent.
+struct RecoveryReport {
+  bool clean_shutdown = false;
+  std::int64_t segments_rescanned = 0;
+  std::uint64_t bytes_rescanned = 0;
+  std::uint64_t bytes_truncated = 0;    // torn tail (and corrupt data, when allowed) cut
+  std::int64_t segments_removed = 0;    // whole segments after a cut
+  std::int64_t indexes_rebuilt = 0;
+  std::vector<std::string> files_resolved;  // leftover .deleted / .cleaned / .swap / .tmp
+  std::vector<std::string> notes;           // what was cut and why, for people
+};
+
+struct AppendInfo {
+  Offset first_offset;
+  Offset last_offset;
+  // The log append time stamped on the batches (log_append_time logs), else none.
+  Timestamp log_append_time = Timestamp::none();
+  Offset segment_base_offset;
+  Position position;  // where the first batch starts in that segment's .log
+  std::uint64_t bytes = 0;
+  std::int32_t batches = 0;
+  std::int64_t records = 0;
+};
+
+struct AppendOptions {
+  LeaderEpoch leader_epoch = LeaderEpoch::none();  // stamped on every batch
+  // Validate as a producer's batches (offset deltas exactly 0..n-1). False for batches
+  // copied from another log (replication, compaction).
+  bool producer_batches = true;
+};
+
+// A range of one segment's .log file holding whole batches. The file stays readable while
+// the slice lives, even after the segment is deleted.
+struct LogSlice {
+  Offset first_offset = Offset::none();  // base offset of the first batch; none when empty
+  Offset next_offset = Offset::none();   // one past the last batch's last offset
+  std::shared_ptr<File> file;
+  Position position;
+  std::uint64_t size_bytes = 0;
+  bool empty() const { return size_bytes == 0; }
+  // Appends the slice's bytes to `out`.
+  Status read_into(std::vector<std::byte>& out) const;
+};
+
+struct ReadOptions {
+  std::uint64_t max_bytes = 1 << 20;
+  // Exclusive upper bound on the offsets returned (e.g. a high watermark): only batches
+  // whose last offset is below it. Default: the log end offset.
+  std::optional<Offset> max_offset;
+  // Return the first batch even when it is larger than max_bytes (Kafka's KIP-74).
+  bool min_one_batch = true;
+};
+
+// Kafka's ListOffsets sentinels for offset_for_timestamp().
+inline constexpr Timestamp kLatestTimestamp{-1};
+inline constexpr Timestamp kEarliestTimestamp{-2};
+
+struct SegmentInfo {
+  Offset base_offset;
+  Offset next_offset;
+  std::uint64_t size_bytes = 0;
+  TimestampOffset max_timestamp;
+  std::string path;
+};
+
+struct RetentionReport {
+  std::int64_t segments_deleted = 0;
+  std::uint64_t bytes_deleted = 0;
+  std::int64_t files_removed = 0;  // .deleted files past file_delete_delay_ms
+  Offset log_start_offset;
+};
+
+class Log {
+ public:
+  // Opens (creating when needed) the log in `dir`, takes its lock, and recovers it.
+  // `env` and `clock` must outlive the Log.
+  static Result<std::unique_ptr<Log>> open(Env& env, const std::string& dir, LogConfig config,
+                                           Clock& clock = SystemClock::instance(),
+                                           LogOpenOptions options = {});
+  ~Log();  // close(), ignoring errors
+
+  const RecoveryReport& recovery_report() const;
+
+  // Appends one or more batches laid end to end in `batches` (e.g. a produce request):
+  // validates each (framing, CRC, records, size <= max_batch_bytes), assigns offsets by
+  // rewriting base offset and leader epoch in place (outside the CRC; for log_append_time
+  // logs also the max timestamp, with the CRC recomputed), writes them in one write and
+  // returns once they are durable under the flush policy.
+  Result<AppendInfo> append(MutableByteSpan batches, const AppendOptions& options = {});
+
+  // The in-process path: builds the builder's batch at the next offset and appends it
+  // without re-validating what samsa itself just encoded.
+  Result<AppendInfo> append(RecordBatchBuilder& builder, const AppendOptions& options = {});
+
+  // Whole batches from the one containing `offset`, within one segment. Empty at the log
+  // end; out_of_range before the log start or past the log end.
+  Result<LogSlice> read(Offset offset, const ReadOptions& options = {}) const;
+
+  // Waits until the log end offset passes `offset` (data at `offset` exists) or `timeout`
+  // passes; returns whether data exists. What a long-poll fetch needs.
+  bool wait_for_data(Offset offset, std::chrono::milliseconds timeout) const;
+
+  // Kafka's ListOffsets: kEarliestTimestamp -> the log start offset, kLatestTimestamp ->
+  // the log end offset, otherwise the first record whose timestamp is >= ts (nullopt if
+  // none). The timestamp is none for the sentinels.
+  Result<std::optional<TimestampOffset>> offset_for_timestamp(Timestamp ts) const;
+
+  // Drops every batch whose last offset is >= offset (replica divergence). Batch
+  // granularity: the log end becomes the base offset of the batch holding `offset`. When
+  // `offset` <= the log start, the log is emptied and restarts at `offset`.
+  Status truncate_to(Offset offset);
+
+  // Advances the log start offset (Kafka's DeleteRecords); segments wholly below it are
+  // deleted by the next apply_retention(). out_of_range past the log end.
+  Status delete_records_before(Offset offset);
+
+  // fdatasync of everything appended, and the recovery point checkpoint.
+  Status flush();
+
+  // Background work the host calls (no hidden threads): deletes whole segments below the
+  // log start offset, past retention_bytes or older than retention_ms (never the active
+  // one, and only segments wholly below `upper_bound`, e.g. the high watermark), renaming
+  // them .deleted; removes .deleted files older than file_delete_delay_ms; applies the
+  // interval flush policy; rolls a segment older than segment_ms.
+  Result<RetentionReport> apply_retention(std::optional<Offset> upper_bound = std::nullopt);
+
+  // Flushes, writes the checkpoints and the clean-shutdown marker, releases the lock.
+  // Later calls fail with failed_precondition. Idempotent.
+  Status close();
+
+  const std::string& dir() const;
+  const LogConfig& config() const;
+  Offset log_start_offset() const;
+  Offset log_end_offset() const;
+  // Everything below this offset is known durable.
+  Offset recovery_point() const;
+  std::uint64_t size_bytes() const;
+  std::vector<SegmentInfo> segments() const;
+  // Set after an fsync or write failure: the log refuses writes until reopened.
+  Status failure() const;
+
+ private:
+  struct Impl;
+  explicit Log(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace samsa
