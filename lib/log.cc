@@ -1,1 +1,512 @@
-// placeholder: being written
+// Log: appends with group commit, reads, truncation, retention. Open and recovery are in
+// log_recovery.cc.
+#include "samsa/log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "invariant.h"
+#include "checkpoint.h"
+#include "log_impl.h"
+
+namespace samsa {
+
+std::string_view to_string(FlushPolicy policy) {
+  switch (policy) {
+    case FlushPolicy::durable: return "durable";
+    case FlushPolicy::interval_may_lose_recent: return "interval_may_lose_recent";
+    case FlushPolicy::manual_may_lose_unflushed: return "manual_may_lose_unflushed";
+  }
+  return "unknown";
+}
+
+Status LogSlice::read_into(std::vector<std::byte>& out) const {
+  if (size_bytes == 0) return Status();
+  const std::size_t old = out.size();
+  out.resize(old + static_cast<std::size_t>(size_bytes));
+  auto got = file->read_at(position.value(), MutableByteSpan(out).subspan(old));
+  if (!got.ok() || *got != size_bytes) {
+    out.resize(old);
+    if (!got.ok()) return got.status();
+    return Status::io_error(fmt::format("{}: read {} of {} bytes at position {}", file->path(),
+                                        *got, size_bytes, position.value()));
+  }
+  return Status();
+}
+
+Log::Log(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Log::~Log() { (void)close(); }
+
+Result<std::unique_ptr<Log>> Log::open(Env& env, const std::string& dir, LogConfig config,
+                                       Clock& clock, LogOpenOptions options) {
+  auto impl = std::make_unique<Impl>(env, clock);
+  impl->dir = dir;
+  impl->config = std::move(config);
+  impl->options = options;
+  SAMSA_TRY(impl->open());
+  return std::unique_ptr<Log>(new Log(std::move(impl)));
+}
+
+const RecoveryReport& Log::recovery_report() const { return impl_->report; }
+const std::string& Log::dir() const { return impl_->dir; }
+const LogConfig& Log::config() const { return impl_->config; }
+Offset Log::log_start_offset() const { return Offset(impl_->log_start.load()); }
+Offset Log::log_end_offset() const { return Offset(impl_->log_end.load()); }
+Offset Log::recovery_point() const { return Offset(impl_->recovery_point.load()); }
+
+std::uint64_t Log::size_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& s : *impl_->snapshot()) total += s->size_bytes();
+  return total;
+}
+
+std::vector<SegmentInfo> Log::segments() const {
+  std::vector<SegmentInfo> out;
+  for (const auto& s : *impl_->snapshot()) {
+    out.push_back({s->base_offset(), s->next_offset(), s->size_bytes(), s->max_timestamp(),
+                   s->log_path()});
+  }
+  return out;
+}
+
+Status Log::failure() const {
+  std::lock_guard lock(impl_->sync_mu);
+  return impl_->failure;
+}
+
+// ------------------------------------------------------------------------ writes
+
+Status Log::Impl::fail(Status s) {
+  std::lock_guard lock(sync_mu);
+  if (failure.ok()) {
+    failure = Status::failed_precondition(
+        fmt::format("log {} stopped accepting writes after: {}; reopen it to recover", dir,
+                    s.to_string()));
+    failed = true;
+  }
+  sync_cv.notify_all();
+  return s;
+}
+
+Status Log::Impl::check_writable() const {
+  if (closed) return Status::failed_precondition(fmt::format("log {} is closed", dir));
+  if (failed.load()) {
+    std::lock_guard lock(const_cast<std::mutex&>(sync_mu));
+    return failure;
+  }
+  return Status();
+}
+
+void Log::Impl::notify_data() {
+  { std::lock_guard lock(data_mu); }
+  data_cv.notify_all();
+}
+
+Status Log::Impl::write_checkpoints() {
+  const std::vector<internal::CheckpointEntry> recovery = {
+      {config.topic, config.partition, recovery_point.load()}};
+  const std::vector<internal::CheckpointEntry> start = {
+      {config.topic, config.partition, log_start.load()}};
+  Status s = internal::write_offset_checkpoint(env, path("recovery-point-offset-checkpoint"),
+                                               recovery);
+  if (s.ok()) {
+    s = internal::write_offset_checkpoint(env, path("log-start-offset-checkpoint"), start);
+  }
+  // A checkpoint is written with fsyncs; one that fails stops the log like any fsync.
+  return s.ok() ? s : fail(s);
+}
+
+Status Log::Impl::roll(Offset new_base) {
+  const std::shared_ptr<Segment> old = active();
+  // The old segment becomes durable (log and trimmed indexes) before the new one exists, so
+  // the recovery point can move to its end.
+  if (Status s = old->roll(); !s.ok()) return fail(s);
+  SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
+                   Segment::create(env, dir, new_base, segment_config));
+  if (Status s = env.sync_dir(dir); !s.ok()) return fail(s);
+  SegmentList list = *segments;
+  list.push_back(std::move(fresh));
+  publish(std::move(list));
+  {
+    std::lock_guard lock(sync_mu);
+    recovery_point = std::max(recovery_point.load(), old->next_offset().value());
+  }
+  return write_checkpoints();
+}
+
+Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts) {
+  const std::shared_ptr<Segment> seg = active();
+  if (seg->empty()) return Status();
+  const std::int64_t now = clock.now().value();
+  const Timestamp first = seg->first_batch_timestamp();
+  const bool too_big = seg->size_bytes() > config.segment_bytes - std::min(incoming_bytes, config.segment_bytes);
+  // Kafka's timeWaitedForRoll: from the first batch's timestamp when there is one.
+  const bool too_old = first.value() >= 0 && now - first.value() > config.segment_ms &&
+                       max_ts.value() >= first.value();
+  const bool index_full = seg->offset_index().full() || seg->time_index().full();
+  const bool offset_overflow = last_offset - seg->base_offset() > INT32_MAX;
+  if (!(too_big || too_old || index_full || offset_overflow)) return Status();
+  return roll(Offset(log_end.load()));
+}
+
+Status Log::Impl::sync_to(Offset target) {
+  std::unique_lock lock(sync_mu);
+  for (;;) {
+    if (failed.load()) return failure;
+    if (recovery_point.load() >= target.value()) return Status();
+    if (sync_in_progress) {
+      sync_cv.wait(lock);
+      continue;
+    }
+    sync_in_progress = true;
+    lock.unlock();
+    std::shared_ptr<Segment> seg;
+    std::int64_t upto = 0;
+    {
+      std::lock_guard write_lock(write_mu);
+      seg = active();
+      upto = log_end.load();
+    }
+    // Everything before the active segment was synced when it rolled.
+    const Status s = seg->sync();
+    lock.lock();
+    sync_in_progress = false;
+    if (!s.ok()) {
+      if (failure.ok()) {
+        failure = Status::failed_precondition(fmt::format(
+            "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
+        failed = true;
+      }
+      sync_cv.notify_all();
+      return s;
+    }
+    recovery_point = std::max(recovery_point.load(), upto);
+    sync_cv.notify_all();
+  }
+}
+
+namespace {
+
+// What validation learns about the batches of one append.
+struct IncomingBatch {
+  std::size_t offset_in_buffer = 0;
+  RecordBatchView view;
+};
+
+}  // namespace
+
+Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
+  Impl& m = *impl_;
+  if (batches.empty()) return Status::invalid_argument("append of no batches");
+  // Validate before taking the lock: the expensive part runs in parallel across appenders.
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (start, size)
+  ValidateOptions validate{.producer_batch = options.producer_batches};
+  std::int64_t records = 0;
+  for (std::size_t at = 0; at < batches.size();) {
+    auto view = RecordBatchView::validate(ByteSpan(batches).subspan(at), validate, at);
+    if (!view.ok()) return view.status();
+    if (view->size_bytes() > m.config.max_batch_bytes) {
+      return Status::invalid_argument(fmt::format(
+          "batch at position {} is {} bytes, more than max_batch_bytes {}", at, view->size_bytes(),
+          m.config.max_batch_bytes));
+    }
+    records += view->records_count();
+    spans.emplace_back(at, view->size_bytes());
+    at += view->size_bytes();
+  }
+  std::unique_lock lock(m.write_mu);
+  SAMSA_TRY(m.check_writable());
+  const Offset first(m.log_end.load());
+  std::int64_t next = first.value();
+  Timestamp max_ts = Timestamp::none();
+  Offset offset_of_max_ts = first;
+  const Timestamp now = m.clock.now();
+  AppendInfo info;
+  for (const auto& [at, size] : spans) {
+    MutableByteSpan batch = batches.subspan(at, size);
+    set_base_offset(batch, Offset(next));
+    if (options.leader_epoch != LeaderEpoch::none()) {
+      set_partition_leader_epoch(batch, options.leader_epoch);
+    }
+    if (m.config.timestamp_type == TimestampType::log_append_time) {
+      set_max_timestamp(batch, TimestampType::log_append_time, now);
+      info.log_append_time = now;
+    }
+    const auto view = RecordBatchView::parse(batch).value();
+    next = view.last_offset().value() + 1;
+    if (view.max_timestamp() > max_ts) {
+      max_ts = view.max_timestamp();
+      offset_of_max_ts = view.last_offset();
+    }
+  }
+  const Offset last(next - 1);
+  if (Status s = m.maybe_roll(batches.size(), last, max_ts); !s.ok()) return s;
+  const std::shared_ptr<Segment> seg = m.active();
+  info.segment_base_offset = seg->base_offset();
+  info.position = Position(seg->size_bytes());
+  if (Status s = seg->append(batches, first, last, max_ts, offset_of_max_ts); !s.ok()) {
+    // The segment cut back what was written; if it could not, reopening recovers.
+    return s;
+  }
+  m.log_end.store(next, std::memory_order_release);
+  m.notify_data();
+  info.first_offset = first;
+  info.last_offset = last;
+  info.bytes = batches.size();
+  info.batches = static_cast<std::int32_t>(spans.size());
+  info.records = records;
+  bool need_sync = m.config.flush_policy == FlushPolicy::durable;
+  if (m.config.flush_policy == FlushPolicy::interval_may_lose_recent) {
+    m.unflushed_bytes += batches.size();
+    const std::int64_t now_ns = m.clock.monotonic_ns();
+    if (m.unflushed_bytes >= m.config.flush_interval_bytes ||
+        now_ns - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000) {
+      need_sync = true;
+      m.unflushed_bytes = 0;
+      m.last_flush_ns = now_ns;
+    }
+  }
+  lock.unlock();
+  if (need_sync) SAMSA_TRY(m.sync_to(Offset(next)));
+  return info;
+}
+
+Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions& options) {
+  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
+  AppendOptions trusted = options;
+  trusted.producer_batches = false;  // samsa encoded it; deltas may be explicit (compaction)
+  return append(batch, trusted);
+}
+
+Status Log::flush() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.write_mu);
+    SAMSA_TRY(m.check_writable());
+  }
+  SAMSA_TRY(m.sync_to(Offset(m.log_end.load())));
+  std::lock_guard lock(m.write_mu);
+  if (Status s = m.active()->flush_indexes(); !s.ok()) return m.fail(s);
+  return m.write_checkpoints();
+}
+
+// ------------------------------------------------------------------------ reads
+
+Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
+  const Impl& m = *impl_;
+  const auto segments = m.snapshot();
+  const Offset start(m.log_start.load(std::memory_order_acquire));
+  const Offset end(m.log_end.load(std::memory_order_acquire));
+  if (offset < start || offset > end) {
+    return Status::out_of_range(fmt::format("offset {} is outside log {}'s offsets [{}, {})",
+                                            offset.value(), m.dir, start.value(), end.value()));
+  }
+  const Offset bound = std::min(options.max_offset.value_or(end), end);
+  LogSlice slice;
+  if (offset >= bound) return slice;
+  // The last segment whose base offset is <= offset, then onward past any gap.
+  auto it = std::upper_bound(segments->begin(), segments->end(), offset,
+                             [](Offset o, const auto& s) { return o < s->base_offset(); });
+  if (it != segments->begin()) --it;
+  for (; it != segments->end(); ++it) {
+    const Segment& seg = **it;
+    SAMSA_TRY_ASSIGN(auto first, seg.find_batch(offset));
+    if (!first) continue;
+    if (first->last_offset >= bound) return slice;
+    if (!options.min_one_batch && first->size_bytes > options.max_bytes) return slice;
+    std::uint64_t bytes = 0;
+    Offset next = first->base_offset;
+    SAMSA_TRY(seg.for_each_batch(first->position, [&](const BatchLocation& b) {
+      if (b.last_offset >= bound) return false;
+      if (bytes > 0 && bytes + b.size_bytes > options.max_bytes) return false;
+      bytes += b.size_bytes;
+      next = b.last_offset + 1;
+      return true;
+    }));
+    slice.first_offset = first->base_offset;
+    slice.next_offset = next;
+    slice.file = seg.log_file();
+    slice.position = first->position;
+    slice.size_bytes = bytes;
+    return slice;
+  }
+  return slice;
+}
+
+bool Log::wait_for_data(Offset offset, std::chrono::milliseconds timeout) const {
+  const Impl& m = *impl_;
+  std::unique_lock lock(m.data_mu);
+  return m.data_cv.wait_for(lock, timeout, [&] { return m.log_end.load() > offset.value(); });
+}
+
+Result<std::optional<TimestampOffset>> Log::offset_for_timestamp(Timestamp ts) const {
+  const Impl& m = *impl_;
+  if (ts == kEarliestTimestamp) {
+    return std::optional<TimestampOffset>(TimestampOffset{Timestamp::none(), log_start_offset()});
+  }
+  if (ts == kLatestTimestamp) {
+    return std::optional<TimestampOffset>(TimestampOffset{Timestamp::none(), log_end_offset()});
+  }
+  const Offset start = log_start_offset();
+  for (const auto& seg : *m.snapshot()) {
+    if (seg->next_offset() <= start || seg->max_timestamp().timestamp < ts) continue;
+    SAMSA_TRY_ASSIGN(auto found, seg->find_offset_by_timestamp(ts, start));
+    if (found) return found;
+  }
+  return std::optional<TimestampOffset>();
+}
+
+// ------------------------------------------------------------------------ truncation
+
+Status Log::Impl::delete_segment(const std::shared_ptr<Segment>& segment) {
+  if (Status s = segment->rename_to_deleted(); !s.ok()) return fail(s);
+  pending_deletes.push_back({segment, clock.now().value() + config.file_delete_delay_ms});
+  return Status();
+}
+
+Status Log::truncate_to(Offset offset) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.write_mu);
+  SAMSA_TRY(m.check_writable());
+  if (offset.value() < 0) return Status::invalid_argument("truncate_to a negative offset");
+  if (offset.value() >= m.log_end.load()) return Status();
+  SegmentList keep;
+  std::vector<std::shared_ptr<Segment>> drop;
+  const bool everything = offset.value() <= m.log_start.load();
+  for (const auto& seg : *m.segments) {
+    if (everything || seg->base_offset() >= offset) {
+      drop.push_back(seg);
+    } else {
+      keep.push_back(seg);
+    }
+  }
+  // Readers see the shorter log before any byte disappears.
+  const std::int64_t new_end = everything ? offset.value() : keep.back()->next_offset().value();
+  m.log_end.store(std::min(new_end, offset.value()), std::memory_order_release);
+  if (everything) m.log_start.store(offset.value(), std::memory_order_release);
+  if (!keep.empty()) m.publish(keep);
+  // Renamed .deleted first: a fresh segment may take the same base offset.
+  for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
+  if (keep.empty()) {
+    SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
+                     Segment::create(m.env, m.dir, offset, m.segment_config));
+    keep.push_back(std::move(fresh));
+    m.publish(keep);
+  }
+  if (!everything) {
+    if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
+    m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
+  }
+  if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
+  if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
+  {
+    std::lock_guard sync_lock(m.sync_mu);
+    m.recovery_point = std::min(m.recovery_point.load(), m.log_end.load());
+  }
+  return m.write_checkpoints();
+}
+
+Status Log::delete_records_before(Offset offset) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.write_mu);
+  SAMSA_TRY(m.check_writable());
+  if (offset.value() > m.log_end.load()) {
+    return Status::out_of_range(fmt::format("delete_records_before {}: past log {}'s end {}",
+                                            offset.value(), m.dir, m.log_end.load()));
+  }
+  if (offset.value() <= m.log_start.load()) return Status();
+  m.log_start.store(offset.value(), std::memory_order_release);
+  return m.write_checkpoints();
+}
+
+// ------------------------------------------------------------------------ retention
+
+Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) {
+  Impl& m = *impl_;
+  std::unique_lock lock(m.write_mu);
+  SAMSA_TRY(m.check_writable());
+  RetentionReport report;
+  const std::int64_t now = m.clock.now().value();
+  const Offset bound = std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
+  // Roll an active segment that is old enough, so time retention can reach it.
+  const auto& active = m.active();
+  const Timestamp first = active->first_batch_timestamp();
+  if (!active->empty() && first.value() >= 0 && now - first.value() > m.config.segment_ms) {
+    SAMSA_TRY(m.roll(Offset(m.log_end.load())));
+  }
+  std::uint64_t total = 0;
+  for (const auto& seg : *m.segments) total += seg->size_bytes();
+  SegmentList keep = *m.segments;
+  std::size_t deletable = 0;
+  for (; deletable + 1 < keep.size(); ++deletable) {  // never the active segment
+    const Segment& seg = *keep[deletable];
+    if (seg.next_offset() > bound) break;
+    const bool below_start = seg.next_offset().value() <= m.log_start.load();
+    const bool over_size = m.config.retention_bytes >= 0 &&
+                           total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
+    const Timestamp max_ts = seg.max_timestamp().timestamp;
+    const bool expired = m.config.retention_ms >= 0 && max_ts.value() >= 0 &&
+                         now - max_ts.value() > m.config.retention_ms;
+    if (!(below_start || over_size || expired)) break;
+    total -= seg.size_bytes();
+    report.bytes_deleted += seg.size_bytes();
+  }
+  if (deletable > 0) {
+    const std::vector<std::shared_ptr<Segment>> drop(keep.begin(), keep.begin() + static_cast<long>(deletable));
+    keep.erase(keep.begin(), keep.begin() + static_cast<long>(deletable));
+    // Kafka advances the log start offset before deleting.
+    m.log_start.store(std::max(m.log_start.load(), keep.front()->base_offset().value()),
+                      std::memory_order_release);
+    m.publish(keep);
+    for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
+    if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
+    SAMSA_TRY(m.write_checkpoints());
+    report.segments_deleted = static_cast<std::int64_t>(deletable);
+  }
+  // Remove .deleted files whose delay passed.
+  auto& pending = m.pending_deletes;
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (it->remove_after_ms > now) {
+      ++it;
+      continue;
+    }
+    SAMSA_TRY(it->segment->remove_files());
+    report.files_removed += 3;
+    it = pending.erase(it);
+  }
+  report.log_start_offset = Offset(m.log_start.load());
+  const bool interval = m.config.flush_policy == FlushPolicy::interval_may_lose_recent &&
+                        m.clock.monotonic_ns() - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000;
+  lock.unlock();
+  if (interval) SAMSA_TRY(flush());
+  return report;
+}
+
+// ------------------------------------------------------------------------ close
+
+Status Log::close() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.write_mu);
+    if (m.closed) return Status();
+  }
+  Status result;
+  if (!m.failed.load()) result = flush();
+  std::lock_guard lock(m.write_mu);
+  m.closed = true;
+  for (const auto& seg : *m.segments) {
+    if (Status s = seg->close(); result.ok()) result = s;
+  }
+  for (const auto& p : m.pending_deletes) (void)p.segment->close();
+  // The marker is written last, and only when everything before it is durable.
+  if (result.ok() && !m.failed.load()) {
+    result = write_file_atomically(m.env, m.path(internal::kCleanShutdownFile),
+                                   as_bytes(internal::kCleanShutdownContent));
+  }
+  m.dir_lock.reset();
+  m.notify_data();
+  return result;
+}
+
+}  // namespace samsa

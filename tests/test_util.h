@@ -35,3 +35,40 @@ inline std::vector<std::byte> to_vector(ByteSpan s) { return {s.begin(), s.end()
 inline std::string to_string(ByteSpan s) { return std::string(as_chars(s)); }
 
 }  // namespace samsa::test
+
+#include <catch2/catch.hpp>
+
+#include "samsa/index.h"
+#include "samsa/types.h"
+
+// Catch prints strong types as "Offset(42)" instead of "{?}".
+#define SAMSA_TEST_STRING_MAKER_(T)                                          \
+  template <>                                                                \
+  struct Catch::StringMaker<samsa::T> {                                      \
+    static std::string convert(samsa::T v) {                                 \
+      return std::string(#T "(") + std::to_string(v.value()) + ")";          \
+    }                                                                        \
+  }
+SAMSA_TEST_STRING_MAKER_(Offset);
+SAMSA_TEST_STRING_MAKER_(LeaderEpoch);
+SAMSA_TEST_STRING_MAKER_(Position);
+SAMSA_TEST_STRING_MAKER_(Timestamp);
+SAMSA_TEST_STRING_MAKER_(ProducerId);
+SAMSA_TEST_STRING_MAKER_(ProducerEpoch);
+SAMSA_TEST_STRING_MAKER_(Sequence);
+#undef SAMSA_TEST_STRING_MAKER_
+
+template <>
+struct Catch::StringMaker<samsa::OffsetPosition> {
+  static std::string convert(const samsa::OffsetPosition& e) {
+    return "(offset " + std::to_string(e.offset.value()) + ", position " +
+           std::to_string(e.position.value()) + ")";
+  }
+};
+template <>
+struct Catch::StringMaker<samsa::TimestampOffset> {
+  static std::string convert(const samsa::TimestampOffset& e) {
+    return "(timestamp " + std::to_string(e.timestamp.value()) + ", offset " +
+           std::to_string(e.offset.value()) + ")";
+  }
+};

@@ -10,9 +10,14 @@
 // are, and trimmed to their entries by trim(); a reopened file longer than its valid
 // entries (a crash before the trim) fails sanity_check() and is rebuilt from the log.
 //
-// Thread-safety: one writer (append, truncate, flush, trim) and any number of concurrent
-// readers (lookup, entries, entry): readers see a prefix of the entries, never a torn one,
-// and never block the writer.
+// Thread-safety: one writer (append, truncate_to, reset, flush, trim, close, remove,
+// rename_file) and any number of concurrent readers (lookup, first_at_or_after, entries,
+// entry, last, sanity_check): readers see a prefix of the entries, never a torn one, and
+// never block the writer. The exception is truncation: a reader racing truncate_to() or
+// reset() may see entries being dropped, and, once the writer appends again, an entry of
+// the new tail in place of a dropped one (no undefined behaviour, no freed memory, but no
+// consistent answer either); the Log keeps readers out of a range it truncates. path()
+// changes under rename_file() and is read by readers only when no rename can run.
 #pragma once
 
 #include <cstdint>
@@ -49,9 +54,10 @@ template <typename Entry>
 class SparseIndex {
  public:
   // Opens (or creates) the index file at `path` for a segment starting at `base_offset`.
-  // Existing entries are read from the file: size / entry size of them, as Kafka does. When
-  // `preallocate` (an active segment) the file is grown to max_index_bytes (rounded down
-  // to whole entries) if it is smaller.
+  // Existing entries are read from the file: size / entry size of them, as Kafka does, but
+  // at most max_entries() (a longer file fails sanity_check()). Nothing is checked here.
+  // When `preallocate` (an active segment) the file is then grown to max_index_bytes
+  // (rounded down to whole entries) if it is smaller; the zeros are not entries.
   static Result<std::unique_ptr<SparseIndex>> open(Env& env, const std::string& path,
                                                    Offset base_offset,
                                                    std::uint32_t max_index_bytes,
@@ -68,33 +74,53 @@ class SparseIndex {
   // The last entry, or nullopt when empty.
   std::optional<Entry> last() const;
 
-  // Kafka's sanity check for a reopened index: the file holds whole entries, entries
-  // strictly increase, and each offset is >= the base offset. Names the file and the entry.
+  // Kafka's sanity check for a reopened index, made stricter: the file (its size when
+  // opened, before any preallocation) holds whole entries and no more than max_entries();
+  // entries strictly increase (offsets, and positions or timestamps); each offset is >= the
+  // base offset. Zeros after the valid entries of an untrimmed file fail the "strictly
+  // increase" rule. Names the file, the entry's index and its values.
   Status sanity_check() const;
 
   // Appends an entry. Precondition: not full(), and it strictly follows last() (offsets,
   // and positions or timestamps). Cheap: memory only until flush().
   void append(Entry entry);
 
-  // OffsetPosition: the last entry whose offset <= target, or nullopt.
-  // TimestampOffset: the first entry whose timestamp >= target, or nullopt.
+  // OffsetPosition: the last entry whose offset <= target, or nullopt (start at position 0).
+  // TimestampOffset: the last entry whose timestamp <= target, or nullopt (Kafka's
+  // TimeIndex.lookup): records before its offset all have smaller timestamps, so a search
+  // for the first record with timestamp >= target starts at its offset (at the segment's
+  // base offset when nullopt).
   std::optional<Entry> lookup(Offset target) const
     requires std::is_same_v<Entry, OffsetPosition>;
   std::optional<Entry> lookup(Timestamp target) const
     requires std::is_same_v<Entry, TimestampOffset>;
+  // The first entry whose timestamp >= target, or nullopt: the first record with timestamp
+  // >= target is at or before its offset (an end for that search).
+  std::optional<Entry> first_at_or_after(Timestamp target) const
+    requires std::is_same_v<Entry, TimestampOffset>;
 
-  // Drops every entry whose offset >= `offset`.
+  // Drops every entry whose offset >= `offset`. Memory only: the next flush() rewrites the
+  // file from the first dropped entry and zeros the dropped entries still in it, so a crash
+  // before the next trim() leaves a file that fails sanity_check() rather than stale entries.
   Status truncate_to(Offset offset);
-  // Drops every entry.
+  // Drops every entry (memory only, as truncate_to).
   Status reset();
 
-  // Writes entries not yet in the file and syncs it.
+  // Writes the entries not yet in the file with one write, then syncs it (no system call
+  // when nothing changed). After an error the entries stay pending and a later call
+  // retries them.
   Status flush();
-  // flush(), then cuts the file to exactly its entries (at roll and close).
+  // Writes pending entries, cuts the file to exactly its entries and syncs it (at roll and
+  // close).
   Status trim();
+  // Closes the file without writing anything (call trim() or flush() first); lookups keep
+  // working from memory, flush() and trim() then fail. Idempotent.
   Status close();
-  // Removes the file (the segment is gone).
+  // close(), then removes the file (the segment is gone).
   Status remove();
+  // Renames the file to `new_path` (e.g. "<name>.deleted"); the open handle keeps working,
+  // as POSIX handles survive renames. Not durable until the directory is synced.
+  Status rename_file(const std::string& new_path);
 
  private:
   struct Impl;

@@ -68,10 +68,12 @@ struct LogOpenOptions {
 // What open() did to make the log consistent.
 struct RecoveryReport {
   bool clean_shutdown = false;
-  std::int64_t segments_rescanned = 0;
+  std::int64_t segments_rescanned = 0;  // every segment read batch by batch (indexes rebuilt)
   std::uint64_t bytes_rescanned = 0;
   std::uint64_t bytes_truncated = 0;    // torn tail (and corrupt data, when allowed) cut
   std::int64_t segments_removed = 0;    // whole segments after a cut
+  // Of the segments rescanned, those the recovery point vouched for but whose index files
+  // were missing or failed the sanity check.
   std::int64_t indexes_rebuilt = 0;
   std::vector<std::string> files_resolved;  // leftover .deleted / .cleaned / .swap / .tmp
   std::vector<std::string> notes;           // what was cut and why, for people

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,12 @@ class Segment {
   // begins a batch, e.g. from the index); nullopt past the end.
   Result<std::optional<BatchLocation>> find_batch(Offset target, Position start = Position(0)) const;
 
+  // Calls `visit` for each batch from `start` (a batch start) in order, reading only headers,
+  // until it returns false or the segment ends. A batch whose header does not fit the file
+  // or is malformed is corruption naming the file and position.
+  Status for_each_batch(Position start,
+                        const std::function<bool(const BatchLocation&)>& visit) const;
+
   // Reads bytes of the .log file (never past size_bytes()).
   Result<std::size_t> read_at(Position position, MutableByteSpan out) const;
 
@@ -113,8 +120,9 @@ class Segment {
 
   // Rescans the .log file: checks every batch (header framing and CRC-32C), rebuilds both
   // indexes, and cuts the file after the last valid batch. Batches whose offsets do not
-  // increase are invalid too.
-  Result<SegmentRecovery> recover();
+  // increase are invalid too. When the valid data ends below `keep_below` (data known to be
+  // flushed), nothing is cut: the result is the corruption, naming file and position.
+  Result<SegmentRecovery> recover(Offset keep_below = Offset::none());
 
   // Drops every batch whose last offset is >= offset (batch granularity, as Kafka): the
   // batch containing `offset` goes too. Returns the bytes removed.
@@ -122,7 +130,8 @@ class Segment {
 
   // fdatasync of the .log file.
   Status sync();
-  // Writes pending index entries and syncs the index files.
+  // Writes pending index entries and syncs the index files (an inactive segment's are also
+  // trimmed to their entries).
   Status flush_indexes();
   // The segment stops being active: appends the final time index entry, trims both index
   // files to their entries, and syncs the .log and both indexes.

@@ -120,10 +120,11 @@ class [[nodiscard]] Result {
   // Precondition: ok(). Crashes with the error otherwise.
   T& value() & { check(); return std::get<0>(v_); }
   const T& value() const& { check(); return std::get<0>(v_); }
-  T&& value() && { check(); return std::get<0>(std::move(v_)); }
+  // By value from a temporary, so `for (auto& x : f().value())` does not dangle.
+  T value() && { check(); return std::get<0>(std::move(v_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

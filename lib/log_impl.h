@@ -1,0 +1,95 @@
+// Internal: the state of a Log, shared by log.cc (appends, reads, retention) and
+// log_recovery.cc (open).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "samsa/log.h"
+#include "samsa/segment.h"
+
+namespace samsa {
+
+using SegmentList = std::vector<std::shared_ptr<Segment>>;
+
+struct Log::Impl {
+  Impl(Env& e, Clock& c) : env(e), clock(c) {}
+
+  Env& env;
+  Clock& clock;
+  std::string dir;
+  LogConfig config;
+  LogOpenOptions options;
+  SegmentConfig segment_config;
+  std::unique_ptr<FileLock> dir_lock;
+  RecoveryReport report;
+
+  // Readers copy the list under the mutex (briefly) and then work on their copy; writers
+  // build a new list and swap it in. Segments are shared so a reader's copy (and any
+  // LogSlice) keeps files open even after the segment left the log.
+  mutable std::mutex segments_mu;
+  std::shared_ptr<const SegmentList> segments;
+
+  // Invariant: log_start <= log_end; recovery_point <= log_end.
+  std::atomic<std::int64_t> log_start{0};
+  std::atomic<std::int64_t> log_end{0};
+  std::atomic<std::int64_t> recovery_point{0};
+
+  // One writer at a time: append, roll, truncate, retention, close.
+  std::mutex write_mu;
+  bool closed = false;  // guarded by write_mu
+
+  // Group commit: one thread syncs for everyone waiting (guarded by sync_mu). Lock order:
+  // write_mu before sync_mu, never the other way.
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  bool sync_in_progress = false;
+  Status failure;                 // set once, on the first write or fsync error
+  std::atomic<bool> failed{false};
+
+  // Tailing readers wait here for the log end to move.
+  mutable std::mutex data_mu;
+  mutable std::condition_variable data_cv;
+
+  // Interval flush policy (guarded by write_mu).
+  std::uint64_t unflushed_bytes = 0;
+  std::int64_t last_flush_ns = 0;
+
+  // Files renamed .deleted, removed once their time comes (guarded by write_mu).
+  struct PendingDelete {
+    std::shared_ptr<Segment> segment;
+    std::int64_t remove_after_ms;
+  };
+  std::vector<PendingDelete> pending_deletes;
+
+  std::shared_ptr<const SegmentList> snapshot() const {
+    std::lock_guard lock_guard(segments_mu);
+    return segments;
+  }
+  void publish(SegmentList list) {
+    auto shared = std::make_shared<const SegmentList>(std::move(list));
+    std::lock_guard lock_guard(segments_mu);
+    segments = std::move(shared);
+  }
+  const std::shared_ptr<Segment>& active() const { return segments->back(); }  // write_mu held
+
+  std::string path(std::string_view name) const { return join_path(dir, name); }
+  Status write_checkpoints();
+  Status fail(Status s);                    // records the first failure (fail-stop)
+  Status check_writable() const;            // write_mu held
+  Status roll(Offset new_base);             // write_mu held
+  Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
+  Status sync_to(Offset target);            // group commit; no lock held
+  Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
+  void notify_data();
+
+  // Open and recovery (log_recovery.cc).
+  Status open();
+  Status resolve_leftover_files(std::vector<std::string>& names);
+  Status load_segments(const std::vector<std::string>& names, bool clean);
+};
+
+}  // namespace samsa
