@@ -385,18 +385,19 @@ Status Log::truncate_to(Offset offset) {
   const std::int64_t new_end = everything ? offset.value() : keep.back()->next_offset().value();
   m.log_end.store(std::min(new_end, offset.value()), std::memory_order_release);
   if (everything) m.log_start.store(offset.value(), std::memory_order_release);
-  if (!keep.empty()) m.publish(keep);
-  // Renamed .deleted first: a fresh segment may take the same base offset.
+  if (!keep.empty()) {
+    m.publish(keep);
+    // Cut the data first, so a failure below still leaves the log's bytes consistent.
+    if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
+    m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
+  }
+  // Renamed .deleted before any fresh segment: it may take the same base offset.
   for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
   if (keep.empty()) {
     SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
                      Segment::create(m.env, m.dir, offset, m.segment_config));
     keep.push_back(std::move(fresh));
     m.publish(keep);
-  }
-  if (!everything) {
-    if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
-    m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
   }
   if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
   if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);

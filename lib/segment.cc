@@ -236,11 +236,24 @@ Status Segment::append(ByteSpan batches, Offset first_offset, Offset last_offset
 Status Segment::for_each_batch(Position start,
                                const std::function<bool(const BatchLocation&)>& visit) const {
   BatchScanner scanner(*impl_->log, start.value(), size_bytes(), impl_->log_path);
+  // Base offsets lie outside the CRC: check they increase and stay within the segment, so
+  // a flipped bit there is reported instead of misplacing the batch.
+  Offset previous_last = impl_->base - 1;
+  const Offset next = next_offset();
   for (;;) {
     SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
     if (step.kind == BatchScanner::Kind::end) return Status();
     if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
-    if (!visit(step.location)) return Status();
+    const BatchLocation& b = step.location;
+    if (b.base_offset <= previous_last || b.last_offset < b.base_offset || b.last_offset >= next) {
+      return Status::corruption(fmt::format(
+          "{}: batch at position {} claims offsets [{}, {}], out of order after offset {} in a "
+          "segment ending before offset {}",
+          impl_->log_path, b.position.value(), b.base_offset.value(), b.last_offset.value(),
+          previous_last.value(), next.value()));
+    }
+    previous_last = b.last_offset;
+    if (!visit(b)) return Status();
   }
 }
 

@@ -238,10 +238,15 @@ inline Result<std::vector<ReadBatch>> decode_batches(ByteSpan bytes, std::uint64
   return out;
 }
 
+// kOffsetOrder starts the message of read_batches() errors about offsets (a batch that does
+// not hold the offset read, offsets that do not increase, a gap when gaps are not allowed):
+// the log served batches that validate but sit at the wrong offsets. Other errors are
+// batches that do not validate (or errors from the log itself).
+inline constexpr std::string_view kOffsetOrder = "offset order: ";
+
 struct ReadAllOptions {
   std::uint64_t max_bytes = 1 << 20;
-  // Batches must follow each other with no offset gap (a log without compaction). A gap is
-  // reported as corruption: the reader detected it.
+  // Batches must follow each other with no offset gap (a log without compaction).
   bool require_contiguous = true;
   std::size_t max_reads = 1 << 20;  // bounds the loop
 };
@@ -260,7 +265,7 @@ inline Result<std::vector<ReadBatch>> read_batches(const Log& log, Offset from,
     SAMSA_TRY_ASSIGN(LogSlice slice, log.read(next, read_options));
     if (slice.empty()) {
       if (next < log.log_end_offset()) {
-        return Status::corruption(fmt::format("read at {}: empty slice below the log end {}",
+        return Status::corruption(fmt::format("offset order: read at {}: empty slice below the log end {}",
                                               next.value(), log.log_end_offset().value()));
       }
       return out;
@@ -271,21 +276,21 @@ inline Result<std::vector<ReadBatch>> read_batches(const Log& log, Offset from,
     bytes.clear();
     SAMSA_TRY(slice.read_into(bytes));
     if (bytes.size() != slice.size_bytes) {
-      return Status::corruption(fmt::format("{}: read_into gave {} bytes, slice has {}", where,
+      return Status::corruption(fmt::format("slice: {}: read_into gave {} bytes, slice has {}", where,
                                             bytes.size(), slice.size_bytes));
     }
     SAMSA_TRY_ASSIGN(auto batches, decode_batches(bytes, slice.position.value(), where));
-    if (batches.empty()) return Status::corruption(where + ": slice without batches");
+    if (batches.empty()) return Status::corruption("slice: " + where + ": no batches");
     const ReadBatch& first = batches.front();
     if (first.last_offset < next || (options.require_contiguous && first.base_offset > next)) {
-      return Status::corruption(fmt::format("{}: first batch [{}, {}] does not hold offset {}",
+      return Status::corruption(fmt::format("offset order: {}: first batch [{}, {}] does not hold offset {}",
                                             where, first.base_offset.value(),
                                             first.last_offset.value(), next.value()));
     }
     if (slice.first_offset != first.base_offset ||
         slice.next_offset != batches.back().last_offset + 1) {
       return Status::corruption(fmt::format(
-          "{}: slice says [{}, {}), batches are [{}, {}]", where, slice.first_offset.value(),
+          "offset order: {}: slice says [{}, {}), batches are [{}, {}]", where, slice.first_offset.value(),
           slice.next_offset.value(), first.base_offset.value(), batches.back().last_offset.value()));
     }
     for (ReadBatch& batch : batches) {
@@ -293,7 +298,7 @@ inline Result<std::vector<ReadBatch>> read_batches(const Log& log, Offset from,
         const Offset expected = out.back().last_offset + 1;
         if (batch.base_offset < expected ||
             (options.require_contiguous && batch.base_offset != expected)) {
-          return Status::corruption(fmt::format("{}: batch at {} follows offset {}", where,
+          return Status::corruption(fmt::format("offset order: {}: batch at {} follows offset {}", where,
                                                 batch.base_offset.value(),
                                                 out.back().last_offset.value()));
         }
