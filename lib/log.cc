@@ -128,6 +128,7 @@ Status Log::Impl::roll(Offset new_base) {
   SegmentList list = *segments;
   list.push_back(std::move(fresh));
   publish(std::move(list));
+  active_created_ms = clock.now().value();
   {
     std::lock_guard lock(sync_mu);
     recovery_point = std::max(recovery_point.load(), old->next_offset().value());
@@ -138,12 +139,14 @@ Status Log::Impl::roll(Offset new_base) {
 Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts) {
   const std::shared_ptr<Segment> seg = active();
   if (seg->empty()) return Status();
-  const std::int64_t now = clock.now().value();
   const Timestamp first = seg->first_batch_timestamp();
   const bool too_big = seg->size_bytes() > config.segment_bytes - std::min(incoming_bytes, config.segment_bytes);
-  // Kafka's timeWaitedForRoll: from the first batch's timestamp when there is one.
-  const bool too_old = first.value() >= 0 && now - first.value() > config.segment_ms &&
-                       max_ts.value() >= first.value();
+  // Kafka's timeWaitedForRoll: the incoming timestamp minus the first batch's, or the wall
+  // clock minus the segment's creation when there are no timestamps.
+  const std::int64_t waited = first.value() >= 0 && max_ts.value() >= 0
+                                  ? max_ts.value() - first.value()
+                                  : clock.now().value() - active_created_ms;
+  const bool too_old = waited > config.segment_ms;
   const bool index_full = seg->offset_index().full() || seg->time_index().full();
   const bool offset_overflow = last_offset - seg->base_offset() > INT32_MAX;
   if (!(too_big || too_old || index_full || offset_overflow)) return Status();
@@ -430,18 +433,19 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
   RetentionReport report;
   const std::int64_t now = m.clock.now().value();
   const Offset bound = std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
-  // Roll an active segment that is old enough, so time retention can reach it.
-  const auto& active = m.active();
-  const Timestamp first = active->first_batch_timestamp();
-  if (!active->empty() && first.value() >= 0 && now - first.value() > m.config.segment_ms) {
-    SAMSA_TRY(m.roll(Offset(m.log_end.load())));
-  }
   std::uint64_t total = 0;
   for (const auto& seg : *m.segments) total += seg->size_bytes();
   SegmentList keep = *m.segments;
   std::size_t deletable = 0;
-  for (; deletable + 1 < keep.size(); ++deletable) {  // never the active segment
+  for (; deletable < keep.size(); ++deletable) {
     const Segment& seg = *keep[deletable];
+    if (deletable + 1 == keep.size()) {
+      // Everything is deletable, the active segment too: Kafka rolls it first, so that the
+      // log keeps one (empty) segment at its end.
+      if (seg.empty()) break;
+      const bool expired_all = seg.next_offset() <= bound;
+      if (!expired_all) break;
+    }
     if (seg.next_offset() > bound) break;
     const bool below_start = seg.next_offset().value() <= m.log_start.load();
     const bool over_size = m.config.retention_bytes >= 0 &&
@@ -452,6 +456,10 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     if (!(below_start || over_size || expired)) break;
     total -= seg.size_bytes();
     report.bytes_deleted += seg.size_bytes();
+  }
+  if (deletable == keep.size()) {
+    SAMSA_TRY(m.roll(Offset(m.log_end.load())));
+    keep = *m.segments;
   }
   if (deletable > 0) {
     const std::vector<std::shared_ptr<Segment>> drop(keep.begin(), keep.begin() + static_cast<long>(deletable));

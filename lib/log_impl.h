@@ -56,6 +56,8 @@ struct Log::Impl {
 
   // Interval flush policy (guarded by write_mu).
   std::uint64_t unflushed_bytes = 0;
+  // When the active segment was created (wall clock), for segment_ms without timestamps.
+  std::int64_t active_created_ms = 0;
   std::int64_t last_flush_ns = 0;
 
   // Files renamed .deleted, removed once their time comes (guarded by write_mu).

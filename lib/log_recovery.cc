@@ -89,6 +89,7 @@ Status Log::Impl::open() {
   log_start = read_checkpoint("log-start-offset-checkpoint").value_or(0);
   SAMSA_TRY(load_segments(names, clean));
   last_flush_ns = clock.monotonic_ns();
+  active_created_ms = clock.now().value();
   return write_checkpoints();
 }
 

@@ -1,0 +1,61 @@
+// A test Env that forwards to another and counts File::sync calls, optionally making each
+// one slow (as a real disk's fdatasync is), so that concurrent appenders queue behind it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "samsa/env.h"
+
+namespace samsa::test {
+
+class CountingEnv final : public Env {
+ public:
+  CountingEnv(Env& base, std::chrono::microseconds sync_delay) : base_(base), delay_(sync_delay) {}
+  std::int64_t syncs() const { return syncs_.load(); }
+
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenOptions options) override {
+    SAMSA_TRY_ASSIGN(std::unique_ptr<File> file, base_.open(path, options));
+    return std::unique_ptr<File>(new CountingFile(std::move(file), *this));
+  }
+  Status rename(const std::string& a, const std::string& b) override { return base_.rename(a, b); }
+  Status remove(const std::string& p) override { return base_.remove(p); }
+  Status create_dirs(const std::string& p) override { return base_.create_dirs(p); }
+  Status remove_dir(const std::string& p) override { return base_.remove_dir(p); }
+  Result<std::vector<std::string>> list_dir(const std::string& d) override { return base_.list_dir(d); }
+  Status sync_dir(const std::string& d) override { return base_.sync_dir(d); }
+  Result<bool> exists(const std::string& p) override { return base_.exists(p); }
+  Result<std::uint64_t> file_size(const std::string& p) override { return base_.file_size(p); }
+  Result<std::unique_ptr<FileLock>> lock(const std::string& p) override { return base_.lock(p); }
+
+ private:
+  class CountingFile final : public File {
+   public:
+    CountingFile(std::unique_ptr<File> f, CountingEnv& env) : f_(std::move(f)), env_(env) {}
+    const std::string& path() const override { return f_->path(); }
+    Result<std::size_t> read_at(std::uint64_t o, MutableByteSpan d) const override { return f_->read_at(o, d); }
+    Status write_at(std::uint64_t o, ByteSpan d) override { return f_->write_at(o, d); }
+    Status append(ByteSpan d) override { return f_->append(d); }
+    Status sync() override {
+      ++env_.syncs_;
+      std::this_thread::sleep_for(env_.delay_);
+      return f_->sync();
+    }
+    Status allocate(std::uint64_t o, std::uint64_t n, bool k) override { return f_->allocate(o, n, k); }
+    Status truncate(std::uint64_t s) override { return f_->truncate(s); }
+    Result<std::uint64_t> size() const override { return f_->size(); }
+    Status close() override { return f_->close(); }
+    int native_handle() const override { return f_->native_handle(); }
+
+   private:
+    std::unique_ptr<File> f_;
+    CountingEnv& env_;
+  };
+
+  Env& base_;
+  std::chrono::microseconds delay_;
+  std::atomic<std::int64_t> syncs_{0};
+};
+
+}  // namespace samsa::test
