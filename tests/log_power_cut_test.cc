@@ -40,6 +40,7 @@ class Harness {
     config_.index_interval_bytes = static_cast<std::uint32_t>(rng_.uniform(64, 1024));
     constexpr std::uint32_t kIndexBytes[] = {1024, 4096, 65536};
     config_.segment_index_bytes = kIndexBytes[rng_.uniform(0, 2)];
+    if (std::getenv("TEMP_MUTANT")) config_.flush_policy = FlushPolicy::manual_may_lose_unflushed;  // TEMP
   }
 
   FaultyEnv& env() { return env_; }
