@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -31,6 +33,22 @@ constexpr int kAppendsUntilFaultMax = 200;
 // One log on a FaultyEnv, the model of what it must hold, and every batch ever attempted
 // (acknowledged, failed or later truncated), by base offset: after a crash the log may hold
 // more than was acknowledged, but only whole batches that were really appended.
+// How often things happened over a test case, printed when SAMSA_TEST_VERBOSE is set.
+std::map<std::string, int>& tally() {
+  static std::map<std::string, int> counts;
+  return counts;
+}
+
+void print_tally(const char* what) {
+  if (std::getenv("SAMSA_TEST_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "%s:\n", what);
+    for (const auto& [outcome, count] : tally()) {
+      std::fprintf(stderr, "  %6d  %s\n", count, outcome.c_str());
+    }
+  }
+  tally().clear();
+}
+
 class Harness {
  public:
   Harness(std::uint64_t seed, std::uint64_t env_seed, std::uint64_t segment_bytes_min = 4096,
@@ -40,7 +58,6 @@ class Harness {
     config_.index_interval_bytes = static_cast<std::uint32_t>(rng_.uniform(64, 1024));
     constexpr std::uint32_t kIndexBytes[] = {1024, 4096, 65536};
     config_.segment_index_bytes = kIndexBytes[rng_.uniform(0, 2)];
-    if (std::getenv("TEMP_MUTANT")) config_.flush_policy = FlushPolicy::manual_may_lose_unflushed;  // TEMP
   }
 
   FaultyEnv& env() { return env_; }
@@ -68,6 +85,10 @@ class Harness {
     REQUIRE(log.ok());
     log_ = std::move(log).value();
     const RecoveryReport& report = log_->recovery_report();
+    ++tally()[report.clean_shutdown ? "open: clean" : "open: unclean"];
+    if (report.bytes_truncated > 0) ++tally()["open: cut a torn tail"];
+    if (report.segments_removed > 0) ++tally()["open: removed segments"];
+    if (report.indexes_rebuilt > 0) ++tally()["open: rebuilt indexes"];
     if (report.bytes_truncated > 0 || report.segments_removed > 0) {
       trace(fmt::format("(recovery cut {} bytes, {} segments)", report.bytes_truncated,
                         report.segments_removed));
@@ -229,6 +250,8 @@ class Harness {
       INFO(fmt::format("batch [{}, {}] past the acknowledged end {} was never appended",
                        b.base_offset.value(), b.last_offset.value(), model_.log_end.value()));
       CHECK(appended);
+      ++tally()[absorb ? "batches past the acknowledged end kept (after a crash)"
+                       : "batches past the acknowledged end visible (before a crash)"];
       if (absorb && appended) {
         trace(fmt::format("(kept unacked [{}, {}])", b.base_offset.value(), b.last_offset.value()));
         model_.append(std::move(b.records));
@@ -358,6 +381,7 @@ TEST_CASE("Acknowledged appends survive power cuts in every mode and nothing gar
       h.close_and_reopen();
     }
   }
+  print_tally("Acknowledged appends survive power cuts in every mode and nothing garbled is readable");
 }
 
 TEST_CASE("A failed fsync fails the append and stops the log until it is reopened",
@@ -393,6 +417,7 @@ TEST_CASE("A failed fsync fails the append and stops the log until it is reopene
     REQUIRE(info.ok());
     h.close_and_reopen();
   }
+  print_tally("A failed fsync fails the append and stops the log until it is reopened");
 }
 
 TEST_CASE("An append that runs out of space fails with no_space naming the file and loses nothing",
@@ -423,6 +448,7 @@ TEST_CASE("An append that runs out of space fails with no_space naming the file 
     REQUIRE(info.ok());
     h.close_and_reopen();
   }
+  print_tally("An append that runs out of space fails with no_space naming the file and loses nothing");
 }
 
 TEST_CASE("The bytes of a short write never become readable as data", "[log][durability][short_write]") {
@@ -459,6 +485,7 @@ TEST_CASE("The bytes of a short write never become readable as data", "[log][dur
     REQUIRE(info.ok());
     h.close_and_reopen();
   }
+  print_tally("The bytes of a short write never become readable as data");
 }
 
 TEST_CASE("A failed directory sync while rolling fails the append and loses nothing acknowledged",
@@ -488,6 +515,7 @@ TEST_CASE("A failed directory sync while rolling fails the append and loses noth
     CHECK(append_until_roll(h));
     h.close_and_reopen();
   }
+  print_tally("A failed directory sync while rolling fails the append and loses nothing acknowledged");
 }
 
 TEST_CASE("Random faults during random operations never lose acknowledged data",
@@ -550,6 +578,7 @@ TEST_CASE("Random faults during random operations never lose acknowledged data",
     REQUIRE(info.ok());
     h.close_and_reopen();
   }
+  print_tally("Random faults during random operations never lose acknowledged data");
 }
 
 }  // namespace samsa
