@@ -378,36 +378,32 @@ Status Log::truncate_to(Offset offset) {
   std::vector<std::shared_ptr<Segment>> drop;
   const bool everything = offset.value() <= m.log_start.load();
   for (const auto& seg : *m.segments) {
-    if (everything || seg->base_offset() >= offset) {
-      drop.push_back(seg);
-    } else {
-      keep.push_back(seg);
-    }
+    (everything || seg->base_offset() >= offset ? drop : keep).push_back(seg);
   }
-  // Readers see the shorter log before any byte disappears.
-  const std::int64_t new_end = everything ? offset.value() : keep.back()->next_offset().value();
-  m.log_end.store(std::min(new_end, offset.value()), std::memory_order_release);
+  // Readers stop at the new end before any byte disappears.
+  m.log_end.store(offset.value(), std::memory_order_release);
   if (everything) m.log_start.store(offset.value(), std::memory_order_release);
-  if (!keep.empty()) {
-    m.publish(keep);
-    // Cut the data first, so a failure below still leaves the log's bytes consistent.
-    if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
-    m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
+  {
+    std::lock_guard sync_lock(m.sync_mu);
+    m.recovery_point = std::min(m.recovery_point.load(), offset.value());
   }
-  // Renamed .deleted before any fresh segment: it may take the same base offset.
-  for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
+  // Newest segment first, then the directory synced, then the cut: whatever fails or
+  // crashes midway, what is on disk is a prefix of the log (the truncation maybe undone),
+  // never a log with a hole.
+  for (auto it = drop.rbegin(); it != drop.rend(); ++it) SAMSA_TRY(m.delete_segment(*it));
   if (keep.empty()) {
+    // Renamed .deleted already: the fresh segment may take the same base offset.
     SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
                      Segment::create(m.env, m.dir, offset, m.segment_config));
     keep.push_back(std::move(fresh));
-    m.publish(keep);
   }
+  m.publish(keep);
   if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
-  if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
-  {
-    std::lock_guard sync_lock(m.sync_mu);
-    m.recovery_point = std::min(m.recovery_point.load(), m.log_end.load());
+  if (!everything) {
+    if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
+    if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
   }
+  m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
   return m.write_checkpoints();
 }
 

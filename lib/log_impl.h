@@ -26,6 +26,7 @@ struct Log::Impl {
   SegmentConfig segment_config;
   std::unique_ptr<FileLock> dir_lock;
   RecoveryReport report;
+  bool recovery_point_checkpointed = false;  // at open: the checkpoint had this log's entry
 
   // Readers copy the list under the mutex (briefly) and then work on their copy; writers
   // build a new list and swap it in. Segments are shared so a reader's copy (and any
@@ -92,6 +93,8 @@ struct Log::Impl {
   Status open();
   Status resolve_leftover_files(std::vector<std::string>& names);
   Status load_segments(const std::vector<std::string>& names, bool clean);
+  // A segment whose batches claim offsets at or past `limit`: corruption, or cut there.
+  Status cut_overlap(Segment& seg, Offset limit, bool& cut);
 };
 
 }  // namespace samsa

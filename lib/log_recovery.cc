@@ -85,7 +85,9 @@ Status Log::Impl::open() {
     if (entries->size() == 1) return entries->front().offset;
     return std::nullopt;
   };
-  recovery_point = read_checkpoint("recovery-point-offset-checkpoint").value_or(0);
+  const auto checkpointed = read_checkpoint("recovery-point-offset-checkpoint");
+  recovery_point_checkpointed = checkpointed.has_value();
+  recovery_point = checkpointed.value_or(0);
   log_start = read_checkpoint("log-start-offset-checkpoint").value_or(0);
   SAMSA_TRY(load_segments(names, clean));
   last_flush_ns = clock.monotonic_ns();
@@ -150,6 +152,27 @@ Status Log::Impl::resolve_leftover_files(std::vector<std::string>& names) {
   return Status();
 }
 
+Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
+  auto batch = seg.find_batch(limit);
+  const std::string where =
+      batch.ok() && *batch ? fmt::format("the batch at position {} claims offsets [{}, {}]",
+                                         (*batch)->position.value(), (*batch)->base_offset.value(),
+                                         (*batch)->last_offset.value())
+                           : std::string("its last batch");
+  const std::string what = fmt::format(
+      "{}: {}, past offset {} where {}", seg.log_path(), where, limit.value(),
+      limit.value() == recovery_point.load() ? "the log ended at its clean shutdown"
+                                             : "the next segment begins");
+  if (!options.truncate_corruption) return Status::corruption(what);
+  SAMSA_TRY_ASSIGN(const std::uint64_t removed, seg.truncate_to(limit));
+  SAMSA_TRY(seg.flush_indexes());
+  SAMSA_TRY(seg.sync());
+  report.bytes_truncated += removed;
+  report.notes.push_back("cut " + std::to_string(removed) + " bytes: " + what);
+  cut = true;
+  return Status();
+}
+
 Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clean) {
   std::vector<Offset> bases;
   for (const std::string& name : names) {
@@ -198,6 +221,15 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
       }
       if (Status s = seg->flush_indexes(); !s.ok()) return s;
       SAMSA_TRY(seg->sync());
+    }
+    // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
+    // as a segment running into the next one (or, after a clean shutdown, past the log end
+    // the recovery point recorded).
+    const Offset limit = !last                                    ? bases[i + 1]
+                         : clean && recovery_point_checkpointed ? rp
+                                                                : Offset(INT64_MAX);
+    if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
+      SAMSA_TRY(cut_overlap(*seg, limit, cut));
     }
     list.push_back(std::move(seg));
   }

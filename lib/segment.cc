@@ -258,16 +258,38 @@ Status Segment::for_each_batch(Position start,
 }
 
 Result<std::optional<BatchLocation>> Segment::find_batch(Offset target, Position start) const {
-  if (start.value() == 0) {
-    if (auto entry = impl_->index->lookup(target)) start = entry->position;
-  }
-  std::optional<BatchLocation> found;
-  SAMSA_TRY(for_each_batch(start, [&](const BatchLocation& b) {
-    if (b.last_offset < target) return true;
-    found = b;
-    return false;
-  }));
-  return found;
+  auto scan = [&](Position from,
+                  std::optional<Offset> entry_offset) -> Result<std::optional<BatchLocation>> {
+    std::optional<BatchLocation> found;
+    bool first = true;
+    bool consistent = true;
+    SAMSA_TRY(for_each_batch(from, [&](const BatchLocation& b) {
+      // An index entry is (largest offset of an append, where the append starts): the batch
+      // it points at must end at or before that offset.
+      if (first && entry_offset && b.last_offset > *entry_offset) {
+        consistent = false;
+        return false;
+      }
+      first = false;
+      if (b.last_offset < target) return true;
+      found = b;
+      return false;
+    }));
+    if (!consistent) {
+      return Status::corruption(fmt::format("{}: index entry for offset {} points at a batch "
+                                            "past it",
+                                            impl_->index->path(), entry_offset->value()));
+    }
+    return found;
+  };
+  if (start.value() != 0) return scan(start, std::nullopt);
+  const auto entry = impl_->index->lookup(target);
+  if (!entry) return scan(Position(0), std::nullopt);
+  auto found = scan(entry->position, entry->offset);
+  if (found.ok()) return found;
+  // The index disagrees with the log (a corrupt entry that still looked sane): the log is
+  // the truth, so walk it from the start. The next rescan rebuilds the index.
+  return scan(Position(0), std::nullopt);
 }
 
 Result<std::size_t> Segment::read_at(Position position, MutableByteSpan out) const {
@@ -280,7 +302,14 @@ Result<std::size_t> Segment::read_at(Position position, MutableByteSpan out) con
 Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     Timestamp target, Offset start_offset) const {
   Offset from = start_offset;
-  if (auto entry = impl_->time_index->lookup(target)) from = std::max(from, entry->offset);
+  if (auto entry = impl_->time_index->lookup(target); entry && entry->offset > from) {
+    // Use the entry only if the log agrees: (max timestamp so far, last offset of the batch
+    // that carried it). A corrupt entry would skip records; then scan from the start.
+    SAMSA_TRY_ASSIGN(const auto batch, find_batch(entry->offset));
+    if (batch && batch->last_offset == entry->offset && batch->max_timestamp == entry->timestamp) {
+      from = entry->offset;
+    }
+  }
   std::uint64_t start = 0;
   if (auto entry = impl_->index->lookup(from)) start = entry->position.value();
   BatchScanner scanner(*impl_->log, start, size_bytes(), impl_->log_path, 1 << 20);
