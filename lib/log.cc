@@ -403,7 +403,14 @@ Status Log::truncate_to(Offset offset) {
     if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
     if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
   }
-  m.log_end.store(keep.back()->next_offset().value(), std::memory_order_release);
+  const std::int64_t end = keep.back()->next_offset().value();
+  m.log_end.store(end, std::memory_order_release);
+  {
+    // The end may sit below `offset` (the whole batch holding it went): nothing at or past
+    // it is durable, or the next durable append would skip its fdatasync.
+    std::lock_guard sync_lock(m.sync_mu);
+    m.recovery_point = std::min(m.recovery_point.load(), end);
+  }
   return m.write_checkpoints();
 }
 
