@@ -380,8 +380,13 @@ Status Log::truncate_to(Offset offset) {
   for (const auto& seg : *m.segments) {
     (everything || seg->base_offset() >= offset ? drop : keep).push_back(seg);
   }
-  // Readers stop at the new end before any byte disappears.
-  m.log_end.store(offset.value(), std::memory_order_release);
+  // Readers stop at the new end, a batch boundary, before any byte disappears.
+  Offset new_end = offset;
+  if (!keep.empty()) {
+    SAMSA_TRY_ASSIGN(const auto holding, keep.back()->find_batch(offset));
+    if (holding) new_end = std::min(new_end, holding->base_offset);
+  }
+  m.log_end.store(new_end.value(), std::memory_order_release);
   if (everything) m.log_start.store(offset.value(), std::memory_order_release);
   {
     std::lock_guard sync_lock(m.sync_mu);

@@ -310,9 +310,10 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
       from = entry->offset;
     }
   }
-  std::uint64_t start = 0;
-  if (auto entry = impl_->index->lookup(from)) start = entry->position.value();
-  BatchScanner scanner(*impl_->log, start, size_bytes(), impl_->log_path, 1 << 20);
+  // find_batch checks the index against the log before trusting it.
+  SAMSA_TRY_ASSIGN(const auto first, find_batch(from));
+  if (!first) return std::optional<TimestampOffset>();
+  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->log_path, 1 << 20);
   RecordReader reader;
   Record record;
   for (;;) {

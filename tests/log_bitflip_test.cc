@@ -55,8 +55,7 @@ void build_pristine(Pristine& p, std::uint64_t seed) {
   for (int i = 0; i < 70; ++i) {
     clock.advance_ms(rng.uniform_signed(1, 1000));
     const Offset first((*log)->log_end_offset());
-    auto records =
-        test::make_records(rng.next(), first, rng.uniform_int(1, 20), clock.now(), 200);
+    auto records = test::make_records(rng.next(), first, rng.uniform_int(1, 20), clock.now(), 200);
     for (LogRecord& r : records) r.timestamp = clock.now() + rng.uniform_signed(-500, 500);
     auto info = test::append_records(**log, records, kCodecs[rng.uniform(0, 3)]);
     INFO(info.status().to_string());
@@ -132,11 +131,16 @@ Field field_at(std::uint64_t offset_in_batch) {
 
 const char* to_string(Field f) {
   switch (f) {
-    case Field::base_offset: return "base offset";
-    case Field::length: return "length";
-    case Field::leader_epoch: return "leader epoch";
-    case Field::magic: return "magic";
-    case Field::crc_covered: return "crc-covered";
+    case Field::base_offset:
+      return "base offset";
+    case Field::length:
+      return "length";
+    case Field::leader_epoch:
+      return "leader epoch";
+    case Field::magic:
+      return "magic";
+    case Field::crc_covered:
+      return "crc-covered";
   }
   return "?";
 }
@@ -156,7 +160,8 @@ Outcome read_and_compare(const Log& log, const Pristine& p, Offset from) {
   options.require_contiguous = false;
   auto batches = test::read_batches(log, from, options);
   if (!batches.ok()) {
-    const std::string& message = batches.status().message();
+    const Status status = batches.status();
+    const std::string& message = status.message();
     if (message.find("empty slice below the log end") != std::string::npos) {
       return Outcome::silent;
     }
@@ -185,10 +190,14 @@ Outcome read_and_compare(const Log& log, const Pristine& p, Offset from) {
 
 const char* to_string(Outcome o) {
   switch (o) {
-    case Outcome::correct: return "correct";
-    case Outcome::detected: return "detected";
-    case Outcome::gap: return "gap";
-    case Outcome::silent: return "silent (empty below the log end)";
+    case Outcome::correct:
+      return "correct";
+    case Outcome::detected:
+      return "detected";
+    case Outcome::gap:
+      return "gap";
+    case Outcome::silent:
+      return "silent (empty below the log end)";
   }
   return "?";
 }
@@ -209,7 +218,8 @@ void expect_segments_ordered(const Log& log) {
 void print_tally(const char* what, const std::map<std::string, int>& tally) {
   if (std::getenv("SAMSA_TEST_VERBOSE") == nullptr) return;
   std::fprintf(stderr, "%s:\n", what);
-  for (const auto& [outcome, count] : tally) std::fprintf(stderr, "  %5d  %s\n", count, outcome.c_str());
+  for (const auto& [outcome, count] : tally)
+    std::fprintf(stderr, "  %5d  %s\n", count, outcome.c_str());
 }
 
 }  // namespace
@@ -326,8 +336,8 @@ TEST_CASE("A flipped bit in a .log file is reported, cut when allowed, and never
           CHECK(field == Field::base_offset);
         }
         ++tally[fmt::format("(c) {}: reads {}", to_string(field),
-                            outcomes[Outcome::gap] > 0      ? "see a gap"
-                            : outcomes[Outcome::silent] > 0 ? "come back empty below the end"
+                            outcomes[Outcome::gap] > 0        ? "see a gap"
+                            : outcomes[Outcome::silent] > 0   ? "come back empty below the end"
                             : outcomes[Outcome::detected] > 0 ? "detect it"
                                                               : "correct")];
       }

@@ -35,8 +35,7 @@ constexpr int kChildAppendsMax = 1'000'000;
 constexpr std::size_t kAckLineBytesMax = 64;
 
 LogRecord record_at(Offset offset) {
-  return test::make_record(kSalt, offset, Timestamp(kTimestamp0 + offset.value()),
-                           kValueBytesMax);
+  return test::make_record(kSalt, offset, Timestamp(kTimestamp0 + offset.value()), kValueBytesMax);
 }
 
 LogConfig crash_config() {
@@ -98,8 +97,7 @@ struct Ack {
 // Parses the complete "first last\n" lines at the front of `buffer`, leaving a partial one.
 void take_acks(std::string& buffer, std::vector<Ack>& acks) {
   std::size_t start = 0;
-  for (std::size_t nl = buffer.find('\n'); nl != std::string::npos;
-       nl = buffer.find('\n', start)) {
+  for (std::size_t nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n', start)) {
     Ack ack;
     if (std::sscanf(buffer.c_str() + start, "%lld %lld", &ack.first, &ack.last) == 2) {
       acks.push_back(ack);
@@ -204,9 +202,9 @@ TEST_CASE("Acknowledged appends survive SIGKILL at random moments, cycle after c
     drain_acks(fds[0], buffer, acks);
     ::close(fds[0]);
 
-    history += fmt::format("cycle {}: kill after {} ms, {} acks{}; ", cycle, delay_ms, acks.size(),
-                           acks.empty() ? "" : fmt::format(" [{}, {}]", acks.front().first,
-                                                           acks.back().last));
+    history += fmt::format(
+        "cycle {}: kill after {} ms, {} acks{}; ", cycle, delay_ms, acks.size(),
+        acks.empty() ? "" : fmt::format(" [{}, {}]", acks.front().first, acks.back().last));
     const std::string context = fmt::format("seed {} dir {}\n{}", kSeed, dir, history);
     INFO(context);
     // The child dies by our SIGKILL only; anything else is a failure of its own.

@@ -3,10 +3,10 @@
 // directory stays in Kafka's format.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,15 +106,16 @@ class Harness {
     }
     const int count = rng_.percent(10) ? rng_.uniform_int(50, 200) : rng_.uniform_int(1, 20);
     const std::size_t value_bytes_max = rng_.percent(10) ? 2000 : rng_.uniform(0, 300);
-    auto records =
-        test::make_records(rng_.next(), first, count, clock_.now(), value_bytes_max);
+    auto records = test::make_records(rng_.next(), first, count, clock_.now(), value_bytes_max);
     for (LogRecord& r : records) r.timestamp = clock_.now() + rng_.uniform_signed(-50, 50);
     const int codec = rng_.uniform_int(0, 9);
     const Compression compression =
         codec == 0 ? Compression::lz4 : (codec == 1 ? Compression::zstd : Compression::none);
     attempts_[first.value()].push_back(records);
-    trace(fmt::format("append[{}+{}{}]", first.value(), count,
-                      compression == Compression::none ? "" : " " + std::string(to_string(compression))));
+    const std::string_view codec_name =
+        compression == Compression::none ? std::string_view() : to_string(compression);
+    trace(fmt::format("append[{}+{}{}{}]", first.value(), count, codec_name.empty() ? "" : " ",
+                      codec_name));
     auto info = test::append_records(*log_, records, compression);
     if (!info.ok()) {
       trace("->" + info.status().to_string());
@@ -290,6 +291,7 @@ class Harness {
   bool expect_stopped_or_working() {
     const bool stopped = !log_->failure().ok();
     trace(stopped ? "(fail-stopped)" : "(still working)");
+    ++tally()[stopped ? "after the failure: fail-stopped" : "after the failure: still working"];
     auto info = append_random();
     INFO(context());
     INFO(info.status().to_string());
@@ -381,12 +383,13 @@ TEST_CASE("Acknowledged appends survive power cuts in every mode and nothing gar
       h.close_and_reopen();
     }
   }
-  print_tally("Acknowledged appends survive power cuts in every mode and nothing garbled is readable");
+  print_tally(
+      "Acknowledged appends survive power cuts in every mode and nothing garbled is readable");
 }
 
 TEST_CASE("A failed fsync fails the append and stops the log until it is reopened",
           "[log][durability][fsync]") {
-  const int seeds = 40 * test::test_scale();
+  const int seeds = 100 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -422,7 +425,7 @@ TEST_CASE("A failed fsync fails the append and stops the log until it is reopene
 
 TEST_CASE("An append that runs out of space fails with no_space naming the file and loses nothing",
           "[log][durability][enospc]") {
-  const int seeds = 40 * test::test_scale();
+  const int seeds = 100 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -448,11 +451,13 @@ TEST_CASE("An append that runs out of space fails with no_space naming the file 
     REQUIRE(info.ok());
     h.close_and_reopen();
   }
-  print_tally("An append that runs out of space fails with no_space naming the file and loses nothing");
+  print_tally(
+      "An append that runs out of space fails with no_space naming the file and loses nothing");
 }
 
-TEST_CASE("The bytes of a short write never become readable as data", "[log][durability][short_write]") {
-  const int seeds = 40 * test::test_scale();
+TEST_CASE("The bytes of a short write never become readable as data",
+          "[log][durability][short_write]") {
+  const int seeds = 100 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -490,7 +495,7 @@ TEST_CASE("The bytes of a short write never become readable as data", "[log][dur
 
 TEST_CASE("A failed directory sync while rolling fails the append and loses nothing acknowledged",
           "[log][durability][roll]") {
-  const int seeds = 40 * test::test_scale();
+  const int seeds = 100 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -515,12 +520,123 @@ TEST_CASE("A failed directory sync while rolling fails the append and loses noth
     CHECK(append_until_roll(h));
     h.close_and_reopen();
   }
-  print_tally("A failed directory sync while rolling fails the append and loses nothing acknowledged");
+  print_tally(
+      "A failed directory sync while rolling fails the append and loses nothing acknowledged");
+}
+
+// The truncation to a log end of `truncated_end` happened, or did not, or happened in part
+// (later segments first): the log is a prefix of what was written, ending on a batch
+// boundary between the two, with no hole, and every record readable is the one written at
+// its offset.
+void expect_truncated_or_whole(const Log& log, const std::vector<LogRecord>& written,
+                               Offset truncated_end) {
+  const Offset end(static_cast<std::int64_t>(written.size()));
+  const Offset leo = log.log_end_offset();
+  std::string segments;
+  for (const SegmentInfo& s : log.segments()) {
+    segments += fmt::format(" [{}, {})", s.base_offset.value(), s.next_offset.value());
+  }
+  INFO("log end " << leo.value() << ", segments:" << segments);
+  CHECK(leo >= truncated_end);
+  CHECK(leo <= end);
+  CHECK(leo.value() % 10 == 0);  // batches of 10 records from offset 0
+  auto records = test::read_all(log, Offset(0));
+  INFO(records.status().to_string());
+  CHECK(records.ok());
+  if (records.ok() && leo <= end) {
+    const std::vector<LogRecord> expected(
+        written.begin(), written.begin() + static_cast<std::ptrdiff_t>(leo.value()));
+    CHECK(test::first_difference(expected, *records) == "");
+  }
+}
+
+TEST_CASE("A truncate_to that fails half way leaves a prefix of the log, never a hole",
+          "[log][durability][truncate]") {
+  constexpr FaultOp kOps[] = {FaultOp::rename, FaultOp::sync_dir, FaultOp::sync};
+  constexpr const char* kOpNames[] = {"rename", "sync_dir", "sync"};
+  for (std::size_t op = 0; op < 3; ++op) {
+    for (const bool power_cut : {false, true}) {
+      INFO("failing " << kOpNames[op] << ", power cut before the reopen: " << power_cut);
+      FaultyEnv env(7);
+      ManualClock clock;
+      LogConfig config;
+      config.segment_bytes = 4096;
+      config.segment_index_bytes = 4096;
+      auto opened = Log::open(env, kDir, config, clock);
+      REQUIRE(opened.ok());
+      std::unique_ptr<Log> log = std::move(opened).value();
+      // Batches of 10 records of about 100 bytes, until there are three segments.
+      std::vector<LogRecord> written;
+      for (int i = 0; i < 200 && log->segments().size() < 3; ++i) {
+        auto records = test::make_records(3, log->log_end_offset(), 10, clock.now(), 100);
+        REQUIRE(test::append_records(*log, records).ok());
+        written.insert(written.end(), records.begin(), records.end());
+      }
+      REQUIRE(log->segments().size() == 3);
+      // Offset 25 lies in the batch [20, 29] of the first segment: the log end becomes 20.
+      const Offset target(25);
+      const Offset truncated_end(20);
+      REQUIRE(log->segments()[1].base_offset > target);
+      env.fail_nth(kOps[op], 1, EIO);
+      Status truncated = log->truncate_to(target);
+      INFO("truncate_to(25): " << truncated.to_string());
+      {
+        INFO("before the reopen");
+        expect_truncated_or_whole(*log, written, truncated_end);
+      }
+      if (power_cut) {
+        test::power_cut_and_kill(env, log, PowerCutMode::drop_unsynced);
+      } else {
+        log.reset();
+      }
+      auto reopened = Log::open(env, kDir, config, clock);
+      INFO(reopened.status().to_string());
+      REQUIRE(reopened.ok());
+      INFO("after the reopen");
+      expect_truncated_or_whole(**reopened, written, truncated_end);
+    }
+  }
+}
+
+TEST_CASE("An append after truncate_to is durable even below the old truncation target",
+          "[log][durability][truncate]") {
+  FaultyEnv env(11);
+  ManualClock clock;
+  LogConfig config;
+  auto opened = Log::open(env, kDir, config, clock);
+  REQUIRE(opened.ok());
+  std::unique_ptr<Log> log = std::move(opened).value();
+  std::vector<LogRecord> written;
+  auto append = [&](int count) {
+    auto records = test::make_records(4, log->log_end_offset(), count, clock.now(), 50);
+    auto info = test::append_records(*log, records);
+    INFO(info.status().to_string());
+    REQUIRE(info.ok());
+    written.insert(written.end(), records.begin(), records.end());
+  };
+  for (int i = 0; i < 10; ++i) append(10);  // batches [0, 9] ... [90, 99]
+  // Offset 78 lies in the batch [70, 79]: the log end becomes 70.
+  REQUIRE(log->truncate_to(Offset(78)).ok());
+  written.resize(70);
+  CHECK(log->log_end_offset().value() == 70);
+  // Nothing at or past the log end can be known durable.
+  CHECK(log->recovery_point().value() <= log->log_end_offset().value());
+  append(2);  // [70, 71], acknowledged under the durable policy
+  test::power_cut_and_kill(env, log, PowerCutMode::drop_unsynced);
+  auto reopened = Log::open(env, kDir, config, clock);
+  INFO(reopened.status().to_string());
+  REQUIRE(reopened.ok());
+  log = std::move(reopened).value();
+  CHECK(log->log_end_offset().value() == 72);
+  auto records = test::read_all(*log, Offset(0));
+  INFO(records.status().to_string());
+  REQUIRE(records.ok());
+  CHECK(test::first_difference(written, *records) == "");
 }
 
 TEST_CASE("Random faults during random operations never lose acknowledged data",
           "[log][durability][faults]") {
-  const int seeds = 100 * test::test_scale();
+  const int seeds = 300 * test::test_scale();
   constexpr FaultOp kOps[] = {FaultOp::write, FaultOp::sync, FaultOp::sync_dir, FaultOp::rename};
   constexpr std::string_view kOpNames[] = {"write", "sync", "sync_dir", "rename"};
   for (int s = 1; s <= seeds; ++s) {

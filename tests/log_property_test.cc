@@ -146,8 +146,8 @@ class PropertyRun {
   void append_one() {
     auto records = random_records(model_.log_end);
     const Compression codec = random_codec();
-    trace(fmt::format("append[{}+{} {}]", model_.log_end.value(), records.size(),
-                      to_string(codec)));
+    trace(
+        fmt::format("append[{}+{} {}]", model_.log_end.value(), records.size(), to_string(codec)));
     auto info = test::append_records(*log_, records, codec);
     INFO(context());
     INFO(info.status().to_string());
@@ -209,10 +209,10 @@ class PropertyRun {
     if (rng_.percent(20)) {
       options.max_offset = Offset(rng_.uniform_signed(offset.value(), model_.log_end.value() + 2));
     }
-    trace(fmt::format("read[{} max_bytes {}{}{}]", offset.value(), options.max_bytes,
-                      options.min_one_batch ? "" : " !min_one",
-                      options.max_offset ? fmt::format(" max_offset {}", options.max_offset->value())
-                                         : ""));
+    trace(fmt::format(
+        "read[{} max_bytes {}{}{}]", offset.value(), options.max_bytes,
+        options.min_one_batch ? "" : " !min_one",
+        options.max_offset ? fmt::format(" max_offset {}", options.max_offset->value()) : ""));
     auto slice = log_->read(offset, options);
     INFO(context());
     INFO(slice.status().to_string());
@@ -388,13 +388,13 @@ class PropertyRun {
       std::uint64_t total_after = 0;
       for (const SegmentInfo& s : after) total_after += s.size_bytes;
       INFO("kept segment " << first.base_offset.value() << " [.., " << first.next_offset.value()
-                           << ") max ts " << first.max_timestamp.timestamp.value()
-                           << " size after " << total_after);
+                           << ") max ts " << first.max_timestamp.timestamp.value() << " size after "
+                           << total_after);
       // Compared with the log start before the call: a later one came from these deletions.
       const bool breach = first.next_offset <= start_before;
-      const bool by_size = config_.retention_bytes >= 0 &&
-                           total_after - first.size_bytes >=
-                               static_cast<std::uint64_t>(config_.retention_bytes);
+      const bool by_size =
+          config_.retention_bytes >= 0 &&
+          total_after - first.size_bytes >= static_cast<std::uint64_t>(config_.retention_bytes);
       const bool by_time = config_.retention_ms >= 0 &&
                            first.max_timestamp.timestamp.value() >= 0 &&
                            now - first.max_timestamp.timestamp > config_.retention_ms;
@@ -414,8 +414,8 @@ class PropertyRun {
       REQUIRE(status.ok());
       Status again = log_->close();  // idempotent
       CHECK((again.ok() || again.code() == StatusCode::failed_precondition));
-      auto refused = test::append_records(*log_, test::make_records(1, model_.log_end, 1,
-                                                                    clock_.now(), 4));
+      auto refused =
+          test::append_records(*log_, test::make_records(1, model_.log_end, 1, clock_.now(), 4));
       CHECK(refused.status().code() == StatusCode::failed_precondition);
     }
     log_.reset();
@@ -469,9 +469,8 @@ class PropertyRun {
 
 }  // namespace
 
-TEST_CASE("A log under random operations on FaultyEnv matches a simple model",
-          "[log][property]") {
-  const int seeds = 30 * test::test_scale();
+TEST_CASE("A log under random operations on FaultyEnv matches a simple model", "[log][property]") {
+  const int seeds = 50 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -484,7 +483,7 @@ TEST_CASE("A log under random operations on FaultyEnv matches a simple model",
 
 TEST_CASE("A log under random operations on the POSIX Env matches a simple model",
           "[log][property][posix]") {
-  const int seeds = 4 * test::test_scale();
+  const int seeds = 6 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(1000 + s);
     if (!test::seed_selected(seed)) continue;

@@ -85,9 +85,7 @@ class Rng {
   std::int64_t uniform_signed(std::int64_t lo, std::int64_t hi) {
     return lo + static_cast<std::int64_t>(uniform(0, static_cast<std::uint64_t>(hi - lo)));
   }
-  int uniform_int(int lo, int hi) {
-    return static_cast<int>(uniform_signed(lo, hi));
-  }
+  int uniform_int(int lo, int hi) { return static_cast<int>(uniform_signed(lo, hi)); }
   bool percent(int p) { return uniform(0, 99) < static_cast<std::uint64_t>(p); }
 
  private:
@@ -220,16 +218,15 @@ inline Result<std::vector<ReadBatch>> decode_batches(ByteSpan bytes, std::uint64
     for (std::int64_t i = 0; i <= view->records_count(); ++i) {
       SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
       if (!more) break;
-      batch.records.push_back({record.offset,
-                               record.key ? std::optional(std::string(as_chars(*record.key)))
-                                          : std::nullopt,
-                               record.value ? std::optional(std::string(as_chars(*record.value)))
-                                            : std::nullopt,
-                               record.timestamp});
+      batch.records.push_back(
+          {record.offset,
+           record.key ? std::optional(std::string(as_chars(*record.key))) : std::nullopt,
+           record.value ? std::optional(std::string(as_chars(*record.value))) : std::nullopt,
+           record.timestamp});
     }
     if (batch.records.size() != static_cast<std::size_t>(view->records_count())) {
-      return Status::corruption(fmt::format("{} at position {}: {} records decoded, count {}",
-                                            file, batch_position, batch.records.size(),
+      return Status::corruption(fmt::format("{} at position {}: {} records decoded, count {}", file,
+                                            batch_position, batch.records.size(),
                                             view->records_count()));
     }
     at += view->size_bytes();
@@ -265,41 +262,42 @@ inline Result<std::vector<ReadBatch>> read_batches(const Log& log, Offset from,
     SAMSA_TRY_ASSIGN(LogSlice slice, log.read(next, read_options));
     if (slice.empty()) {
       if (next < log.log_end_offset()) {
-        return Status::corruption(fmt::format("offset order: read at {}: empty slice below the log end {}",
-                                              next.value(), log.log_end_offset().value()));
+        return Status::corruption(
+            fmt::format("offset order: read at {}: empty slice below the log end {}", next.value(),
+                        log.log_end_offset().value()));
       }
       return out;
     }
-    const std::string where =
-        fmt::format("{} (slice read at offset {})", slice.file ? slice.file->path() : "?",
-                    next.value());
+    const std::string where = fmt::format("{} (slice read at offset {})",
+                                          slice.file ? slice.file->path() : "?", next.value());
     bytes.clear();
     SAMSA_TRY(slice.read_into(bytes));
     if (bytes.size() != slice.size_bytes) {
-      return Status::corruption(fmt::format("slice: {}: read_into gave {} bytes, slice has {}", where,
-                                            bytes.size(), slice.size_bytes));
+      return Status::corruption(fmt::format("slice: {}: read_into gave {} bytes, slice has {}",
+                                            where, bytes.size(), slice.size_bytes));
     }
     SAMSA_TRY_ASSIGN(auto batches, decode_batches(bytes, slice.position.value(), where));
     if (batches.empty()) return Status::corruption("slice: " + where + ": no batches");
     const ReadBatch& first = batches.front();
     if (first.last_offset < next || (options.require_contiguous && first.base_offset > next)) {
-      return Status::corruption(fmt::format("offset order: {}: first batch [{}, {}] does not hold offset {}",
-                                            where, first.base_offset.value(),
-                                            first.last_offset.value(), next.value()));
+      return Status::corruption(
+          fmt::format("offset order: {}: first batch [{}, {}] does not hold offset {}", where,
+                      first.base_offset.value(), first.last_offset.value(), next.value()));
     }
     if (slice.first_offset != first.base_offset ||
         slice.next_offset != batches.back().last_offset + 1) {
-      return Status::corruption(fmt::format(
-          "offset order: {}: slice says [{}, {}), batches are [{}, {}]", where, slice.first_offset.value(),
-          slice.next_offset.value(), first.base_offset.value(), batches.back().last_offset.value()));
+      return Status::corruption(
+          fmt::format("offset order: {}: slice says [{}, {}), batches are [{}, {}]", where,
+                      slice.first_offset.value(), slice.next_offset.value(),
+                      first.base_offset.value(), batches.back().last_offset.value()));
     }
     for (ReadBatch& batch : batches) {
       if (!out.empty()) {
         const Offset expected = out.back().last_offset + 1;
         if (batch.base_offset < expected ||
             (options.require_contiguous && batch.base_offset != expected)) {
-          return Status::corruption(fmt::format("offset order: {}: batch at {} follows offset {}", where,
-                                                batch.base_offset.value(),
+          return Status::corruption(fmt::format("offset order: {}: batch at {} follows offset {}",
+                                                where, batch.base_offset.value(),
                                                 out.back().last_offset.value()));
         }
       }
@@ -396,7 +394,8 @@ struct LogModel {
   std::optional<TimestampOffset> offset_for_timestamp(Timestamp ts) const {
     for (const ModelBatch& b : batches) {
       for (const LogRecord& r : b.records) {
-        if (r.offset >= log_start && r.timestamp >= ts) return TimestampOffset{r.timestamp, r.offset};
+        if (r.offset >= log_start && r.timestamp >= ts)
+          return TimestampOffset{r.timestamp, r.offset};
       }
     }
     return std::nullopt;
@@ -421,9 +420,12 @@ inline void power_cut_and_kill(FaultyEnv& env, std::unique_ptr<Log>& log, PowerC
 
 inline std::string_view to_string(PowerCutMode mode) {
   switch (mode) {
-    case PowerCutMode::drop_unsynced: return "drop_unsynced";
-    case PowerCutMode::tear_last_write: return "tear_last_write";
-    case PowerCutMode::random_prefix: return "random_prefix";
+    case PowerCutMode::drop_unsynced:
+      return "drop_unsynced";
+    case PowerCutMode::tear_last_write:
+      return "tear_last_write";
+    case PowerCutMode::random_prefix:
+      return "random_prefix";
   }
   return "?";
 }
@@ -457,21 +459,23 @@ inline Status check_offset_index(Env& env, const std::string& path, Offset base,
   for (std::size_t at = 0; at < bytes.size(); at += kEntry) {
     const Offset offset = base + get_be<std::int32_t>(bytes.data() + at);
     const std::int32_t position = get_be<std::int32_t>(bytes.data() + at + 4);
-    const std::size_t b = position < 0 ? batches.size()
-                                       : batch_at(batches, static_cast<std::uint64_t>(position));
+    const std::size_t b =
+        position < 0 ? batches.size() : batch_at(batches, static_cast<std::uint64_t>(position));
     if (b == batches.size()) {
-      return format_problem(path, at, fmt::format("entry ({}, {}): position is not a batch start",
-                                                  offset.value(), position));
+      return format_problem(
+          path, at,
+          fmt::format("entry ({}, {}): position is not a batch start", offset.value(), position));
     }
     if (offset < batches[b].base_offset) {
-      return format_problem(path, at,
-                            fmt::format("entry ({}, {}): offset below the batch there [{}, {}]",
-                                        offset.value(), position, batches[b].base_offset.value(),
-                                        batches[b].last_offset.value()));
+      return format_problem(
+          path, at,
+          fmt::format("entry ({}, {}): offset below the batch there [{}, {}]", offset.value(),
+                      position, batches[b].base_offset.value(), batches[b].last_offset.value()));
     }
     if (previous_batch && (b <= *previous_batch || offset <= *previous_offset)) {
-      return format_problem(path, at, fmt::format("entry ({}, {}) does not follow the previous",
-                                                  offset.value(), position));
+      return format_problem(
+          path, at,
+          fmt::format("entry ({}, {}) does not follow the previous", offset.value(), position));
     }
     // The entry's offset lies in the append starting there: before the next entry's batch.
     if (previous_batch && *previous_offset >= batches[b].base_offset) {
@@ -484,9 +488,10 @@ inline Status check_offset_index(Env& env, const std::string& path, Offset base,
     previous_offset = offset;
   }
   if (previous_offset && *previous_offset > batches.back().last_offset) {
-    return format_problem(path, bytes.size() - kEntry,
-                          fmt::format("entry offset {} past the segment's last offset {}",
-                                      previous_offset->value(), batches.back().last_offset.value()));
+    return format_problem(
+        path, bytes.size() - kEntry,
+        fmt::format("entry offset {} past the segment's last offset {}", previous_offset->value(),
+                    batches.back().last_offset.value()));
   }
   return Status();
 }
@@ -502,10 +507,9 @@ inline Status check_time_index(Env& env, const std::string& path, Offset base,
   for (std::size_t at = 0; at < bytes.size(); at += kEntry) {
     const TimestampOffset entry{Timestamp(get_be<std::int64_t>(bytes.data() + at)),
                                 base + get_be<std::int32_t>(bytes.data() + at + 8)};
-    const std::string what = fmt::format("entry ({}, {})", entry.timestamp.value(),
-                                         entry.offset.value());
-    if (previous &&
-        (entry.timestamp <= previous->timestamp || entry.offset <= previous->offset)) {
+    const std::string what =
+        fmt::format("entry ({}, {})", entry.timestamp.value(), entry.offset.value());
+    if (previous && (entry.timestamp <= previous->timestamp || entry.offset <= previous->offset)) {
       return format_problem(path, at, what + " does not follow the previous");
     }
     // (max timestamp so far, last offset of the batch carrying it)
@@ -515,16 +519,16 @@ inline Status check_time_index(Env& env, const std::string& path, Offset base,
       return format_problem(path, at, what + ": offset is not the last offset of a batch");
     }
     if (it->max_timestamp != entry.timestamp) {
-      return format_problem(path, at,
-                            fmt::format("{}: the batch's max timestamp is {}", what,
-                                        it->max_timestamp.value()));
+      return format_problem(
+          path, at,
+          fmt::format("{}: the batch's max timestamp is {}", what, it->max_timestamp.value()));
     }
     for (auto earlier = batches.begin(); earlier != it; ++earlier) {
       if (earlier->max_timestamp > entry.timestamp) {
-        return format_problem(path, at,
-                              fmt::format("{}: not the max so far (batch at {} has {})", what,
-                                          earlier->base_offset.value(),
-                                          earlier->max_timestamp.value()));
+        return format_problem(
+            path, at,
+            fmt::format("{}: not the max so far (batch at {} has {})", what,
+                        earlier->base_offset.value(), earlier->max_timestamp.value()));
       }
     }
     previous = entry;
