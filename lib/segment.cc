@@ -30,6 +30,17 @@ std::optional<Offset> parse_segment_file_name(std::string_view name, std::string
 }
 
 struct Segment::Impl {
+  static std::unique_ptr<Impl> make(Env& env, const std::string& dir, Offset base,
+                                    const SegmentConfig& config) {
+    auto m = std::make_unique<Impl>();
+    m->env = &env;
+    m->dir = dir;
+    m->base = base;
+    m->config = config;
+    m->log_path = join_path(dir, log_file_name(base));
+    return m;
+  }
+
   Env* env = nullptr;
   std::string dir;
   Offset base;
@@ -100,12 +111,7 @@ Segment::~Segment() { (void)close(); }
 
 Result<std::unique_ptr<Segment>> Segment::create(Env& env, const std::string& dir, Offset base,
                                                  const SegmentConfig& config) {
-  auto m = std::make_unique<Impl>();
-  m->env = &env;
-  m->dir = dir;
-  m->base = base;
-  m->config = config;
-  m->log_path = join_path(dir, log_file_name(base));
+  auto m = Impl::make(env, dir, base, config);
   SAMSA_TRY_ASSIGN(std::unique_ptr<File> log,
                    env.open(m->log_path, {.create = true, .exclusive = true}));
   m->log = std::move(log);
@@ -123,12 +129,7 @@ Result<std::unique_ptr<Segment>> Segment::create(Env& env, const std::string& di
 
 Result<std::unique_ptr<Segment>> Segment::open(Env& env, const std::string& dir, Offset base,
                                                const SegmentConfig& config, bool active) {
-  auto m = std::make_unique<Impl>();
-  m->env = &env;
-  m->dir = dir;
-  m->base = base;
-  m->config = config;
-  m->log_path = join_path(dir, log_file_name(base));
+  auto m = Impl::make(env, dir, base, config);
   SAMSA_TRY_ASSIGN(std::unique_ptr<File> log, env.open(m->log_path, {}));
   SAMSA_TRY_ASSIGN(const std::uint64_t size, log->size());
   m->log = std::move(log);
