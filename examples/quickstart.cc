@@ -26,7 +26,8 @@ Result<std::int64_t> print_all(const Log& log) {
     std::vector<std::byte> bytes;
     SAMSA_TRY(slice.read_into(bytes));
     for (std::size_t at = 0; at < bytes.size();) {
-      SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::validate(ByteSpan(bytes).subspan(at)));
+      SAMSA_TRY_ASSIGN(RecordBatchView batch,
+                       RecordBatchView::validate(ByteSpan(bytes).subspan(at)));
       SAMSA_TRY(reader.reset(batch));
       while (true) {
         SAMSA_TRY_ASSIGN(bool more, reader.next(r));
@@ -50,8 +51,8 @@ Result<std::int64_t> print_all(const Log& log) {
 Status run(const std::string& dir) {
   SAMSA_TRY_ASSIGN(auto log, Log::open(Env::posix(), dir, LogConfig{}));
   const RecoveryReport& report = log->recovery_report();
-  fmt::print("opened {}: offsets [{}, {}), {} segment(s), {}\n", dir, log->log_start_offset().value(),
-             log->log_end_offset().value(), log->segments().size(),
+  fmt::print("opened {}: offsets [{}, {}), {} segment(s), {}\n", dir,
+             log->log_start_offset().value(), log->log_end_offset().value(), log->segments().size(),
              report.clean_shutdown           ? "clean shutdown"
              : report.segments_rescanned > 0 ? "recovered"
                                              : "new");
@@ -65,7 +66,7 @@ Status run(const std::string& dir) {
     SAMSA_TRY(builder.append(now + i, as_bytes(users[i]), as_bytes(value), headers));
   }
   SAMSA_TRY(builder.append(now + 4, as_bytes("bob"), std::nullopt));  // a tombstone
-  SAMSA_TRY_ASSIGN(AppendInfo info, log->append(builder));  // returns once fdatasync'd
+  SAMSA_TRY_ASSIGN(AppendInfo info, log->append(builder));            // returns once fdatasync'd
   fmt::print("appended offsets {}..{} ({} records, lz4, {} bytes), durable\n",
              info.first_offset.value(), info.last_offset.value(), info.records, info.bytes);
   SAMSA_TRY(log->close());
@@ -76,7 +77,8 @@ Status run(const std::string& dir) {
              log->recovery_report().clean_shutdown ? "clean shutdown" : "recovered",
              log->log_start_offset().value());
   SAMSA_TRY_ASSIGN(const std::int64_t printed, print_all(*log));
-  fmt::print("read {} records; the log ends at offset {}\n", printed, log->log_end_offset().value());
+  fmt::print("read {} records; the log ends at offset {}\n", printed,
+             log->log_end_offset().value());
   return log->close();
 }
 

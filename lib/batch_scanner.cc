@@ -18,8 +18,9 @@ Result<bool> BatchScanner::fill(std::uint64_t pos, std::size_t need) {
   if (pos >= buf_pos_ && pos + need <= buf_pos_ + buf_len_) return true;
   const std::uint64_t want = std::min<std::uint64_t>(std::max(need, chunk_bytes_), end_ - pos);
   if (buf_.size() < want) buf_.resize(want);
-  SAMSA_TRY_ASSIGN(const std::size_t got,
-                   file_.read_at(pos, MutableByteSpan(buf_.data(), static_cast<std::size_t>(want))));
+  SAMSA_TRY_ASSIGN(
+      const std::size_t got,
+      file_.read_at(pos, MutableByteSpan(buf_.data(), static_cast<std::size_t>(want))));
   buf_pos_ = pos;
   buf_len_ = got;
   return got >= need;

@@ -18,7 +18,7 @@ class BatchScanner {
   struct Step {
     Kind kind = Kind::end;
     BatchLocation location;
-    ByteSpan bytes;  // the whole batch, when next(true); valid until the next call
+    ByteSpan bytes;   // the whole batch, when next(true); valid until the next call
     std::string why;  // for torn and corrupt: what is wrong, naming the position
   };
 

@@ -39,7 +39,8 @@ Result<std::vector<CheckpointEntry>> parse_offset_checkpoint(std::string_view te
     return bad(0, fmt::format("version '{}' is not 0", lines[0]));
   }
   std::size_t count = 0;
-  if (!parse_int(lines[1], count)) return bad(1, fmt::format("count '{}' is not a number", lines[1]));
+  if (!parse_int(lines[1], count))
+    return bad(1, fmt::format("count '{}' is not a number", lines[1]));
   if (lines.size() - 2 != count) {
     return bad(1, fmt::format("expected {} entries but found {}", count, lines.size() - 2));
   }

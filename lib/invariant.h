@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define SAMSA_ASSERT(cond, ...)                                                             \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
+#define SAMSA_ASSERT(cond, ...)                                                            \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
       std::fprintf(stderr, "samsa: assertion `%s` failed at %s:%d: %s\n", #cond, __FILE__, \
-                   __LINE__, fmt::format(__VA_ARGS__).c_str());                             \
-      std::abort();                                                                         \
-    }                                                                                       \
+                   __LINE__, fmt::format(__VA_ARGS__).c_str());                            \
+      std::abort();                                                                        \
+    }                                                                                      \
   } while (0)

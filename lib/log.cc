@@ -6,17 +6,20 @@
 
 #include <algorithm>
 
-#include "invariant.h"
 #include "checkpoint.h"
+#include "invariant.h"
 #include "log_impl.h"
 
 namespace samsa {
 
 std::string_view to_string(FlushPolicy policy) {
   switch (policy) {
-    case FlushPolicy::durable: return "durable";
-    case FlushPolicy::interval_may_lose_recent: return "interval_may_lose_recent";
-    case FlushPolicy::manual_may_lose_unflushed: return "manual_may_lose_unflushed";
+    case FlushPolicy::durable:
+      return "durable";
+    case FlushPolicy::interval_may_lose_recent:
+      return "interval_may_lose_recent";
+    case FlushPolicy::manual_may_lose_unflushed:
+      return "manual_may_lose_unflushed";
   }
   return "unknown";
 }
@@ -36,7 +39,9 @@ Status LogSlice::read_into(std::vector<std::byte>& out) const {
 }
 
 Log::Log(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Log::~Log() { (void)close(); }
+Log::~Log() {
+  (void)close();
+}
 
 Result<std::unique_ptr<Log>> Log::open(Env& env, const std::string& dir, LogConfig config,
                                        Clock& clock, LogOpenOptions options) {
@@ -48,12 +53,24 @@ Result<std::unique_ptr<Log>> Log::open(Env& env, const std::string& dir, LogConf
   return std::unique_ptr<Log>(new Log(std::move(impl)));
 }
 
-const RecoveryReport& Log::recovery_report() const { return impl_->report; }
-const std::string& Log::dir() const { return impl_->dir; }
-const LogConfig& Log::config() const { return impl_->config; }
-Offset Log::log_start_offset() const { return Offset(impl_->log_start.load()); }
-Offset Log::log_end_offset() const { return Offset(impl_->log_end.load()); }
-Offset Log::recovery_point() const { return Offset(impl_->recovery_point.load()); }
+const RecoveryReport& Log::recovery_report() const {
+  return impl_->report;
+}
+const std::string& Log::dir() const {
+  return impl_->dir;
+}
+const LogConfig& Log::config() const {
+  return impl_->config;
+}
+Offset Log::log_start_offset() const {
+  return Offset(impl_->log_start.load());
+}
+Offset Log::log_end_offset() const {
+  return Offset(impl_->log_end.load());
+}
+Offset Log::recovery_point() const {
+  return Offset(impl_->recovery_point.load());
+}
 
 std::uint64_t Log::size_bytes() const {
   std::uint64_t total = 0;
@@ -64,8 +81,8 @@ std::uint64_t Log::size_bytes() const {
 std::vector<SegmentInfo> Log::segments() const {
   std::vector<SegmentInfo> out;
   for (const auto& s : *impl_->snapshot()) {
-    out.push_back({s->base_offset(), s->next_offset(), s->size_bytes(), s->max_timestamp(),
-                   s->log_path()});
+    out.push_back(
+        {s->base_offset(), s->next_offset(), s->size_bytes(), s->max_timestamp(), s->log_path()});
   }
   return out;
 }
@@ -80,9 +97,8 @@ Status Log::failure() const {
 Status Log::Impl::fail(Status s) {
   std::lock_guard lock(sync_mu);
   if (failure.ok()) {
-    failure = Status::failed_precondition(
-        fmt::format("log {} stopped accepting writes after: {}; reopen it to recover", dir,
-                    s.to_string()));
+    failure = Status::failed_precondition(fmt::format(
+        "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
     failed = true;
   }
   sync_cv.notify_all();
@@ -108,8 +124,8 @@ Status Log::Impl::write_checkpoints() {
       {config.topic, config.partition, recovery_point.load()}};
   const std::vector<internal::CheckpointEntry> start = {
       {config.topic, config.partition, log_start.load()}};
-  Status s = internal::write_offset_checkpoint(env, path("recovery-point-offset-checkpoint"),
-                                               recovery);
+  Status s =
+      internal::write_offset_checkpoint(env, path("recovery-point-offset-checkpoint"), recovery);
   if (s.ok()) {
     s = internal::write_offset_checkpoint(env, path("log-start-offset-checkpoint"), start);
   }
@@ -140,7 +156,8 @@ Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, T
   const std::shared_ptr<Segment> seg = active();
   if (seg->empty()) return Status();
   const Timestamp first = seg->first_batch_timestamp();
-  const bool too_big = seg->size_bytes() > config.segment_bytes - std::min(incoming_bytes, config.segment_bytes);
+  const bool too_big =
+      seg->size_bytes() > config.segment_bytes - std::min(incoming_bytes, config.segment_bytes);
   // Kafka's timeWaitedForRoll: the incoming timestamp minus the first batch's, or the wall
   // clock minus the segment's creation when there are no timestamps.
   const std::int64_t waited = first.value() >= 0 && max_ts.value() >= 0
@@ -210,9 +227,9 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     auto view = RecordBatchView::validate(ByteSpan(batches).subspan(at), validate, at);
     if (!view.ok()) return view.status();
     if (view->size_bytes() > m.config.max_batch_bytes) {
-      return Status::invalid_argument(fmt::format(
-          "batch at position {} is {} bytes, more than max_batch_bytes {}", at, view->size_bytes(),
-          m.config.max_batch_bytes));
+      return Status::invalid_argument(
+          fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
+                      view->size_bytes(), m.config.max_batch_bytes));
     }
     records += view->records_count();
     spans.emplace_back(at, view->size_bytes());
@@ -440,7 +457,8 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
   SAMSA_TRY(m.check_writable());
   RetentionReport report;
   const std::int64_t now = m.clock.now().value();
-  const Offset bound = std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
+  const Offset bound =
+      std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
   std::uint64_t total = 0;
   for (const auto& seg : *m.segments) total += seg->size_bytes();
   SegmentList keep = *m.segments;
@@ -456,8 +474,9 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     }
     if (seg.next_offset() > bound) break;
     const bool below_start = seg.next_offset().value() <= m.log_start.load();
-    const bool over_size = m.config.retention_bytes >= 0 &&
-                           total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
+    const bool over_size =
+        m.config.retention_bytes >= 0 &&
+        total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
     const Timestamp max_ts = seg.max_timestamp().timestamp;
     const bool expired = m.config.retention_ms >= 0 && max_ts.value() >= 0 &&
                          now - max_ts.value() > m.config.retention_ms;
@@ -470,7 +489,8 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     keep = *m.segments;
   }
   if (deletable > 0) {
-    const std::vector<std::shared_ptr<Segment>> drop(keep.begin(), keep.begin() + static_cast<long>(deletable));
+    const std::vector<std::shared_ptr<Segment>> drop(keep.begin(),
+                                                     keep.begin() + static_cast<long>(deletable));
     keep.erase(keep.begin(), keep.begin() + static_cast<long>(deletable));
     // Kafka advances the log start offset before deleting.
     m.log_start.store(std::max(m.log_start.load(), keep.front()->base_offset().value()),
@@ -493,8 +513,9 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     it = pending.erase(it);
   }
   report.log_start_offset = Offset(m.log_start.load());
-  const bool interval = m.config.flush_policy == FlushPolicy::interval_may_lose_recent &&
-                        m.clock.monotonic_ns() - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000;
+  const bool interval =
+      m.config.flush_policy == FlushPolicy::interval_may_lose_recent &&
+      m.clock.monotonic_ns() - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000;
   lock.unlock();
   if (interval) SAMSA_TRY(flush());
   return report;

@@ -48,7 +48,7 @@ struct Log::Impl {
   std::mutex sync_mu;
   std::condition_variable sync_cv;
   bool sync_in_progress = false;
-  Status failure;                 // set once, on the first write or fsync error
+  Status failure;  // set once, on the first write or fsync error
   std::atomic<bool> failed{false};
 
   // Tailing readers wait here for the log end to move.
@@ -81,11 +81,11 @@ struct Log::Impl {
 
   std::string path(std::string_view name) const { return join_path(dir, name); }
   Status write_checkpoints();
-  Status fail(Status s);                    // records the first failure (fail-stop)
-  Status check_writable() const;            // write_mu held
-  Status roll(Offset new_base);             // write_mu held
+  Status fail(Status s);          // records the first failure (fail-stop)
+  Status check_writable() const;  // write_mu held
+  Status roll(Offset new_base);   // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
-  Status sync_to(Offset target);            // group commit; no lock held
+  Status sync_to(Offset target);                                   // group commit; no lock held
   Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
   void notify_data();
 

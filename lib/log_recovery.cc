@@ -12,7 +12,9 @@ namespace samsa {
 
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix);
+}
 
 // "orders-3" -> ("orders", 3); anything else -> (name, 0).
 std::pair<std::string, std::int32_t> topic_partition_from_dir(const std::string& dir) {
@@ -34,7 +36,8 @@ Status check_config(const LogConfig& c) {
   if (c.segment_bytes < batch_layout::kHeaderSize) return bad("segment_bytes must be at least 61");
   if (c.segment_ms <= 0) return bad("segment_ms must be positive");
   if (c.segment_index_bytes < 12) return bad("segment_index_bytes must hold at least one entry");
-  if (c.max_batch_bytes < batch_layout::kHeaderSize) return bad("max_batch_bytes must be at least 61");
+  if (c.max_batch_bytes < batch_layout::kHeaderSize)
+    return bad("max_batch_bytes must be at least 61");
   if (c.retention_ms < -1 || c.retention_bytes < -1) return bad("retention must be -1 or more");
   if (c.file_delete_delay_ms < 0) return bad("file_delete_delay_ms must not be negative");
   return Status();
@@ -159,10 +162,10 @@ Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
                                          (*batch)->position.value(), (*batch)->base_offset.value(),
                                          (*batch)->last_offset.value())
                            : std::string("its last batch");
-  const std::string what = fmt::format(
-      "{}: {}, past offset {} where {}", seg.log_path(), where, limit.value(),
-      limit.value() == recovery_point.load() ? "the log ended at its clean shutdown"
-                                             : "the next segment begins");
+  const std::string what =
+      fmt::format("{}: {}, past offset {} where {}", seg.log_path(), where, limit.value(),
+                  limit.value() == recovery_point.load() ? "the log ended at its clean shutdown"
+                                                         : "the next segment begins");
   if (!options.truncate_corruption) return Status::corruption(what);
   SAMSA_TRY_ASSIGN(const std::uint64_t removed, seg.truncate_to(limit));
   SAMSA_TRY(seg.flush_indexes());
@@ -186,7 +189,8 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     const Offset base = bases[i];
     if (cut) {
       // Kafka drops every segment after one whose tail was cut.
-      for (const auto& n : {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
+      for (const auto& n :
+           {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
         SAMSA_TRY_ASSIGN(const bool exists, env.exists(path(n)));
         if (exists) SAMSA_TRY(env.remove(path(n)));
       }
@@ -205,8 +209,12 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     const bool rescan = options.rescan_all || unflushed;
     bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
     if (rescan || rebuild) {
-      const Offset keep_below = options.truncate_corruption ? Offset::none()
-                                : (unflushed ? rp : seg->next_offset().value() > rp.value() ? rp : Offset(INT64_MAX));
+      const Offset keep_below =
+          options.truncate_corruption
+              ? Offset::none()
+              : (unflushed                                 ? rp
+                 : seg->next_offset().value() > rp.value() ? rp
+                                                           : Offset(INT64_MAX));
       auto recovered = seg->recover(keep_below);
       if (!recovered.ok()) return recovered.status();
       report.bytes_rescanned += recovered->valid_bytes + recovered->truncated_bytes;
@@ -214,9 +222,9 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
       if (rebuild) ++report.indexes_rebuilt;
       if (recovered->truncated_bytes > 0) {
         report.bytes_truncated += recovered->truncated_bytes;
-        report.notes.push_back(fmt::format("cut {} bytes from {} at byte {}: {}",
-                                           recovered->truncated_bytes, seg->log_path(),
-                                           recovered->valid_bytes, recovered->stopped_by.message()));
+        report.notes.push_back(
+            fmt::format("cut {} bytes from {} at byte {}: {}", recovered->truncated_bytes,
+                        seg->log_path(), recovered->valid_bytes, recovered->stopped_by.message()));
         cut = true;
       }
       if (Status s = seg->flush_indexes(); !s.ok()) return s;
@@ -225,7 +233,7 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
     // as a segment running into the next one (or, after a clean shutdown, past the log end
     // the recovery point recorded).
-    const Offset limit = !last                                    ? bases[i + 1]
+    const Offset limit = !last                                  ? bases[i + 1]
                          : clean && recovery_point_checkpointed ? rp
                                                                 : Offset(INT64_MAX);
     if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
@@ -236,7 +244,8 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
   if (cut && !bases.empty()) SAMSA_TRY(env.sync_dir(dir));
   if (list.empty()) {
     const Offset start(std::max<std::int64_t>(log_start.load(), 0));
-    SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh, Segment::create(env, dir, start, segment_config));
+    SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
+                     Segment::create(env, dir, start, segment_config));
     SAMSA_TRY(env.sync_dir(dir));
     list.push_back(std::move(fresh));
   } else if (cut) {

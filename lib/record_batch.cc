@@ -37,11 +37,16 @@ std::string_view reader_error(const ByteReader& r) {
 
 std::string_view to_string(Compression c) {
   switch (c) {
-    case Compression::none: return "none";
-    case Compression::gzip: return "gzip";
-    case Compression::snappy: return "snappy";
-    case Compression::lz4: return "lz4";
-    case Compression::zstd: return "zstd";
+    case Compression::none:
+      return "none";
+    case Compression::gzip:
+      return "gzip";
+    case Compression::snappy:
+      return "snappy";
+    case Compression::lz4:
+      return "lz4";
+    case Compression::zstd:
+      return "zstd";
   }
   return "unknown";
 }
@@ -126,8 +131,12 @@ std::int32_t RecordBatchView::length() const {
 LeaderEpoch RecordBatchView::partition_leader_epoch() const {
   return LeaderEpoch(get_be<std::int32_t>(bytes_.data() + L::kPartitionLeaderEpoch));
 }
-std::int8_t RecordBatchView::magic() const { return static_cast<std::int8_t>(bytes_[L::kMagic]); }
-std::uint32_t RecordBatchView::crc() const { return get_be<std::uint32_t>(bytes_.data() + L::kCrc); }
+std::int8_t RecordBatchView::magic() const {
+  return static_cast<std::int8_t>(bytes_[L::kMagic]);
+}
+std::uint32_t RecordBatchView::crc() const {
+  return get_be<std::uint32_t>(bytes_.data() + L::kCrc);
+}
 std::uint32_t RecordBatchView::compute_crc() const {
   return crc32c(bytes_.subspan(L::kAttributes));
 }
@@ -141,9 +150,15 @@ TimestampType RecordBatchView::timestamp_type() const {
   return (attributes() & L::kTimestampTypeBit) ? TimestampType::log_append_time
                                                : TimestampType::create_time;
 }
-bool RecordBatchView::is_transactional() const { return attributes() & L::kTransactionalBit; }
-bool RecordBatchView::is_control() const { return attributes() & L::kControlBit; }
-bool RecordBatchView::has_delete_horizon() const { return attributes() & L::kDeleteHorizonBit; }
+bool RecordBatchView::is_transactional() const {
+  return attributes() & L::kTransactionalBit;
+}
+bool RecordBatchView::is_control() const {
+  return attributes() & L::kControlBit;
+}
+bool RecordBatchView::has_delete_horizon() const {
+  return attributes() & L::kDeleteHorizonBit;
+}
 std::int32_t RecordBatchView::last_offset_delta() const {
   return get_be<std::int32_t>(bytes_.data() + L::kLastOffsetDelta);
 }
@@ -258,12 +273,12 @@ Status RecordReader::Impl::check_header(const RecordBatchView& batch) const {
                                batch_position + L::kLastOffsetDelta));
   }
   if (count > 0 && last_offset_delta < count - 1) {
-    return corrupt(fmt::format("{} records cannot fit in last offset delta {}", count,
-                               last_offset_delta));
+    return corrupt(
+        fmt::format("{} records cannot fit in last offset delta {}", count, last_offset_delta));
   }
   if (options.producer_batch && last_offset_delta != count - 1) {
-    return corrupt(fmt::format("last offset delta {} does not match {} records", last_offset_delta,
-                               count));
+    return corrupt(
+        fmt::format("last offset delta {} does not match {} records", last_offset_delta, count));
   }
   const int codec = batch.attributes() & L::kCompressionMask;
   if (codec > static_cast<int>(Compression::zstd)) {
@@ -411,8 +426,8 @@ Status RecordReader::Impl::read_body(ByteSpan body, std::size_t body_at, Record&
   out.timestamp_delta = timestamp_delta;
   out.offset_delta = offset_delta;
   out.offset = Offset(wrapping_add(base_offset, offset_delta));
-  out.timestamp = Timestamp(log_append_time ? *log_append_time
-                                            : wrapping_add(base_timestamp, timestamp_delta));
+  out.timestamp =
+      Timestamp(log_append_time ? *log_append_time : wrapping_add(base_timestamp, timestamp_delta));
   return Status();
 }
 
@@ -433,8 +448,8 @@ Result<bool> RecordReader::next(Record& out) {
   }
   ByteSpan body;
   if (length < 0 || !r.read_bytes(static_cast<std::size_t>(length), body)) {
-    return m.corrupt_record(start, fmt::format("length {} passes the {} bytes left", length,
-                                               r.remaining()));
+    return m.corrupt_record(
+        start, fmt::format("length {} passes the {} bytes left", length, r.remaining()));
   }
   SAMSA_TRY(m.read_body(body, r.offset() - body.size(), out));
   out.size_bytes = r.offset() - start;

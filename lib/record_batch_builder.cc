@@ -40,8 +40,8 @@ std::byte* put_nullable(std::byte* p, const std::optional<ByteSpan>& bytes) {
 
 struct RecordBatchBuilder::Impl {
   BatchOptions options;
-  internal::ByteBuffer buffer;          // header room + uncompressed records
-  std::vector<std::byte> compressed;    // header + compressed records, when compressing
+  internal::ByteBuffer buffer;        // header room + uncompressed records
+  std::vector<std::byte> compressed;  // header + compressed records, when compressing
   std::int32_t count = 0;
   std::int32_t previous_delta = -1;     // offset delta of the last record appended
   std::int32_t last_offset_delta = -1;  // at least previous_delta; set_last_offset_delta()
@@ -97,10 +97,11 @@ Status RecordBatchBuilder::append_with_offset_delta(std::int32_t offset_delta, T
   if (m.count == 0 && !m.options.delete_horizon) m.base_timestamp = timestamp.value();
   const std::int64_t timestamp_delta = wrapping_sub(timestamp.value(), m.base_timestamp);
 
-  std::size_t body = 1 + static_cast<std::size_t>(varlong_size(timestamp_delta)) +
-                     static_cast<std::size_t>(varint_size(offset_delta)) + nullable_size(key) +
-                     nullable_size(value) +
-                     static_cast<std::size_t>(varint_size(static_cast<std::int32_t>(headers.size())));
+  std::size_t body =
+      1 + static_cast<std::size_t>(varlong_size(timestamp_delta)) +
+      static_cast<std::size_t>(varint_size(offset_delta)) + nullable_size(key) +
+      nullable_size(value) +
+      static_cast<std::size_t>(varint_size(static_cast<std::int32_t>(headers.size())));
   for (const RecordHeader& h : headers) {
     if (h.key.size() > kInt32Max) return Status::invalid_argument("header key passes INT32_MAX");
     body += nullable_size(as_bytes(h.key)) + nullable_size(h.value);
@@ -133,9 +134,13 @@ void RecordBatchBuilder::set_last_offset_delta(std::int32_t delta) {
   impl_->last_offset_delta = std::max(impl_->last_offset_delta, delta);
 }
 
-std::int32_t RecordBatchBuilder::record_count() const { return impl_->count; }
+std::int32_t RecordBatchBuilder::record_count() const {
+  return impl_->count;
+}
 
-std::size_t RecordBatchBuilder::uncompressed_size() const { return impl_->buffer.size(); }
+std::size_t RecordBatchBuilder::uncompressed_size() const {
+  return impl_->buffer.size();
+}
 
 void RecordBatchBuilder::Impl::write_header(MutableByteSpan batch) const {
   std::uint16_t attributes = static_cast<std::uint16_t>(options.compression);

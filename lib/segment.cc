@@ -6,8 +6,8 @@
 #include <atomic>
 #include <charconv>
 
-#include "invariant.h"
 #include "batch_scanner.h"
+#include "invariant.h"
 #include "samsa/record_batch.h"
 
 namespace samsa {
@@ -17,9 +17,15 @@ using internal::BatchScanner;
 std::string segment_file_prefix(Offset base_offset) {
   return fmt::format("{:020d}", base_offset.value());
 }
-std::string log_file_name(Offset base) { return segment_file_prefix(base) + ".log"; }
-std::string offset_index_file_name(Offset base) { return segment_file_prefix(base) + ".index"; }
-std::string time_index_file_name(Offset base) { return segment_file_prefix(base) + ".timeindex"; }
+std::string log_file_name(Offset base) {
+  return segment_file_prefix(base) + ".log";
+}
+std::string offset_index_file_name(Offset base) {
+  return segment_file_prefix(base) + ".index";
+}
+std::string time_index_file_name(Offset base) {
+  return segment_file_prefix(base) + ".timeindex";
+}
 
 std::optional<Offset> parse_segment_file_name(std::string_view name, std::string_view suffix) {
   if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
@@ -107,7 +113,9 @@ struct Segment::Impl {
 };
 
 Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Segment::~Segment() { (void)close(); }
+Segment::~Segment() {
+  (void)close();
+}
 
 Result<std::unique_ptr<Segment>> Segment::create(Env& env, const std::string& dir, Offset base,
                                                  const SegmentConfig& config) {
@@ -183,9 +191,15 @@ Status Segment::Impl::load_tail() {
   return Status();
 }
 
-Offset Segment::base_offset() const { return impl_->base; }
-const std::string& Segment::log_path() const { return impl_->log_path; }
-std::uint64_t Segment::size_bytes() const { return impl_->size.load(std::memory_order_acquire); }
+Offset Segment::base_offset() const {
+  return impl_->base;
+}
+const std::string& Segment::log_path() const {
+  return impl_->log_path;
+}
+std::uint64_t Segment::size_bytes() const {
+  return impl_->size.load(std::memory_order_acquire);
+}
 Offset Segment::next_offset() const {
   return Offset(impl_->next_offset.load(std::memory_order_acquire));
 }
@@ -196,9 +210,15 @@ TimestampOffset Segment::max_timestamp() const {
 Timestamp Segment::first_batch_timestamp() const {
   return Timestamp(impl_->first_batch_ts.load(std::memory_order_acquire));
 }
-const OffsetIndex& Segment::offset_index() const { return *impl_->index; }
-const TimeIndex& Segment::time_index() const { return *impl_->time_index; }
-std::shared_ptr<File> Segment::log_file() const { return impl_->log; }
+const OffsetIndex& Segment::offset_index() const {
+  return *impl_->index;
+}
+const TimeIndex& Segment::time_index() const {
+  return *impl_->time_index;
+}
+std::shared_ptr<File> Segment::log_file() const {
+  return impl_->log;
+}
 
 Status Segment::sanity_check() const {
   SAMSA_TRY(impl_->index->sanity_check());
@@ -277,9 +297,10 @@ Result<std::optional<BatchLocation>> Segment::find_batch(Offset target, Position
       return false;
     }));
     if (!consistent) {
-      return Status::corruption(fmt::format("{}: index entry for offset {} points at a batch "
-                                            "past it",
-                                            impl_->index->path(), entry_offset->value()));
+      return Status::corruption(
+          fmt::format("{}: index entry for offset {} points at a batch "
+                      "past it",
+                      impl_->index->path(), entry_offset->value()));
     }
     return found;
   };
@@ -296,7 +317,8 @@ Result<std::optional<BatchLocation>> Segment::find_batch(Offset target, Position
 Result<std::size_t> Segment::read_at(Position position, MutableByteSpan out) const {
   const std::uint64_t size = size_bytes();
   if (position.value() >= size) return std::size_t{0};
-  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size - position.value()));
+  const auto n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size - position.value()));
   return impl_->log->read_at(position.value(), out.first(n));
 }
 
@@ -314,7 +336,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
   // find_batch checks the index against the log before trusting it.
   SAMSA_TRY_ASSIGN(const auto first, find_batch(from));
   if (!first) return std::optional<TimestampOffset>();
-  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->log_path, 1 << 20);
+  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->log_path,
+                       1 << 20);
   RecordReader reader;
   Record record;
   for (;;) {
@@ -325,7 +348,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     if (b.max_timestamp < target || b.last_offset < start_offset) continue;
     std::vector<std::byte> bytes(b.size_bytes);
     SAMSA_TRY_ASSIGN(const std::size_t got, impl_->log->read_at(b.position.value(), bytes));
-    if (got != bytes.size()) return Status::corruption(fmt::format("{}: short read", impl_->log_path));
+    if (got != bytes.size())
+      return Status::corruption(fmt::format("{}: short read", impl_->log_path));
     SAMSA_TRY_ASSIGN(auto view, RecordBatchView::validate(bytes, {}, b.position.value()));
     SAMSA_TRY(reader.reset(view));
     for (;;) {
@@ -385,15 +409,16 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
   m.bytes_since_last_index_entry = result.valid_bytes - last_index_entry;
   result.next_offset = Offset(next);
   result.truncated_bytes = file_size - result.valid_bytes;
-  if (result.truncated_bytes > 0 && keep_below != Offset::none() && result.next_offset < keep_below) {
+  if (result.truncated_bytes > 0 && keep_below != Offset::none() &&
+      result.next_offset < keep_below) {
     const std::string flushed =
         keep_below.value() == std::numeric_limits<std::int64_t>::max()
             ? std::string("the whole segment was flushed")
             : fmt::format("offsets below {} were flushed", keep_below.value());
-    return Status::corruption(fmt::format(
-        "{} ({}; the valid data ends at offset {}, byte {})",
-        result.stopped_by.ok() ? m.log_path : result.stopped_by.message(), flushed, next,
-        result.valid_bytes));
+    return Status::corruption(
+        fmt::format("{} ({}; the valid data ends at offset {}, byte {})",
+                    result.stopped_by.ok() ? m.log_path : result.stopped_by.message(), flushed,
+                    next, result.valid_bytes));
   }
   if (result.truncated_bytes > 0) SAMSA_TRY(m.log->truncate(result.valid_bytes));
   m.open_scan = Status();
@@ -419,7 +444,9 @@ Result<std::uint64_t> Segment::truncate_to(Offset offset) {
   return old_size - cut;
 }
 
-Status Segment::sync() { return impl_->log->sync(); }
+Status Segment::sync() {
+  return impl_->log->sync();
+}
 
 Status Segment::flush_indexes() {
   // An inactive segment's index files hold exactly their entries (Kafka trims at roll).

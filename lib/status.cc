@@ -11,18 +11,30 @@ namespace samsa {
 
 std::string_view to_string(StatusCode code) {
   switch (code) {
-    case StatusCode::ok: return "ok";
-    case StatusCode::not_found: return "not_found";
-    case StatusCode::corruption: return "corruption";
-    case StatusCode::io_error: return "io_error";
-    case StatusCode::no_space: return "no_space";
-    case StatusCode::invalid_argument: return "invalid_argument";
-    case StatusCode::not_supported: return "not_supported";
-    case StatusCode::out_of_range: return "out_of_range";
-    case StatusCode::already_exists: return "already_exists";
-    case StatusCode::busy: return "busy";
-    case StatusCode::failed_precondition: return "failed_precondition";
-    case StatusCode::timed_out: return "timed_out";
+    case StatusCode::ok:
+      return "ok";
+    case StatusCode::not_found:
+      return "not_found";
+    case StatusCode::corruption:
+      return "corruption";
+    case StatusCode::io_error:
+      return "io_error";
+    case StatusCode::no_space:
+      return "no_space";
+    case StatusCode::invalid_argument:
+      return "invalid_argument";
+    case StatusCode::not_supported:
+      return "not_supported";
+    case StatusCode::out_of_range:
+      return "out_of_range";
+    case StatusCode::already_exists:
+      return "already_exists";
+    case StatusCode::busy:
+      return "busy";
+    case StatusCode::failed_precondition:
+      return "failed_precondition";
+    case StatusCode::timed_out:
+      return "timed_out";
   }
   return "unknown";
 }
@@ -33,11 +45,20 @@ Status Status::from_errno(int err, std::string_view what) {
   StatusCode code = StatusCode::io_error;
   switch (err) {
     case ENOSPC:
-    case EDQUOT: code = StatusCode::no_space; break;
-    case ENOENT: code = StatusCode::not_found; break;
-    case EEXIST: code = StatusCode::already_exists; break;
-    case EWOULDBLOCK: code = StatusCode::busy; break;
-    default: break;
+    case EDQUOT:
+      code = StatusCode::no_space;
+      break;
+    case ENOENT:
+      code = StatusCode::not_found;
+      break;
+    case EEXIST:
+      code = StatusCode::already_exists;
+      break;
+    case EWOULDBLOCK:
+      code = StatusCode::busy;
+      break;
+    default:
+      break;
   }
   return Status(code, fmt::format("{}: {}", what, std::strerror(err)));
 }

@@ -23,7 +23,9 @@ class CountingEnv final : public Env {
   Status remove(const std::string& p) override { return base_.remove(p); }
   Status create_dirs(const std::string& p) override { return base_.create_dirs(p); }
   Status remove_dir(const std::string& p) override { return base_.remove_dir(p); }
-  Result<std::vector<std::string>> list_dir(const std::string& d) override { return base_.list_dir(d); }
+  Result<std::vector<std::string>> list_dir(const std::string& d) override {
+    return base_.list_dir(d);
+  }
   Status sync_dir(const std::string& d) override { return base_.sync_dir(d); }
   Result<bool> exists(const std::string& p) override { return base_.exists(p); }
   Result<std::uint64_t> file_size(const std::string& p) override { return base_.file_size(p); }
@@ -34,7 +36,9 @@ class CountingEnv final : public Env {
    public:
     CountingFile(std::unique_ptr<File> f, CountingEnv& env) : f_(std::move(f)), env_(env) {}
     const std::string& path() const override { return f_->path(); }
-    Result<std::size_t> read_at(std::uint64_t o, MutableByteSpan d) const override { return f_->read_at(o, d); }
+    Result<std::size_t> read_at(std::uint64_t o, MutableByteSpan d) const override {
+      return f_->read_at(o, d);
+    }
     Status write_at(std::uint64_t o, ByteSpan d) override { return f_->write_at(o, d); }
     Status append(ByteSpan d) override { return f_->append(d); }
     Status sync() override {
@@ -42,7 +46,9 @@ class CountingEnv final : public Env {
       std::this_thread::sleep_for(env_.delay_);
       return f_->sync();
     }
-    Status allocate(std::uint64_t o, std::uint64_t n, bool k) override { return f_->allocate(o, n, k); }
+    Status allocate(std::uint64_t o, std::uint64_t n, bool k) override {
+      return f_->allocate(o, n, k);
+    }
     Status truncate(std::uint64_t s) override { return f_->truncate(s); }
     Result<std::uint64_t> size() const override { return f_->size(); }
     Status close() override { return f_->close(); }

@@ -33,7 +33,10 @@ struct Fixture {
     for (int i = 0; i < n; ++i) {
       RecordBatchBuilder builder;
       for (int r = 0; r < 2; ++r) {
-        REQUIRE(builder.append(clock.now(), as_bytes("key"), as_bytes(std::string(60, static_cast<char>('a' + r)))).ok());
+        REQUIRE(builder
+                    .append(clock.now(), as_bytes("key"),
+                            as_bytes(std::string(60, static_cast<char>('a' + r))))
+                    .ok());
       }
       REQUIRE(log->append(builder).ok());
     }
@@ -116,7 +119,8 @@ TEST_CASE("CorruptionBeforeTheRecoveryPointIsReportedAndNothingIsCut", "[log][re
   const Offset last_base = [&] {
     auto names = f.env.list_dir(kDir).value();
     Offset b(0);
-    for (auto& n : names) if (auto o = parse_segment_file_name(n, ".log")) b = std::max(b, *o);
+    for (auto& n : names)
+      if (auto o = parse_segment_file_name(n, ".log")) b = std::max(b, *o);
     return b;
   }();
   const auto size_before = f.env.file_size(f.path(last_base, ".log")).value();
@@ -135,7 +139,8 @@ TEST_CASE("CorruptionBeforeTheRecoveryPointIsReportedAndNothingIsCut", "[log][re
   }
 }
 
-TEST_CASE("rescan_all finds corruption in a segment the recovery point vouches for", "[log][recovery]") {
+TEST_CASE("rescan_all finds corruption in a segment the recovery point vouches for",
+          "[log][recovery]") {
   Fixture f;
   f.reopen();
   f.append_batches(20);
@@ -165,7 +170,8 @@ TEST_CASE("CutSegmentDropsEveryLaterSegment", "[log][recovery]") {
   f.reopen({.truncate_corruption = true, .rescan_all = true});
   CHECK(f.log->log_end_offset() == segments[1].base_offset);
   CHECK(f.log->segments().size() == 2);
-  CHECK(f.log->recovery_report().segments_removed == static_cast<std::int64_t>(segments.size()) - 2);
+  CHECK(f.log->recovery_report().segments_removed ==
+        static_cast<std::int64_t>(segments.size()) - 2);
 }
 
 TEST_CASE("MissingIndexIsRebuilt", "[log][recovery]") {
@@ -210,8 +216,9 @@ TEST_CASE("LeftoverDeletedCleanedAndTmpFilesAreRemoved", "[log][recovery]") {
   f.append_batches(2);
   REQUIRE(f.log->close().ok());
   f.log.reset();
-  for (const char* name : {"00000000000000000099.log.deleted", "00000000000000000000.log.cleaned",
-                           "recovery-point-offset-checkpoint.tmp", "00000000000000000000.index.swap"}) {
+  for (const char* name :
+       {"00000000000000000099.log.deleted", "00000000000000000000.log.cleaned",
+        "recovery-point-offset-checkpoint.tmp", "00000000000000000000.index.swap"}) {
     REQUIRE(f.env.open(join_path(kDir, name), {.create = true}).ok());
   }
   f.reopen();
@@ -238,7 +245,8 @@ TEST_CASE("A .log.swap replaces the segments it covers", "[log][recovery]") {
   BatchOptions options;
   options.base_offset = Offset(0);
   RecordBatchBuilder builder(options);
-  REQUIRE(builder.append_with_offset_delta(0, Timestamp(1), as_bytes("key"), as_bytes("kept")).ok());
+  REQUIRE(
+      builder.append_with_offset_delta(0, Timestamp(1), as_bytes("key"), as_bytes("kept")).ok());
   builder.set_last_offset_delta(static_cast<std::int32_t>(segments[2].base_offset.value() - 1));
   const auto batch = builder.build().value();
   auto swap = f.env.open(f.path(Offset(0), ".log.swap"), {.create = true}).value();

@@ -1,16 +1,16 @@
 // Log: appends, reads, rolls, timestamps, truncation, retention, locking, fail-stop,
 // tailing and group commit. One named test per behaviour.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include "counting_env.h"
 #include "samsa/faulty_env.h"
 #include "samsa/log.h"
 #include "samsa/segment.h"
-#include "counting_env.h"
 #include "test_util.h"
 
 using namespace samsa;
@@ -290,11 +290,13 @@ TEST_CASE("delete_records_before advances the start; retention then deletes segm
   CHECK(f.log->log_start_offset() == Offset(17));
   // Renamed .deleted now, removed once file_delete_delay_ms has passed.
   auto names = f.env.list_dir("/data/orders-3").value();
-  CHECK(std::count_if(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }) > 0);
+  CHECK(std::count_if(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }) >
+        0);
   f.clock.advance_ms(1001);
   REQUIRE(f.log->apply_retention().ok());
   names = f.env.list_dir("/data/orders-3").value();
-  CHECK(std::count_if(names.begin(), names.end(), [](auto& n) { return n.ends_with(".deleted"); }) == 0);
+  CHECK(std::count_if(names.begin(), names.end(),
+                      [](auto& n) { return n.ends_with(".deleted"); }) == 0);
   CHECK(f.read_bytes(Offset(17)).size() > 0);
 }
 
@@ -382,12 +384,21 @@ TEST_CASE("Concurrent readers see only whole batches while one thread appends", 
         const Offset end = f.log->log_end_offset();
         for (Offset o(0); o < end; o = o + 7) {
           auto slice = f.log->read(o, {.max_bytes = 3000});
-          if (!slice.ok()) { ++errors; continue; }
+          if (!slice.ok()) {
+            ++errors;
+            continue;
+          }
           std::vector<std::byte> bytes;
-          if (!slice->read_into(bytes).ok()) { ++errors; continue; }
+          if (!slice->read_into(bytes).ok()) {
+            ++errors;
+            continue;
+          }
           for (std::size_t at = 0; at < bytes.size();) {
             auto view = RecordBatchView::validate(ByteSpan(bytes).subspan(at));
-            if (!view.ok()) { ++errors; break; }
+            if (!view.ok()) {
+              ++errors;
+              break;
+            }
             ++batches_read;
             at += view->size_bytes();
           }
@@ -437,9 +448,11 @@ TEST_CASE("Checkpoints use Kafka's text format and the directory's topic-partiti
   Fixture f;
   f.append(4);
   REQUIRE(f.log->close().ok());
-  const auto text = test::to_string(read_file(f.env, "/data/orders-3/recovery-point-offset-checkpoint").value());
+  const auto text =
+      test::to_string(read_file(f.env, "/data/orders-3/recovery-point-offset-checkpoint").value());
   CHECK(text == "0\n1\norders 3 4\n");
-  const auto start = test::to_string(read_file(f.env, "/data/orders-3/log-start-offset-checkpoint").value());
+  const auto start =
+      test::to_string(read_file(f.env, "/data/orders-3/log-start-offset-checkpoint").value());
   CHECK(start == "0\n1\norders 3 0\n");
   CHECK(f.env.exists("/data/orders-3/.kafka_cleanshutdown").value());
 }

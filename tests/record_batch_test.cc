@@ -149,7 +149,8 @@ TEST_CASE("Last sequence wraps from INT32_MAX to 0", "[record_batch]") {
   options.producer_epoch = ProducerEpoch(0);
   options.base_sequence = Sequence(std::numeric_limits<std::int32_t>::max() - 1);
   RecordBatchBuilder builder(options);
-  for (int i = 0; i < 4; ++i) REQUIRE(builder.append(Timestamp(i), std::nullopt, as_bytes("x")).ok());
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(builder.append(Timestamp(i), std::nullopt, as_bytes("x")).ok());
   auto view = RecordBatchView::validate(builder.build().value());
   REQUIRE(view.ok());
   // Sequences MAX-1, MAX, 0, 1.
@@ -172,8 +173,7 @@ TEST_CASE("LogAppendTime batches give every record the batch's max timestamp", "
   check_records(*view, records, Timestamp(1'800'000'000'000));
 }
 
-TEST_CASE("set_max_timestamp switches to LogAppendTime and keeps the CRC valid",
-          "[record_batch]") {
+TEST_CASE("set_max_timestamp switches to LogAppendTime and keeps the CRC valid", "[record_batch]") {
   RecordBatchBuilder builder;
   REQUIRE(builder.append(Timestamp(10), as_bytes("k"), as_bytes("v")).ok());
   auto built = builder.build().value();

@@ -1,8 +1,8 @@
 // Every boundary of the validator for untrusted batches: each malformed input is a
 // corruption (or not_supported) error that names the byte position, never a crash or an
 // over-read (the sanitizer build and the fuzzer check the latter).
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include "samsa/crc32c.h"
 #include "samsa/record_batch.h"
@@ -94,7 +94,8 @@ TEST_CASE("A cut record inside a consistent length is corruption naming the reco
     INFO("records cut at " << cut << ": " << s.to_string());
     REQUIRE(s.code() == StatusCode::corruption);
     // Two records need at least 14 bytes; fewer is caught before decoding.
-    CHECK_THAT(s.message(), Catch::Contains(cut < 14 ? "records count 2 cannot fit" : "record 1 of 2"));
+    CHECK_THAT(s.message(),
+               Catch::Contains(cut < 14 ? "records count 2 cannot fit" : "record 1 of 2"));
   }
 }
 
@@ -151,8 +152,9 @@ TEST_CASE("Records count larger than the records present is corruption",
   require_corruption(validate(batch_with_records(good_record(0) + good_record(1), 3, 2)),
                      "records count 3 cannot fit in 18 bytes");
   // Enough bytes for three minimal records, but the third is an empty husk.
-  require_corruption(validate(batch_with_records(good_record(0) + good_record(1) + "00 00 00", 3, 2)),
-                     "record 2 of 3 at byte 80: record fields: truncated");
+  require_corruption(
+      validate(batch_with_records(good_record(0) + good_record(1) + "00 00 00", 3, 2)),
+      "record 2 of 3 at byte 80: record fields: truncated");
   require_corruption(validate(batch_with_records(good_record(0), 1000, 999)),
                      "records count 1000 cannot fit in 9 bytes");
 }
@@ -259,8 +261,8 @@ TEST_CASE("An unknown compression codec is corruption naming the attributes",
 
 TEST_CASE("Garbage in a compressed batch is corruption naming the codec",
           "[record_batch][validate]") {
-  for (const auto codec : {Compression::gzip, Compression::snappy, Compression::lz4,
-                           Compression::zstd}) {
+  for (const auto codec :
+       {Compression::gzip, Compression::snappy, Compression::lz4, Compression::zstd}) {
     const auto b = batch_with_records("de ad be ef 00 11 22 33 44 55 66 77 88 99", 1, 0,
                                       static_cast<std::uint16_t>(codec));
     const Status s = validate(b);

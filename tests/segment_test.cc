@@ -18,7 +18,8 @@ std::vector<std::byte> make_batch(Offset base, int count, std::size_t value_byte
   options.base_offset = base;
   RecordBatchBuilder builder(options);
   const std::string value(value_bytes, 'v');
-  for (int i = 0; i < count; ++i) REQUIRE(builder.append(ts + i, as_bytes("k"), as_bytes(value)).ok());
+  for (int i = 0; i < count; ++i)
+    REQUIRE(builder.append(ts + i, as_bytes("k"), as_bytes(value)).ok());
   auto built = builder.build();
   REQUIRE(built.ok());
   return {built->begin(), built->end()};
@@ -33,7 +34,8 @@ struct Fixture {
     seg = Segment::create(env, "/d", Offset(100), config).value();
   }
   // Appends one batch at the segment's next offset.
-  std::vector<std::byte> append(int count, std::size_t value_bytes = 10, Timestamp ts = Timestamp(1000)) {
+  std::vector<std::byte> append(int count, std::size_t value_bytes = 10,
+                                Timestamp ts = Timestamp(1000)) {
     auto bytes = make_batch(seg->next_offset(), count, value_bytes, ts);
     const auto view = RecordBatchView::parse(bytes).value();
     REQUIRE(seg->append(bytes, view.base_offset(), view.last_offset(), view.max_timestamp(),
@@ -48,7 +50,8 @@ struct Fixture {
 TEST_CASE("Segment file names are the base offset in 20 digits", "[segment]") {
   CHECK(log_file_name(Offset(42)) == "00000000000000000042.log");
   CHECK(offset_index_file_name(Offset(0)) == "00000000000000000000.index");
-  CHECK(time_index_file_name(Offset(9'223'372'036'854'775'807)) == "09223372036854775807.timeindex");
+  CHECK(time_index_file_name(Offset(9'223'372'036'854'775'807)) ==
+        "09223372036854775807.timeindex");
   CHECK(parse_segment_file_name("00000000000000000042.log", ".log") == Offset(42));
   CHECK_FALSE(parse_segment_file_name("0000000000000000042.log", ".log"));
   CHECK_FALSE(parse_segment_file_name("00000000000000000042.index", ".log"));
@@ -188,7 +191,9 @@ TEST_CASE("find_offset_by_timestamp finds the first record at or after a time", 
   Fixture f;
   f.append(5, 10, Timestamp(1000));  // 1000..1004
   f.append(5, 10, Timestamp(2000));  // 2000..2004
-  auto at = [&](std::int64_t ts) { return f.seg->find_offset_by_timestamp(Timestamp(ts), Offset(0)).value(); };
+  auto at = [&](std::int64_t ts) {
+    return f.seg->find_offset_by_timestamp(Timestamp(ts), Offset(0)).value();
+  };
   CHECK(at(0) == TimestampOffset{Timestamp(1000), Offset(100)});
   CHECK(at(1003) == TimestampOffset{Timestamp(1003), Offset(103)});
   CHECK(at(1500) == TimestampOffset{Timestamp(2000), Offset(105)});

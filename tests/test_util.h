@@ -30,9 +30,13 @@ inline std::vector<std::byte> from_hex(std::string_view hex) {
   return out;
 }
 
-inline std::vector<std::byte> to_vector(ByteSpan s) { return {s.begin(), s.end()}; }
+inline std::vector<std::byte> to_vector(ByteSpan s) {
+  return {s.begin(), s.end()};
+}
 
-inline std::string to_string(ByteSpan s) { return std::string(as_chars(s)); }
+inline std::string to_string(ByteSpan s) {
+  return std::string(as_chars(s));
+}
 
 }  // namespace samsa::test
 
@@ -42,12 +46,12 @@ inline std::string to_string(ByteSpan s) { return std::string(as_chars(s)); }
 #include "samsa/types.h"
 
 // Catch prints strong types as "Offset(42)" instead of "{?}".
-#define SAMSA_TEST_STRING_MAKER_(T)                                          \
-  template <>                                                                \
-  struct Catch::StringMaker<samsa::T> {                                      \
-    static std::string convert(samsa::T v) {                                 \
-      return std::string(#T "(") + std::to_string(v.value()) + ")";          \
-    }                                                                        \
+#define SAMSA_TEST_STRING_MAKER_(T)                                 \
+  template <>                                                       \
+  struct Catch::StringMaker<samsa::T> {                             \
+    static std::string convert(samsa::T v) {                        \
+      return std::string(#T "(") + std::to_string(v.value()) + ")"; \
+    }                                                               \
   }
 SAMSA_TEST_STRING_MAKER_(Offset);
 SAMSA_TEST_STRING_MAKER_(LeaderEpoch);

@@ -73,13 +73,19 @@ constexpr std::int64_t zigzag_decode64(std::uint64_t u) {
 constexpr int varint_size(std::int32_t v) {
   std::uint32_t u = zigzag_encode32(v);
   int n = 1;
-  while (u >= 0x80) { u >>= 7; ++n; }
+  while (u >= 0x80) {
+    u >>= 7;
+    ++n;
+  }
   return n;
 }
 constexpr int varlong_size(std::int64_t v) {
   std::uint64_t u = zigzag_encode64(v);
   int n = 1;
-  while (u >= 0x80) { u >>= 7; ++n; }
+  while (u >= 0x80) {
+    u >>= 7;
+    ++n;
+  }
   return n;
 }
 
@@ -107,7 +113,8 @@ class ByteReader {
  public:
   enum class Error : std::uint8_t { none, truncated, varint_too_long };
 
-  explicit ByteReader(ByteSpan bytes) : begin_(bytes.data()), p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  explicit ByteReader(ByteSpan bytes)
+      : begin_(bytes.data()), p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
 
   std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }

@@ -38,15 +38,15 @@ enum class FlushPolicy : std::uint8_t {
 std::string_view to_string(FlushPolicy policy);
 
 struct LogConfig {
-  std::uint64_t segment_bytes = std::uint64_t{1} << 30;        // Kafka's segment.bytes
-  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;             // segment.ms
-  std::uint32_t index_interval_bytes = 4096;                   // index.interval.bytes
-  std::uint32_t segment_index_bytes = 10 * 1024 * 1024;        // segment.index.bytes
-  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;           // retention.ms; -1 = forever
-  std::int64_t retention_bytes = -1;                            // retention.bytes; -1 = no limit
-  std::int64_t file_delete_delay_ms = 60'000;                   // file.delete.delay.ms
-  std::uint32_t max_batch_bytes = 1'048'588;                    // max.message.bytes
-  TimestampType timestamp_type = TimestampType::create_time;   // message.timestamp.type
+  std::uint64_t segment_bytes = std::uint64_t{1} << 30;       // Kafka's segment.bytes
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;           // segment.ms
+  std::uint32_t index_interval_bytes = 4096;                  // index.interval.bytes
+  std::uint32_t segment_index_bytes = 10 * 1024 * 1024;       // segment.index.bytes
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;         // retention.ms; -1 = forever
+  std::int64_t retention_bytes = -1;                          // retention.bytes; -1 = no limit
+  std::int64_t file_delete_delay_ms = 60'000;                 // file.delete.delay.ms
+  std::uint32_t max_batch_bytes = 1'048'588;                  // max.message.bytes
+  TimestampType timestamp_type = TimestampType::create_time;  // message.timestamp.type
   FlushPolicy flush_policy = FlushPolicy::durable;
   std::uint64_t flush_interval_bytes = 1 << 20;  // with interval_may_lose_recent
   std::int64_t flush_interval_ms = 1000;         // with interval_may_lose_recent
@@ -70,8 +70,8 @@ struct RecoveryReport {
   bool clean_shutdown = false;
   std::int64_t segments_rescanned = 0;  // every segment read batch by batch (indexes rebuilt)
   std::uint64_t bytes_rescanned = 0;
-  std::uint64_t bytes_truncated = 0;    // torn tail (and corrupt data, when allowed) cut
-  std::int64_t segments_removed = 0;    // whole segments after a cut
+  std::uint64_t bytes_truncated = 0;  // torn tail (and corrupt data, when allowed) cut
+  std::int64_t segments_removed = 0;  // whole segments after a cut
   // Of the segments rescanned, those the recovery point vouched for but whose index files
   // were missing or failed the sanity check.
   std::int64_t indexes_rebuilt = 0;

@@ -131,11 +131,11 @@ class RecordHeaders {
 // RecordReader's buffer (compressed): valid while both live and the reader has not moved
 // to another batch.
 struct Record {
-  Offset offset;           // batch base offset + offset_delta
-  Timestamp timestamp;     // batch base timestamp + timestamp_delta
+  Offset offset;        // batch base offset + offset_delta
+  Timestamp timestamp;  // batch base timestamp + timestamp_delta
   std::int32_t offset_delta = 0;
   std::int64_t timestamp_delta = 0;
-  std::int8_t attributes = 0;    // unused by Kafka; always 0 when written
+  std::int8_t attributes = 0;     // unused by Kafka; always 0 when written
   std::optional<ByteSpan> key;    // nullopt: null key
   std::optional<ByteSpan> value;  // nullopt: null value (a tombstone)
   RecordHeaders headers;

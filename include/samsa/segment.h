@@ -26,7 +26,7 @@
 namespace samsa {
 
 struct SegmentConfig {
-  std::uint32_t index_interval_bytes = 4096;       // Kafka's index.interval.bytes
+  std::uint32_t index_interval_bytes = 4096;         // Kafka's index.interval.bytes
   std::uint32_t max_index_bytes = 10 * 1024 * 1024;  // Kafka's segment.index.bytes
 };
 
@@ -51,7 +51,7 @@ struct SegmentRecovery {
 
 // "00000000000000000042" and the file names built from it.
 std::string segment_file_prefix(Offset base_offset);
-std::string log_file_name(Offset base_offset);        // "...42.log"
+std::string log_file_name(Offset base_offset);           // "...42.log"
 std::string offset_index_file_name(Offset base_offset);  // "...42.index"
 std::string time_index_file_name(Offset base_offset);    // "...42.timeindex"
 // The base offset a file name encodes ("00000000000000000042.log" -> 42), or nullopt.
@@ -61,8 +61,8 @@ class Segment {
  public:
   // Creates a new, empty segment. Fails with already_exists when its .log exists. Its index
   // files are preallocated (it is the active segment).
-  static Result<std::unique_ptr<Segment>> create(Env& env, const std::string& dir, Offset base_offset,
-                                                 const SegmentConfig& config);
+  static Result<std::unique_ptr<Segment>> create(Env& env, const std::string& dir,
+                                                 Offset base_offset, const SegmentConfig& config);
 
   // Opens an existing segment's files as they are; indexes are loaded but not checked:
   // call sanity_check() or recover(). `active` preallocates the index files.
@@ -102,7 +102,8 @@ class Segment {
 
   // The first batch whose last offset is >= target, at or after `start` (a position that
   // begins a batch, e.g. from the index); nullopt past the end.
-  Result<std::optional<BatchLocation>> find_batch(Offset target, Position start = Position(0)) const;
+  Result<std::optional<BatchLocation>> find_batch(Offset target,
+                                                  Position start = Position(0)) const;
 
   // Calls `visit` for each batch from `start` (a batch start) in order, reading only headers,
   // until it returns false or the segment ends. A batch whose header does not fit the file

@@ -102,14 +102,14 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::remove_cvref_t<T>, Status>, "Result<Status> is meaningless");
 
  public:
-  Result(const T& value) : v_(std::in_place_index<0>, value) {}  // NOLINT: implicit by design
+  Result(const T& value) : v_(std::in_place_index<0>, value) {}        // NOLINT: implicit by design
   Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   template <typename U,
             typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
                                         !std::is_same_v<std::remove_cvref_t<U>, Status> &&
                                         !std::is_same_v<std::remove_cvref_t<U>, Result>>>
   Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
-  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT
+  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {    // NOLINT
     if (std::get<1>(v_).ok()) internal::die_on_bad_result_access(std::get<1>(v_));
   }
 
@@ -118,10 +118,19 @@ class [[nodiscard]] Result {
   Status status() const { return ok() ? Status() : std::get<1>(v_); }
 
   // Precondition: ok(). Crashes with the error otherwise.
-  T& value() & { check(); return std::get<0>(v_); }
-  const T& value() const& { check(); return std::get<0>(v_); }
+  T& value() & {
+    check();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check();
+    return std::get<0>(v_);
+  }
   // By value from a temporary, so `for (auto& x : f().value())` does not dangle.
-  T value() && { check(); return std::get<0>(std::move(v_)); }
+  T value() && {
+    check();
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T operator*() && { return std::move(*this).value(); }
@@ -136,9 +145,13 @@ class [[nodiscard]] Result {
 };
 
 namespace internal {
-inline Status as_status(Status s) { return s; }
+inline Status as_status(Status s) {
+  return s;
+}
 template <typename T>
-Status as_status(const Result<T>& r) { return r.status(); }
+Status as_status(const Result<T>& r) {
+  return r.status();
+}
 }  // namespace internal
 
 }  // namespace samsa
@@ -148,10 +161,10 @@ Status as_status(const Result<T>& r) { return r.status(); }
 
 // Returns the Status of `expr` (a Status or a Result) from the enclosing function when it
 // is not ok.
-#define SAMSA_TRY(expr)                                                  \
-  do {                                                                   \
+#define SAMSA_TRY(expr)                                                     \
+  do {                                                                      \
     ::samsa::Status samsa_try_status_ = ::samsa::internal::as_status(expr); \
-    if (!samsa_try_status_.ok()) return samsa_try_status_;               \
+    if (!samsa_try_status_.ok()) return samsa_try_status_;                  \
   } while (0)
 
 // `SAMSA_TRY_ASSIGN(auto x, f());` declares x from the value of the Result f() returns, or

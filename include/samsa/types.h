@@ -86,12 +86,12 @@ struct Sequence : StrongInt<struct SequenceTag, std::int32_t> {
 
 }  // namespace samsa
 
-#define SAMSA_STRONG_HASH_(T)                                          \
-  template <>                                                         \
-  struct std::hash<samsa::T> {                                        \
-    std::size_t operator()(samsa::T v) const noexcept {               \
-      return std::hash<samsa::T::rep>{}(v.value());                   \
-    }                                                                 \
+#define SAMSA_STRONG_HASH_(T)                           \
+  template <>                                           \
+  struct std::hash<samsa::T> {                          \
+    std::size_t operator()(samsa::T v) const noexcept { \
+      return std::hash<samsa::T::rep>{}(v.value());     \
+    }                                                   \
   }
 SAMSA_STRONG_HASH_(Offset);
 SAMSA_STRONG_HASH_(LeaderEpoch);
