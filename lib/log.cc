@@ -266,7 +266,10 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   info.segment_base_offset = seg->base_offset();
   info.position = Position(seg->size_bytes());
   if (Status s = seg->append(batches, first, last, max_ts, offset_of_max_ts); !s.ok()) {
-    // The segment cut back what was written; if it could not, reopening recovers.
+    // The segment cuts back what a failed write left. If the file does not end where it
+    // did, it no longer ends on a whole batch: stop, and let reopening recover.
+    auto size = seg->log_file()->size();
+    if (!size.ok() || *size != info.position.value()) return m.fail(s);
     return s;
   }
   m.log_end.store(next, std::memory_order_release);

@@ -205,7 +205,9 @@ class Log {
   Offset recovery_point() const;
   std::uint64_t size_bytes() const;
   std::vector<SegmentInfo> segments() const;
-  // Set after an fsync or write failure: the log refuses writes until reopened.
+  // Set after a failed fsync (of a segment, a checkpoint or the directory), or a failed
+  // write whose partial bytes could not be cut back: the log refuses writes until reopened.
+  // A write that fails cleanly (e.g. ENOSPC, nothing left behind) fails only that append.
   Status failure() const;
 
  private:
