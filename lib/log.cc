@@ -108,7 +108,7 @@ Status Log::Impl::fail(Status s) {
 Status Log::Impl::check_writable() const {
   if (closed) return Status::failed_precondition(fmt::format("log {} is closed", dir));
   if (failed.load()) {
-    std::lock_guard lock(const_cast<std::mutex&>(sync_mu));
+    std::lock_guard lock(sync_mu);
     return failure;
   }
   return Status();

@@ -45,7 +45,7 @@ struct Log::Impl {
 
   // Group commit: one thread syncs for everyone waiting (guarded by sync_mu). Lock order:
   // write_mu before sync_mu, never the other way.
-  std::mutex sync_mu;
+  mutable std::mutex sync_mu;
   std::condition_variable sync_cv;
   bool sync_in_progress = false;
   Status failure;  // set once, on the first write or fsync error
