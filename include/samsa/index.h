@@ -60,8 +60,7 @@ class SparseIndex {
   // (rounded down to whole entries) if it is smaller; the zeros are not entries.
   static Result<std::unique_ptr<SparseIndex>> open(Env& env, const std::string& path,
                                                    Offset base_offset,
-                                                   std::uint32_t max_index_bytes,
-                                                   bool preallocate);
+                                                   std::uint32_t max_index_bytes, bool preallocate);
   ~SparseIndex();
 
   const std::string& path() const;
@@ -90,6 +89,8 @@ class SparseIndex {
   // TimeIndex.lookup): records before its offset all have smaller timestamps, so a search
   // for the first record with timestamp >= target starts at its offset (at the segment's
   // base offset when nullopt).
+  // clang-format 14 mangles requires-clauses:
+  // clang-format off
   std::optional<Entry> lookup(Offset target) const
     requires std::is_same_v<Entry, OffsetPosition>;
   std::optional<Entry> lookup(Timestamp target) const
@@ -98,6 +99,7 @@ class SparseIndex {
   // >= target is at or before its offset (an end for that search).
   std::optional<Entry> first_at_or_after(Timestamp target) const
     requires std::is_same_v<Entry, TimestampOffset>;
+  // clang-format on
 
   // Drops every entry whose offset >= `offset`. Memory only: the next flush() rewrites the
   // file from the first dropped entry and zeros the dropped entries still in it, so a crash
