@@ -475,8 +475,10 @@ TEST_CASE("a reader racing the writer sees only whole entries of a consistent pr
   std::atomic<std::int64_t> lookups{0};
   std::atomic<std::int64_t> bad{0};
 
+  std::atomic<bool> started{false};
   std::thread reader([&] {
     std::mt19937_64 rng(42);
+    started.store(true, std::memory_order_release);
     while (!done.load(std::memory_order_acquire)) {
       const std::size_t n = index->entries();
       if (n == 0) continue;
@@ -496,10 +498,14 @@ TEST_CASE("a reader racing the writer sees only whole entries of a consistent pr
       lookups.fetch_add(1);
     }
   });
+  // The writer starts only once the reader runs, and stops the reader only after it has
+  // looked something up: a fast writer must not finish before the race begins.
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
   for (std::int64_t i = 1; i <= kEntries; ++i) {
     const std::int64_t offset = 1000 + 2 * i;
     index->append({Offset(offset), Position(position_of(offset))});
   }
+  while (lookups.load() == 0) std::this_thread::yield();
   done.store(true, std::memory_order_release);
   reader.join();
   CHECK(bad.load() == 0);

