@@ -34,19 +34,7 @@ constexpr std::size_t kMiB = 1024 * kKiB;
 constexpr std::size_t kNoLimit = 64 * kMiB;
 
 std::string name(Compression codec) {
-  switch (codec) {
-    case Compression::none:
-      return "none";
-    case Compression::gzip:
-      return "gzip";
-    case Compression::snappy:
-      return "snappy";
-    case Compression::lz4:
-      return "lz4";
-    case Compression::zstd:
-      return "zstd";
-  }
-  return "codec " + std::to_string(static_cast<int>(codec));
+  return std::string(to_string(codec));
 }
 
 std::uint8_t u8(const Bytes& b, std::size_t i) {
