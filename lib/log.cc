@@ -24,6 +24,22 @@ std::string_view to_string(FlushPolicy policy) {
   return "unknown";
 }
 
+Result<CleanupPolicy> CleanupPolicy::parse(std::string_view text) {
+  if (text == "delete") return CleanupPolicy{.delete_old = true, .compact = false};
+  if (text == "compact") return CleanupPolicy{.delete_old = false, .compact = true};
+  if (text == "compact,delete" || text == "delete,compact") {
+    return CleanupPolicy{.delete_old = true, .compact = true};
+  }
+  return Status::invalid_argument(fmt::format(
+      "cleanup policy \"{}\": expected delete, compact or compact,delete", text));
+}
+
+std::string CleanupPolicy::to_string() const {
+  if (delete_old && compact) return "compact,delete";
+  if (compact) return "compact";
+  return delete_old ? "delete" : "none";
+}
+
 Status LogSlice::read_into(std::vector<std::byte>& out) const {
   if (size_bytes == 0) return Status();
   const std::size_t old = out.size();
@@ -149,6 +165,7 @@ Status Log::Impl::roll(Offset new_base) {
     std::lock_guard lock(sync_mu);
     recovery_point = std::max(recovery_point.load(), old->next_offset().value());
   }
+  if (roll_listener) roll_listener(new_base);
   return write_checkpoints();
 }
 
@@ -243,6 +260,8 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   Offset offset_of_max_ts = first;
   const Timestamp now = m.clock.now();
   AppendInfo info;
+  std::vector<RecordBatchView> views;
+  if (options.hook != nullptr) views.reserve(spans.size());
   for (const auto& [at, size] : spans) {
     MutableByteSpan batch = batches.subspan(at, size);
     set_base_offset(batch, Offset(next));
@@ -254,6 +273,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
       info.log_append_time = now;
     }
     const auto view = RecordBatchView::parse(batch).value();
+    if (options.hook != nullptr) views.push_back(view);
     next = view.last_offset().value() + 1;
     if (view.max_timestamp() > max_ts) {
       max_ts = view.max_timestamp();
@@ -261,6 +281,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     }
   }
   const Offset last(next - 1);
+  if (options.hook != nullptr) SAMSA_TRY(options.hook->before_write(views));
   if (Status s = m.maybe_roll(batches.size(), last, max_ts); !s.ok()) return s;
   const std::shared_ptr<Segment> seg = m.active();
   info.segment_base_offset = seg->base_offset();
@@ -273,6 +294,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     return s;
   }
   m.log_end.store(next, std::memory_order_release);
+  if (options.hook != nullptr) options.hook->after_write(views, Offset(next));
   m.notify_data();
   info.first_offset = first;
   info.last_offset = last;
@@ -312,6 +334,20 @@ Status Log::flush() {
   std::lock_guard lock(m.write_mu);
   if (Status s = m.active()->flush_indexes(); !s.ok()) return m.fail(s);
   return m.write_checkpoints();
+}
+
+Status Log::sync_to(Offset end) {
+  Impl& m = *impl_;
+  if (end.value() > m.log_end.load()) {
+    return Status::out_of_range(fmt::format("sync_to({}) of log {} past its end {}", end.value(),
+                                            m.dir, m.log_end.load()));
+  }
+  return m.sync_to(end);
+}
+
+void Log::set_roll_listener(std::function<void(Offset new_base)> listener) {
+  std::lock_guard lock(impl_->write_mu);
+  impl_->roll_listener = std::move(listener);
 }
 
 // ------------------------------------------------------------------------ reads
@@ -478,10 +514,11 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     if (seg.next_offset() > bound) break;
     const bool below_start = seg.next_offset().value() <= m.log_start.load();
     const bool over_size =
-        m.config.retention_bytes >= 0 &&
+        m.config.cleanup_policy.delete_old && m.config.retention_bytes >= 0 &&
         total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
     const Timestamp max_ts = seg.max_timestamp().timestamp;
-    const bool expired = m.config.retention_ms >= 0 && max_ts.value() >= 0 &&
+    const bool expired = m.config.cleanup_policy.delete_old && m.config.retention_ms >= 0 &&
+                         max_ts.value() >= 0 &&
                          now - max_ts.value() > m.config.retention_ms;
     if (!(below_start || over_size || expired)) break;
     total -= seg.size_bytes();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -54,6 +55,9 @@ struct Log::Impl {
   // Tailing readers wait here for the log end to move.
   mutable std::mutex data_mu;
   mutable std::condition_variable data_cv;
+
+  // Called under write_mu at each roll (Log::set_roll_listener).
+  std::function<void(Offset)> roll_listener;
 
   // Interval flush policy (guarded by write_mu).
   std::uint64_t unflushed_bytes = 0;

@@ -209,6 +209,7 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     const bool rescan = options.rescan_all || unflushed;
     bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
     if (rescan || rebuild) {
+      if (rescan && report.rescanned_from == Offset::none()) report.rescanned_from = base;
       const Offset keep_below =
           options.truncate_corruption
               ? Offset::none()
@@ -255,6 +256,9 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     SAMSA_TRY_ASSIGN(list.back(), Segment::open(env, dir, base, segment_config, true));
   }
   const std::int64_t end = list.back()->next_offset().value();
+  if (report.rescanned_from == Offset::none() || report.rescanned_from.value() > end) {
+    report.rescanned_from = Offset(end);
+  }
   log_end = end;
   log_start = std::clamp<std::int64_t>(log_start.load(), list.front()->base_offset().value(), end);
   // Everything is on disk now: what was rescanned was synced above, the rest was flushed.

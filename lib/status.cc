@@ -35,6 +35,12 @@ std::string_view to_string(StatusCode code) {
       return "failed_precondition";
     case StatusCode::timed_out:
       return "timed_out";
+    case StatusCode::out_of_order_sequence:
+      return "out_of_order_sequence";
+    case StatusCode::invalid_producer_epoch:
+      return "invalid_producer_epoch";
+    case StatusCode::unknown_producer_id:
+      return "unknown_producer_id";
   }
   return "unknown";
 }

@@ -90,6 +90,9 @@ TEST_CASE("Every status code has its stable name", "[status]") {
   CHECK(to_string(StatusCode::busy) == "busy");
   CHECK(to_string(StatusCode::failed_precondition) == "failed_precondition");
   CHECK(to_string(StatusCode::timed_out) == "timed_out");
+  CHECK(to_string(StatusCode::out_of_order_sequence) == "out_of_order_sequence");
+  CHECK(to_string(StatusCode::invalid_producer_epoch) == "invalid_producer_epoch");
+  CHECK(to_string(StatusCode::unknown_producer_id) == "unknown_producer_id");
 }
 
 TEST_CASE("Each factory makes a status with its code and message", "[status]") {
@@ -104,6 +107,9 @@ TEST_CASE("Each factory makes a status with its code and message", "[status]") {
   CHECK(Status::busy("m").code() == StatusCode::busy);
   CHECK(Status::failed_precondition("m").code() == StatusCode::failed_precondition);
   CHECK(Status::timed_out("m").code() == StatusCode::timed_out);
+  CHECK(Status::out_of_order_sequence("m").code() == StatusCode::out_of_order_sequence);
+  CHECK(Status::invalid_producer_epoch("m").code() == StatusCode::invalid_producer_epoch);
+  CHECK(Status::unknown_producer_id("m").code() == StatusCode::unknown_producer_id);
 
   const Status s = Status::corruption("bad crc at position 4096");
   CHECK_FALSE(s.ok());

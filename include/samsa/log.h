@@ -10,8 +10,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,17 @@ enum class FlushPolicy : std::uint8_t {
 };
 std::string_view to_string(FlushPolicy policy);
 
+// Kafka's cleanup.policy: "delete" (retention by time and size), "compact" (the Cleaner
+// keeps the latest record per key), or both ("compact,delete").
+struct CleanupPolicy {
+  bool delete_old = true;
+  bool compact = false;
+  // Accepts "delete", "compact", "compact,delete" and "delete,compact".
+  static Result<CleanupPolicy> parse(std::string_view text);
+  std::string to_string() const;  // "delete", "compact" or "compact,delete"
+  friend bool operator==(const CleanupPolicy&, const CleanupPolicy&) = default;
+};
+
 struct LogConfig {
   std::uint64_t segment_bytes = std::uint64_t{1} << 30;       // Kafka's segment.bytes
   std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;           // segment.ms
@@ -50,6 +64,12 @@ struct LogConfig {
   FlushPolicy flush_policy = FlushPolicy::durable;
   std::uint64_t flush_interval_bytes = 1 << 20;  // with interval_may_lose_recent
   std::int64_t flush_interval_ms = 1000;         // with interval_may_lose_recent
+  // Compaction (the Cleaner; Kafka's topic configs of the same names).
+  CleanupPolicy cleanup_policy;                         // cleanup.policy
+  double min_cleanable_dirty_ratio = 0.5;               // min.cleanable.dirty.ratio
+  std::int64_t min_compaction_lag_ms = 0;               // min.compaction.lag.ms
+  std::int64_t max_compaction_lag_ms = std::numeric_limits<std::int64_t>::max();
+  std::int64_t delete_retention_ms = 86'400'000;        // delete.retention.ms (tombstones)
   // Names written in Kafka's checkpoint files ("topic partition offset"). Empty: taken
   // from the directory name when it reads "<topic>-<partition>", else (name, 0).
   std::string topic;
@@ -76,6 +96,10 @@ struct RecoveryReport {
   // were missing or failed the sanity check.
   std::int64_t indexes_rebuilt = 0;
   std::vector<std::string> files_resolved;  // leftover .deleted / .cleaned / .swap / .tmp
+  // The first offset recovery read batch by batch (the base of the first segment rescanned;
+  // the log end when nothing was): state kept beside the log (leader epochs, producers)
+  // must be rebuilt from here.
+  Offset rescanned_from = Offset::none();
   std::vector<std::string> notes;           // what was cut and why, for people
 };
 
@@ -91,11 +115,27 @@ struct AppendInfo {
   std::int64_t records = 0;
 };
 
+// Lets the owner of a Log (a Partition) check and record per-batch state atomically with
+// an append. Both calls run with the log's write lock held, so appends reach a hook in
+// offset order.
+class AppendHook {
+ public:
+  virtual ~AppendHook() = default;
+  // After validation and offset assignment, before the write; `batches` view the stamped
+  // bytes. A non-ok status refuses the whole append: nothing is written, and append()
+  // returns that status.
+  virtual Status before_write(std::span<const RecordBatchView> batches) = 0;
+  // After the write succeeded, before append() waits for durability. `next_offset` is the
+  // new log end.
+  virtual void after_write(std::span<const RecordBatchView> batches, Offset next_offset) = 0;
+};
+
 struct AppendOptions {
   LeaderEpoch leader_epoch = LeaderEpoch::none();  // stamped on every batch
   // Validate as a producer's batches (offset deltas exactly 0..n-1). False for batches
   // copied from another log (replication, compaction).
   bool producer_batches = true;
+  AppendHook* hook = nullptr;  // must outlive the call
 };
 
 // A range of one segment's .log file holding whole batches. The file stays readable while
@@ -185,6 +225,15 @@ class Log {
 
   // fdatasync of everything appended, and the recovery point checkpoint.
   Status flush();
+
+  // Returns once every batch below `end` is durable (fdatasync, shared with concurrent
+  // appenders: group commit). What an acknowledgement of already-written data waits for.
+  Status sync_to(Offset end);
+
+  // Called with the write lock held each time the log rolls a new segment, with its base
+  // offset (Kafka snapshots producer state at roll). Set before appending; not thread-safe
+  // against concurrent writes.
+  void set_roll_listener(std::function<void(Offset new_base)> listener);
 
   // Background work the host calls (no hidden threads): deletes whole segments below the
   // log start offset, past retention_bytes or older than retention_ms (never the active

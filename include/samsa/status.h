@@ -30,6 +30,10 @@ enum class StatusCode : std::uint8_t {
   busy,                 // a resource is held by someone else (e.g. a directory lock)
   failed_precondition,  // the object is in a state that refuses the call (e.g. fail-stop)
   timed_out,            // a wait passed its deadline
+  // Idempotent producers (Kafka's errors of the same names, each its own code):
+  out_of_order_sequence,   // a batch's sequence does not follow the producer's last one
+  invalid_producer_epoch,  // a batch from an epoch older than the producer's current one
+  unknown_producer_id,     // no state for the producer, and its batch does not start at 0
 };
 
 // "ok", "corruption", ... (stable names, used in messages and tests).
@@ -61,6 +65,15 @@ class [[nodiscard]] Status {
     return {StatusCode::failed_precondition, std::move(msg)};
   }
   static Status timed_out(std::string msg) { return {StatusCode::timed_out, std::move(msg)}; }
+  static Status out_of_order_sequence(std::string msg) {
+    return {StatusCode::out_of_order_sequence, std::move(msg)};
+  }
+  static Status invalid_producer_epoch(std::string msg) {
+    return {StatusCode::invalid_producer_epoch, std::move(msg)};
+  }
+  static Status unknown_producer_id(std::string msg) {
+    return {StatusCode::unknown_producer_id, std::move(msg)};
+  }
 
   // Builds the status for a failed system call from errno: ENOSPC and EDQUOT map to
   // no_space, ENOENT to not_found, EEXIST to already_exists, EWOULDBLOCK to busy, anything

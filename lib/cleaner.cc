@@ -1,0 +1,2 @@
+// The Cleaner (log compaction): to be written.
+#include "samsa/log.h"

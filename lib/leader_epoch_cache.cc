@@ -1,0 +1,1 @@
+#include "samsa/leader_epoch_cache.h"

@@ -1,0 +1,1 @@
+#include "samsa/partition.h"

@@ -1,0 +1,1 @@
+#include "samsa/producer_state.h"
