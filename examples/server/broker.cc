@@ -1,0 +1,170 @@
+#include "broker.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "fetch_waiters.h"
+
+namespace samsa_server {
+
+bool valid_topic_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTopicNameLength || name == "." || name == "..") {
+    return false;
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// "<topic>-<N>" -> (topic, N); nullopt for any other name.
+std::optional<std::pair<std::string, std::int32_t>> parse_partition_dir(std::string_view name) {
+  const std::size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
+  const std::string_view digits = name.substr(dash + 1);
+  std::int32_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size() || n < 0) return std::nullopt;
+  std::string topic(name.substr(0, dash));
+  if (!valid_topic_name(topic)) return std::nullopt;
+  return std::make_pair(std::move(topic), n);
+}
+
+}  // namespace
+
+samsa::Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, WorkPool& append_pool,
+                                                    FetchWaiters& waiters) {
+  if (config.default_partitions < 1) {
+    return samsa::Status::invalid_argument("default partitions must be at least 1");
+  }
+  SAMSA_TRY(samsa::Env::posix().create_dirs(config.data_dir));
+  std::unique_ptr<Broker> b(new Broker(std::move(config), append_pool, waiters));
+  SAMSA_TRY(b->load_producer_ids());
+  SAMSA_TRY(b->load_existing());
+  return b;
+}
+
+Broker::~Broker() {
+  (void)close();
+}
+
+samsa::Status Broker::load_existing() {
+  SAMSA_TRY_ASSIGN(auto names, samsa::Env::posix().list_dir(config_.data_dir));
+  std::map<std::string, std::int32_t> counts;
+  for (const std::string& name : names) {
+    auto parsed = parse_partition_dir(name);
+    if (!parsed) continue;
+    std::int32_t& count = counts[parsed->first];
+    count = std::max(count, parsed->second + 1);
+  }
+  for (const auto& [name, count] : counts) {
+    SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
+    topics_.emplace(name, std::move(topic));
+  }
+  return samsa::Status();
+}
+
+samsa::Result<std::shared_ptr<Topic>> Broker::open_topic(const std::string& name,
+                                                         std::int32_t count) {
+  auto topic = std::make_shared<Topic>();
+  topic->name = name;
+  for (std::int32_t i = 0; i < count; ++i) {
+    auto handle = std::make_unique<PartitionHandle>();
+    handle->topic = name;
+    handle->index = i;
+    samsa::PartitionConfig pc = config_.partition;
+    pc.log.topic = name;
+    pc.log.partition = i;
+    const std::string dir = samsa::join_path(config_.data_dir, fmt::format("{}-{}", name, i));
+    auto opened = samsa::Partition::open(samsa::Env::posix(), dir, pc);
+    if (!opened.ok()) return opened.status().with_context(fmt::format("partition {}", dir));
+    handle->partition = std::move(opened).value();
+    PartitionHandle* raw = handle.get();
+    handle->appends = std::make_unique<AppendQueue>(*raw->partition, append_pool_, [this, raw] {
+      raw->appends_done.fetch_add(1, std::memory_order_acq_rel);
+      waiters_.notify(raw);
+    });
+    topic->partitions.push_back(std::move(handle));
+  }
+  return topic;
+}
+
+std::shared_ptr<Topic> Broker::find(std::string_view name) const {
+  std::shared_lock lock(topics_mu_);
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : it->second;
+}
+
+samsa::Result<std::shared_ptr<Topic>> Broker::get_or_create(std::string_view name) {
+  if (!valid_topic_name(name)) {
+    return samsa::Status::invalid_argument(fmt::format("invalid topic name '{}'", name));
+  }
+  if (auto t = find(name)) return t;
+  std::lock_guard create(create_mu_);
+  if (auto t = find(name)) return t;
+  if (closed_) return samsa::Status::failed_precondition("broker closed");
+  SAMSA_TRY_ASSIGN(auto topic, open_topic(std::string(name), config_.default_partitions));
+  SAMSA_TRY(samsa::Env::posix().sync_dir(config_.data_dir));
+  std::unique_lock lock(topics_mu_);
+  topics_.emplace(std::string(name), topic);
+  return topic;
+}
+
+std::vector<std::shared_ptr<Topic>> Broker::topics() const {
+  std::shared_lock lock(topics_mu_);
+  std::vector<std::shared_ptr<Topic>> out;
+  out.reserve(topics_.size());
+  for (const auto& [name, t] : topics_) out.push_back(t);
+  return out;
+}
+
+samsa::Status Broker::load_producer_ids() {
+  const std::string path = samsa::join_path(config_.data_dir, kProducerIdFile);
+  SAMSA_TRY_ASSIGN(bool exists, samsa::Env::posix().exists(path));
+  if (!exists) return samsa::Status();
+  SAMSA_TRY_ASSIGN(auto bytes, samsa::read_file(samsa::Env::posix(), path));
+  // "v1 <reserved end>\n"
+  const std::string_view text = samsa::as_chars(bytes);
+  std::int64_t end = -1;
+  if (text.starts_with("v1 ")) {
+    std::from_chars(text.data() + 3, text.data() + text.size(), end);
+  }
+  if (end < 0) return samsa::Status::corruption(fmt::format("{}: not 'v1 <number>'", path));
+  next_pid_ = reserved_end_ = end;
+  return samsa::Status();
+}
+
+samsa::Result<std::int64_t> Broker::next_producer_id() {
+  std::lock_guard lock(pid_mu_);
+  if (next_pid_ == reserved_end_) {
+    const std::int64_t end = reserved_end_ + kProducerIdBlock;
+    const std::string text = fmt::format("v1 {}\n", end);
+    SAMSA_TRY(samsa::write_file_atomically(samsa::Env::posix(),
+                                           samsa::join_path(config_.data_dir, kProducerIdFile),
+                                           samsa::as_bytes(text)));
+    reserved_end_ = end;
+  }
+  return next_pid_++;
+}
+
+samsa::Status Broker::close() {
+  std::lock_guard create(create_mu_);
+  if (closed_) return samsa::Status();
+  closed_ = true;
+  samsa::Status first;
+  std::unique_lock lock(topics_mu_);
+  for (auto& [name, topic] : topics_) {
+    for (auto& p : topic->partitions) {
+      samsa::Status s = p->partition->close();
+      if (!s.ok() && first.ok()) first = s;
+    }
+  }
+  return first;
+}
+
+}  // namespace samsa_server

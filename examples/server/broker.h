@@ -1,0 +1,102 @@
+// The broker's state: topics, each a list of partitions, each a samsa::Partition in
+// DIR/<topic>-<N> (Kafka's layout), and the producer id allocator.
+//
+// Thread-safety: thread-safe. Topics are never deleted while the broker is open, so a
+// Topic and its PartitionHandles stay valid until close().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "append_queue.h"
+#include "samsa/partition.h"
+#include "work_pool.h"
+
+namespace samsa_server {
+
+class FetchWaiters;
+
+// Kafka's topic name rule (Topic.validate): 1-249 characters of [a-zA-Z0-9._-], not "." or
+// "..". Such a name can never reach outside the data directory.
+bool valid_topic_name(std::string_view name);
+constexpr std::size_t kMaxTopicNameLength = 249;
+
+struct PartitionHandle {
+  std::string topic;
+  std::int32_t index = 0;
+  std::unique_ptr<samsa::Partition> partition;
+  std::unique_ptr<AppendQueue> appends;
+  // Bumped after each append attempt: a fetch that saw no data compares it to know whether
+  // an append landed meanwhile.
+  std::atomic<std::uint64_t> appends_done{0};
+};
+
+struct Topic {
+  std::string name;
+  std::vector<std::unique_ptr<PartitionHandle>> partitions;
+  PartitionHandle* partition(std::int32_t index) const {
+    if (index < 0 || static_cast<std::size_t>(index) >= partitions.size()) return nullptr;
+    return partitions[static_cast<std::size_t>(index)].get();
+  }
+};
+
+struct BrokerConfig {
+  std::string data_dir;
+  std::int32_t default_partitions = 1;
+  bool auto_create_topics = true;
+  samsa::PartitionConfig partition;
+};
+
+class Broker {
+ public:
+  static constexpr std::string_view kProducerIdFile = "producer-id-block";
+  static constexpr std::int64_t kProducerIdBlock = 1000;
+
+  // Opens every DIR/<topic>-<N> found. `append_pool` runs the append queues; `waiters` is
+  // told about every append. Both must outlive the broker.
+  static samsa::Result<std::unique_ptr<Broker>> open(BrokerConfig config, WorkPool& append_pool,
+                                                     FetchWaiters& waiters);
+  ~Broker();
+
+  const BrokerConfig& config() const { return config_; }
+  // nullptr when there is no such topic.
+  std::shared_ptr<Topic> find(std::string_view name) const;
+  // The topic, created with default_partitions when missing. invalid_argument for a name
+  // valid_topic_name() refuses.
+  samsa::Result<std::shared_ptr<Topic>> get_or_create(std::string_view name);
+  std::vector<std::shared_ptr<Topic>> topics() const;
+
+  // A producer id never handed out before, also across restarts: ids are reserved in
+  // blocks, and the end of the reserved block is written durably before any id of it is.
+  samsa::Result<std::int64_t> next_producer_id();
+
+  // Closes every partition (clean shutdown). Idempotent; returns the first error.
+  samsa::Status close();
+
+ private:
+  Broker(BrokerConfig config, WorkPool& append_pool, FetchWaiters& waiters)
+      : config_(std::move(config)), append_pool_(append_pool), waiters_(waiters) {}
+  samsa::Status load_existing();
+  samsa::Result<std::shared_ptr<Topic>> open_topic(const std::string& name, std::int32_t count);
+  samsa::Status load_producer_ids();
+
+  BrokerConfig config_;
+  WorkPool& append_pool_;
+  FetchWaiters& waiters_;
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  std::mutex create_mu_;  // one topic creation at a time (disk work outside topics_mu_)
+  std::mutex pid_mu_;
+  std::int64_t next_pid_ = 0;
+  std::int64_t reserved_end_ = 0;  // ids below this are reserved on disk
+  bool closed_ = false;
+};
+
+}  // namespace samsa_server

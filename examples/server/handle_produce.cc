@@ -1,0 +1,105 @@
+// Produce: each partition's record set must be exactly one RecordBatch v2 (Kafka's rule for
+// v3+); it is pushed to the partition's append queue, which stores it byte for byte with
+// only its base offset and leader epoch rewritten. The response goes once every partition
+// has an answer; acks=0 gets none.
+#include <atomic>
+
+#include "handlers.h"
+#include "samsa/record_batch.h"
+
+namespace samsa_server {
+namespace {
+
+struct ProduceState {
+  std::int16_t version = 0;
+  std::int32_t correlation_id = 0;
+  bool respond_at_end = true;
+  std::function<void(Reply)> respond;
+  ProduceResponse response;
+  // Answers still to come, plus one held by produce() until every batch is queued.
+  std::atomic<int> pending{1};
+
+  void finish_one() {
+    if (pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (!respond_at_end) return;
+    ResponseWriter out(correlation_id);
+    encode(response, version, out.body());
+    respond(Reply::of(out.finish()));
+  }
+};
+
+// The checks made before queueing: an error code, or 0 and the batch's producer id.
+std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::uint32_t max_batch_bytes,
+                      bool& idempotent) {
+  if (!records || records->empty()) return error::kCorruptMessage;
+  auto view = samsa::RecordBatchView::parse(*records);
+  if (!view.ok()) return error::kCorruptMessage;  // framing, or magic 0/1
+  if (view->size_bytes() != records->size()) return error::kCorruptMessage;  // not one batch
+  if (view->size_bytes() > max_batch_bytes) return error::kMessageTooLarge;
+  if (view->is_control()) return error::kCorruptMessage;         // clients may not send them
+  if (view->is_transactional()) return error::kInvalidTxnState;  // no transactions here
+  idempotent = view->producer_id() != samsa::ProducerId::none();
+  return error::kNone;
+}
+
+void fill(ProducePartitionResponse& out, const AppendOutcome& outcome) {
+  out.error_code = produce_error_code(outcome.status);
+  if (out.error_code != error::kNone) return;
+  out.base_offset = outcome.base_offset;
+  out.log_append_time_ms = outcome.log_append_time_ms;
+  out.log_start_offset = outcome.log_start_offset;
+}
+
+}  // namespace
+
+void Handlers::produce(Request request) {
+  Reader r = request.body();
+  auto decoded = decode_produce(r, request.header.api_version);
+  if (!decoded.ok()) return request.respond(Reply::close(decoded.status().to_string()));
+  ProduceRequest& m = *decoded;
+  auto state = std::make_shared<ProduceState>();
+  state->version = request.header.api_version;
+  state->correlation_id = request.header.correlation_id;
+  state->respond = request.respond;
+  state->respond_at_end = m.acks != 0;
+  const bool acks_ok = m.acks == 0 || m.acks == 1 || m.acks == -1;
+  const std::uint32_t max_batch_bytes = broker_.config().partition.log.max_batch_bytes;
+  // Sized up front: the append callbacks write into their own slots concurrently.
+  state->response.responses.resize(m.topics.size());
+  for (std::size_t t = 0; t < m.topics.size(); ++t) {
+    state->response.responses[t].name = m.topics[t].name;
+    state->response.responses[t].partitions.resize(m.topics[t].partitions.size());
+  }
+  for (std::size_t t = 0; t < m.topics.size(); ++t) {
+    const auto topic = broker_.find(m.topics[t].name);
+    for (std::size_t p = 0; p < m.topics[t].partitions.size(); ++p) {
+      const ProducePartitionData& data = m.topics[t].partitions[p];
+      ProducePartitionResponse& out = state->response.responses[t].partitions[p];
+      out.index = data.index;
+      PartitionHandle* handle = topic ? topic->partition(data.index) : nullptr;
+      bool idempotent = false;
+      if (!acks_ok) {
+        out.error_code = error::kInvalidRequiredAcks;
+      } else if (m.transactional_id) {
+        out.error_code = error::kTransactionalIdAuthorizationFailed;
+      } else if (handle == nullptr) {
+        out.error_code = error::kUnknownTopicOrPartition;
+      } else if (std::int16_t e = precheck(data.records, max_batch_bytes, idempotent); e != 0) {
+        out.error_code = e;
+      } else {
+        state->pending.fetch_add(1, std::memory_order_relaxed);
+        handle->appends->push(AppendJob{*data.records, idempotent, request.frame,
+                                        [state, &out](const AppendOutcome& outcome) {
+                                          fill(out, outcome);
+                                          state->finish_one();
+                                        }});
+      }
+    }
+  }
+  // acks=0: no response at all, but later requests of the connection must not wait for
+  // these appends.
+  if (m.acks == 0 && acks_ok) request.respond(Reply::nothing());
+  state->finish_one();
+}
+
+}  // namespace samsa_server

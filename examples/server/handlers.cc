@@ -1,0 +1,115 @@
+#include "handlers.h"
+
+#include <fmt/format.h>
+
+namespace samsa_server {
+
+void Handlers::dispatch(Request request) {
+  const auto key = static_cast<ApiKey>(request.header.api_key);
+  if (key == ApiKey::produce) return produce(std::move(request));
+  if (key == ApiKey::fetch) return fetch_start(std::move(request));
+  auto shared = std::make_shared<Request>(std::move(request));
+  pool_.post([this, shared] {
+    Reply reply;
+    switch (static_cast<ApiKey>(shared->header.api_key)) {
+      case ApiKey::api_versions:
+        reply = api_versions(*shared);
+        break;
+      case ApiKey::metadata:
+        reply = metadata(*shared);
+        break;
+      case ApiKey::list_offsets:
+        reply = list_offsets(*shared);
+        break;
+      case ApiKey::init_producer_id:
+        reply = init_producer_id(*shared);
+        break;
+      case ApiKey::find_coordinator:
+        reply = find_coordinator(*shared);
+        break;
+      default:
+        reply = Reply::close(fmt::format("unsupported API key {}", shared->header.api_key));
+    }
+    shared->respond(std::move(reply));
+  });
+}
+
+Reply Handlers::api_versions(const Request& request) {
+  const std::int16_t version = request.header.api_version;
+  ApiVersionsResponse m;
+  m.api_keys.assign(supported_apis().begin(), supported_apis().end());
+  if (!is_supported(request.header.api_key, version)) {
+    // Answered in v0 layout with UNSUPPORTED_VERSION; the client retries with a version it
+    // finds in the list. The connection stays open.
+    m.error_code = error::kUnsupportedVersion;
+  } else {
+    Reader r = request.body();
+    auto decoded = decode_api_versions(r, version);
+    if (!decoded.ok()) return Reply::close(decoded.status().to_string());
+    if (version >= 3 && (!valid_client_software_field(decoded->client_software_name) ||
+                         !valid_client_software_field(decoded->client_software_version))) {
+      m.error_code = error::kInvalidRequest;
+    }
+  }
+  ResponseWriter out(request.header.correlation_id);
+  encode(m, version, out.body());
+  return Reply::of(out.finish());
+}
+
+Reply Handlers::init_producer_id(const Request& request) {
+  Reader r = request.body();
+  auto decoded = decode_init_producer_id(r, request.header.api_version);
+  if (!decoded.ok()) return Reply::close(decoded.status().to_string());
+  InitProducerIdResponse m;
+  if (decoded->transactional_id) {
+    // No transaction coordinator: refuse transactional producers outright (a fatal error
+    // for the client) rather than let them retry forever.
+    m.error_code = error::kTransactionalIdAuthorizationFailed;
+  } else if (auto pid = broker_.next_producer_id(); pid.ok()) {
+    m.producer_id = *pid;
+    m.producer_epoch = 0;
+  } else {
+    m.error_code = error::kKafkaStorageError;
+  }
+  ResponseWriter out(request.header.correlation_id);
+  encode(m, request.header.api_version, out.body());
+  return Reply::of(out.finish());
+}
+
+Reply Handlers::find_coordinator(const Request& request) {
+  Reader r = request.body();
+  auto decoded = decode_find_coordinator(r, request.header.api_version);
+  if (!decoded.ok()) return Reply::close(decoded.status().to_string());
+  FindCoordinatorResponse m;
+  m.error_code = error::kCoordinatorNotAvailable;
+  m.error_message = "samsa-server has no group or transaction coordinator";
+  ResponseWriter out(request.header.correlation_id);
+  encode(m, request.header.api_version, out.body());
+  return Reply::of(out.finish());
+}
+
+std::int16_t produce_error_code(const samsa::Status& status) {
+  using samsa::StatusCode;
+  switch (status.code()) {
+    case StatusCode::ok:
+      return error::kNone;
+    case StatusCode::corruption:
+    case StatusCode::not_supported:     // magic 0 or 1
+    case StatusCode::invalid_argument:  // offset deltas, counts
+      return error::kCorruptMessage;
+    case StatusCode::out_of_order_sequence:
+      return error::kOutOfOrderSequenceNumber;
+    case StatusCode::invalid_producer_epoch:
+      return error::kInvalidProducerEpoch;
+    case StatusCode::unknown_producer_id:
+      return error::kUnknownProducerId;
+    case StatusCode::io_error:
+    case StatusCode::no_space:
+    case StatusCode::failed_precondition:
+      return error::kKafkaStorageError;
+    default:
+      return -1;  // UNKNOWN_SERVER_ERROR
+  }
+}
+
+}  // namespace samsa_server
