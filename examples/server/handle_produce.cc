@@ -1,7 +1,8 @@
 // Produce: each partition's record set must be exactly one RecordBatch v2 (Kafka's rule for
-// v3+); it is pushed to the partition's append queue, which stores it byte for byte with
-// only its base offset and leader epoch rewritten. The response goes once every partition
-// has an answer; acks=0 gets none.
+// v3+; the magic 0/1 message sets of v0-v2 are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); it is
+// pushed to the partition's append queue, which stores it byte for byte with only its base offset
+// and leader epoch rewritten. The response goes once every partition has an answer; acks=0 gets
+// none.
 #include <atomic>
 
 #include "handlers.h"
@@ -29,13 +30,19 @@ struct ProduceState {
 };
 
 // The checks made before queueing: an error code, or 0 and the batch's producer id.
-std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::uint32_t max_batch_bytes,
-                      bool& idempotent) {
+std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_t version,
+                      std::uint32_t max_batch_bytes, bool& idempotent) {
   if (!records || records->empty()) return error::kCorruptMessage;
   auto view = samsa::RecordBatchView::parse(*records);
-  if (!view.ok()) return error::kCorruptMessage;  // framing, or magic 0/1
+  if (!view.ok() && view.status().code() == samsa::StatusCode::not_supported && version < 3) {
+    return error::kUnsupportedForMessageFormat;  // magic 0 or 1
+  }
+  if (!view.ok()) return error::kCorruptMessage;
   if (view->size_bytes() != records->size()) return error::kCorruptMessage;  // not one batch
   if (view->size_bytes() > max_batch_bytes) return error::kMessageTooLarge;
+  if (view->compression() == samsa::Compression::zstd && version < 7) {
+    return error::kUnsupportedCompressionType;  // KIP-110: zstd needs Produce v7
+  }
   if (view->is_control()) return error::kCorruptMessage;         // clients may not send them
   if (view->is_transactional()) return error::kInvalidTxnState;  // no transactions here
   idempotent = view->producer_id() != samsa::ProducerId::none();
@@ -84,7 +91,9 @@ void Handlers::produce(Request request) {
         out.error_code = error::kTransactionalIdAuthorizationFailed;
       } else if (handle == nullptr) {
         out.error_code = error::kUnknownTopicOrPartition;
-      } else if (std::int16_t e = precheck(data.records, max_batch_bytes, idempotent); e != 0) {
+      } else if (std::int16_t e =
+                     precheck(data.records, state->version, max_batch_bytes, idempotent);
+                 e != 0) {
         out.error_code = e;
       } else {
         state->pending.fetch_add(1, std::memory_order_relaxed);

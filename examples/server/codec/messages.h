@@ -80,7 +80,7 @@ struct MetadataResponse {
 samsa::Result<MetadataRequest> decode_metadata(Reader& r, std::int16_t version);
 void encode(const MetadataResponse& m, std::int16_t version, Writer& w);
 
-// --- Produce (0), v3-v7
+// --- Produce (0), v0-v7 (v0-v2 carry magic 0/1 message sets, which are refused)
 struct ProducePartitionData {
   std::int32_t index = 0;
   std::optional<MutableByteSpan> records;  // a view into the request frame
@@ -90,7 +90,7 @@ struct ProduceTopicData {
   std::vector<ProducePartitionData> partitions;
 };
 struct ProduceRequest {
-  std::optional<std::string> transactional_id;
+  std::optional<std::string> transactional_id;  // v3+
   std::int16_t acks = -1;
   std::int32_t timeout_ms = 0;
   std::vector<ProduceTopicData> topics;
@@ -99,8 +99,8 @@ struct ProducePartitionResponse {
   std::int32_t index = 0;
   std::int16_t error_code = 0;
   std::int64_t base_offset = -1;
-  std::int64_t log_append_time_ms = -1;
-  std::int64_t log_start_offset = -1;  // v5+
+  std::int64_t log_append_time_ms = -1;  // v2+
+  std::int64_t log_start_offset = -1;    // v5+
 };
 struct ProduceTopicResponse {
   std::string name;
@@ -108,7 +108,7 @@ struct ProduceTopicResponse {
 };
 struct ProduceResponse {
   std::vector<ProduceTopicResponse> responses;
-  std::int32_t throttle_time_ms = 0;
+  std::int32_t throttle_time_ms = 0;  // v1+
 };
 samsa::Result<ProduceRequest> decode_produce(Reader& r, std::int16_t version);
 void encode(const ProduceResponse& m, std::int16_t version, Writer& w);

@@ -1,12 +1,11 @@
-// Produce (key 0), v3-v7. ProduceRequest.json / ProduceResponse.json.
+// Produce (key 0), v0-v7. ProduceRequest.json / ProduceResponse.json.
 #include "codec/messages.h"
 
 namespace samsa_server {
 
 samsa::Result<ProduceRequest> decode_produce(Reader& r, std::int16_t version) {
-  (void)version;  // v3-v7 share one request layout
   ProduceRequest m;
-  m.transactional_id = r.nullable_string();
+  if (version >= 3) m.transactional_id = r.nullable_string();
   m.acks = r.i16();
   m.timeout_ms = r.i32();
   const std::int32_t topics = r.array_length(6);
@@ -33,11 +32,11 @@ void encode(const ProduceResponse& m, std::int16_t version, Writer& w) {
       w.i32(p.index);
       w.i16(p.error_code);
       w.i64(p.base_offset);
-      w.i64(p.log_append_time_ms);
+      if (version >= 2) w.i64(p.log_append_time_ms);
       if (version >= 5) w.i64(p.log_start_offset);
     }
   }
-  w.i32(m.throttle_time_ms);
+  if (version >= 1) w.i32(m.throttle_time_ms);
 }
 
 }  // namespace samsa_server

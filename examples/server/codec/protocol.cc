@@ -12,10 +12,15 @@ namespace {
 
 // What ApiVersions advertises. Versions outside these ranges get the connection closed
 // (Kafka's behaviour), except ApiVersions itself (answered with UNSUPPORTED_VERSION).
-// FindCoordinator is here because librdkafka enables LZ4 only when the broker lists
-// FindCoordinator v0 (rdkafka_feature.c); it answers COORDINATOR_NOT_AVAILABLE.
+// Two entries are there for librdkafka (<= 2.10; Debian's is 2.0.2), which compresses with
+// gzip, snappy or lz4 only when the broker's Produce range includes v0
+// (rd_kafka_msgset_writer_select_MsgVersion) and with lz4 only when it lists FindCoordinator
+// v0 (rdkafka_feature.c); without them it silently sends uncompressed batches. Produce
+// v0-v2 requests are decoded and answered, but the magic 0/1 message sets they carry are
+// refused (UNSUPPORTED_FOR_MESSAGE_FORMAT): samsa stores RecordBatch v2 only. FindCoordinator
+// answers COORDINATOR_NOT_AVAILABLE: there are no consumer groups here.
 constexpr std::array<ApiVersionRange, 7> kSupported{{
-    {0, 3, 7},   // Produce: v3 is the first with RecordBatch v2 only; v8 adds record errors
+    {0, 0, 7},   // Produce: v3 is the first with RecordBatch v2 only; v8 adds record errors
     {1, 4, 11},  // Fetch: v4 adds isolation level; v12 is flexible
     {2, 0, 3},   // ListOffsets: v4 adds leader epochs
     {3, 0, 6},   // Metadata: v7 adds leader epochs

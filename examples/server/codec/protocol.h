@@ -55,6 +55,7 @@ constexpr std::int16_t kInvalidTopicException = 17;
 constexpr std::int16_t kInvalidRequiredAcks = 21;
 constexpr std::int16_t kUnsupportedVersion = 35;
 constexpr std::int16_t kInvalidRequest = 42;
+constexpr std::int16_t kUnsupportedForMessageFormat = 43;
 constexpr std::int16_t kOutOfOrderSequenceNumber = 45;
 constexpr std::int16_t kInvalidProducerEpoch = 47;
 constexpr std::int16_t kInvalidTxnState = 48;
@@ -62,6 +63,7 @@ constexpr std::int16_t kTransactionalIdAuthorizationFailed = 53;
 constexpr std::int16_t kKafkaStorageError = 56;
 constexpr std::int16_t kUnknownProducerId = 59;
 constexpr std::int16_t kFetchSessionIdNotFound = 70;
+constexpr std::int16_t kUnsupportedCompressionType = 76;
 }  // namespace error
 
 // Request header v1 (v2 adds tagged fields after client_id; only flexible requests use it).

@@ -1,0 +1,65 @@
+# Shared by the interop tests: start samsa-server on a free loopback port, stop it.
+#   source lib.sh; need kcat; start_server "$dir" [flags...]; ...; stop_server
+# start_server sets SERVER_PID and PORT (the server binds port 0 and prints the port).
+set -euo pipefail
+
+SERVER_BIN=${SERVER_BIN:?set SERVER_BIN to the samsa-server binary}
+SKIP=77  # ctest's SKIP_RETURN_CODE for these tests
+
+# need TOOL...: skip the test (exit 77) when a tool is missing; scripts/install-deps --test
+# installs them.
+need() {
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "SKIP: $tool is missing (scripts/install-deps --test installs it)"
+      exit $SKIP
+    fi
+  done
+}
+
+start_server() {
+  local dir=$1
+  shift
+  SERVER_LOG=$dir.log
+  "$SERVER_BIN" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$SERVER_LOG")
+    if [[ -n $PORT ]]; then
+      BROKER=127.0.0.1:$PORT
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "FAIL: samsa-server did not start:"
+  cat "$SERVER_LOG"
+  exit 1
+}
+
+# Clean shutdown (SIGTERM): the server must exit 0 having closed every partition.
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  if ((rc != 0)) || ! grep -q "every partition closed" "$SERVER_LOG"; then
+    echo "FAIL: samsa-server exited $rc on SIGTERM:"
+    cat "$SERVER_LOG"
+    exit 1
+  fi
+}
+
+kill9_server() {
+  kill -KILL "$SERVER_PID"
+  wait "$SERVER_PID" || true
+}
+
+# expect_same NAME EXPECTED_FILE ACTUAL_FILE
+expect_same() {
+  if ! diff -u "$2" "$3" >"$2.diff"; then
+    echo "FAIL: $1 differs (expected vs got):"
+    head -n 40 "$2.diff"
+    exit 1
+  fi
+  echo "ok: $1 ($(wc -l <"$3") lines)"
+}
