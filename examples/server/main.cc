@@ -15,31 +15,12 @@
 
 #include <fmt/format.h>
 
-#include "broker.h"
-#include "fetch_waiters.h"
-#include "handlers.h"
-#include "metrics.h"
-#include "net.h"
-#include "work_pool.h"
+#include "server.h"
 
 namespace samsa_server {
 namespace {
 
-struct Options {
-  std::string data_dir;
-  std::string listen_host = "127.0.0.1";
-  std::uint16_t listen_port = 9092;
-  std::string advertised_host;        // empty: the listen host
-  std::int32_t advertised_port = -1;  // -1: the bound port
-  std::int32_t default_partitions = 1;
-  bool auto_create = true;
-  std::string metrics_host;
-  std::uint16_t metrics_port = 0;
-  std::uint32_t max_frame_bytes = 100u << 20;
-  samsa::FlushPolicy flush_policy = samsa::FlushPolicy::durable;
-  int request_threads = 4;
-  int append_threads = 8;
-};
+using Options = ServerOptions;
 
 constexpr std::string_view kUsage =
     "usage: samsa-server --data-dir DIR [--listen HOST:PORT] [--advertised HOST:PORT]\n"
@@ -82,14 +63,16 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
   if (flag == "--request-threads") return parse_number(value, o.request_threads, 1, 256);
   if (flag == "--append-threads") return parse_number(value, o.append_threads, 1, 256);
   if (flag == "--flush-policy") {
-    if (value == "durable")
-      o.flush_policy = samsa::FlushPolicy::durable;
-    else if (value == "interval")
-      o.flush_policy = samsa::FlushPolicy::interval_may_lose_recent;
-    else if (value == "manual")
-      o.flush_policy = samsa::FlushPolicy::manual_may_lose_unflushed;
-    else
+    samsa::FlushPolicy& policy = o.partition.log.flush_policy;
+    if (value == "durable") {
+      policy = samsa::FlushPolicy::durable;
+    } else if (value == "interval") {
+      policy = samsa::FlushPolicy::interval_may_lose_recent;
+    } else if (value == "manual") {
+      policy = samsa::FlushPolicy::manual_may_lose_unflushed;
+    } else {
       return false;
+    }
     return true;
   }
   return false;
@@ -129,50 +112,21 @@ int block_signals() {
 
 int serve(const Options& o) {
   const int signal_fd = block_signals();
-  WorkPool request_pool("request", o.request_threads);
-  WorkPool append_pool("append", o.append_threads);
-  FetchWaiters waiters(request_pool);
-  BrokerConfig bc{o.data_dir, o.default_partitions, o.auto_create, {}};
-  bc.partition.log.flush_policy = o.flush_policy;
-  auto broker = Broker::open(std::move(bc), append_pool, waiters);
-  if (!broker.ok()) {
-    fmt::print(stderr, "samsa-server: {}\n", broker.status().to_string());
+  auto server = Server::open(o);
+  if (!server.ok()) {
+    fmt::print(stderr, "samsa-server: {}\n", server.status().to_string());
     return 1;
   }
-  Metrics metrics;
-  ServerIdentity id;
-  id.host = o.advertised_host.empty() ? o.listen_host : o.advertised_host;
-  Handlers handlers(**broker, request_pool, waiters, id);
-  NetConfig nc{o.listen_host, o.listen_port, o.max_frame_bytes};
-  auto net = NetServer::listen(nc, handlers, metrics);
-  if (!net.ok()) {
-    fmt::print(stderr, "samsa-server: {}\n", net.status().to_string());
-    return 1;
+  Server& s = **server;
+  if (s.metrics_port() != 0) {
+    fmt::print("samsa-server: metrics on {}:{}\n", o.metrics_host, s.metrics_port());
   }
-  // The advertised port is known only now when listening on port 0.
-  id.port = o.advertised_port >= 0 ? o.advertised_port : (*net)->port();
-  handlers.set_identity(id);
-  std::unique_ptr<MetricsHttp> http;
-  if (!o.metrics_host.empty()) {
-    auto started = MetricsHttp::start(o.metrics_host, o.metrics_port,
-                                      [&] { return metrics.render(**broker); });
-    if (!started.ok()) {
-      fmt::print(stderr, "samsa-server: {}\n", started.status().to_string());
-      return 1;
-    }
-    http = std::move(started).value();
-    fmt::print("samsa-server: metrics on {}:{}\n", o.metrics_host, http->port());
-  }
-  fmt::print("samsa-server: listening on {}:{} with data in {}\n", o.listen_host, (*net)->port(),
+  fmt::print("samsa-server: listening on {}:{} with data in {}\n", o.listen_host, s.port(),
              o.data_dir);
   std::fflush(stdout);
-  samsa::Status run = (*net)->run(signal_fd);
+  samsa::Status run = s.run(signal_fd);
   // Shutdown: no new requests; finish the appends under way; close every partition.
-  waiters.stop();
-  request_pool.stop();
-  append_pool.stop();
-  http.reset();
-  samsa::Status closed = (*broker)->close();
+  samsa::Status closed = s.shutdown();
   if (!run.ok() || !closed.ok()) {
     fmt::print(stderr, "samsa-server: {} / {}\n", run.to_string(), closed.to_string());
     return 1;

@@ -1,0 +1,50 @@
+#include "server.h"
+
+namespace samsa_server {
+
+Server::Server(const ServerOptions& o)
+    : options_(o),
+      request_pool_("request", o.request_threads),
+      append_pool_("append", o.append_threads),
+      waiters_(request_pool_) {}
+
+samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
+  std::unique_ptr<Server> s(new Server(o));
+  BrokerConfig bc{o.data_dir, o.default_partitions, o.auto_create, o.partition};
+  SAMSA_TRY_ASSIGN(s->broker_, Broker::open(std::move(bc), s->append_pool_, s->waiters_));
+  ServerIdentity id;
+  id.host = o.advertised_host.empty() ? o.listen_host : o.advertised_host;
+  s->handlers_ = std::make_unique<Handlers>(*s->broker_, s->request_pool_, s->waiters_, id);
+  NetConfig nc{o.listen_host, o.listen_port, o.max_frame_bytes};
+  SAMSA_TRY_ASSIGN(s->net_, NetServer::listen(nc, *s->handlers_, s->metrics_));
+  // The advertised port is known only now when listening on port 0.
+  id.port = o.advertised_port >= 0 ? o.advertised_port : s->net_->port();
+  s->handlers_->set_identity(id);
+  if (!o.metrics_host.empty()) {
+    Server* raw = s.get();
+    SAMSA_TRY_ASSIGN(s->http_, MetricsHttp::start(o.metrics_host, o.metrics_port, [raw] {
+                       return raw->metrics_.render(*raw->broker_);
+                     }));
+  }
+  return s;
+}
+
+Server::~Server() {
+  (void)shutdown();
+}
+
+samsa::Status Server::run(int signal_fd) {
+  return net_->run(signal_fd);
+}
+
+samsa::Status Server::shutdown() {
+  if (shut_down_) return samsa::Status();
+  shut_down_ = true;
+  waiters_.stop();
+  request_pool_.stop();
+  append_pool_.stop();
+  http_.reset();
+  return broker_ ? broker_->close() : samsa::Status();
+}
+
+}  // namespace samsa_server

@@ -1,0 +1,69 @@
+// The whole server wired together: pools, fetch waiters, broker, handlers, network loop and
+// the optional metrics endpoint. main.cc runs one; the protocol tests run one in-process.
+//
+// Thread-safety: run() on one thread; stop() from any thread; shutdown() after run().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "broker.h"
+#include "fetch_waiters.h"
+#include "handlers.h"
+#include "metrics.h"
+#include "net.h"
+#include "work_pool.h"
+
+namespace samsa_server {
+
+struct ServerOptions {
+  std::string data_dir;
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 9092;   // 0: a free port
+  std::string advertised_host;        // empty: the listen host
+  std::int32_t advertised_port = -1;  // -1: the bound port
+  std::int32_t default_partitions = 1;
+  bool auto_create = true;
+  std::string metrics_host;  // empty: no metrics endpoint
+  std::uint16_t metrics_port = 0;
+  std::uint32_t max_frame_bytes = 100u << 20;
+  int request_threads = 4;
+  int append_threads = 8;
+  samsa::PartitionConfig partition;  // every partition's settings (flush policy, sizes)
+};
+
+class Server {
+ public:
+  static samsa::Result<std::unique_ptr<Server>> open(ServerOptions options);
+  ~Server();  // stop(), shutdown()
+
+  std::uint16_t port() const { return net_->port(); }
+  std::uint16_t metrics_port() const { return http_ ? http_->port() : 0; }
+  Broker& broker() { return *broker_; }
+  Metrics& metrics() { return metrics_; }
+
+  // Serves until stop() or a signal on `signal_fd` (-1: none).
+  samsa::Status run(int signal_fd = -1);
+  void stop() { net_->stop(); }
+  // After run(): drops waiting fetches, finishes the appends under way, closes every
+  // partition. Idempotent.
+  samsa::Status shutdown();
+
+ private:
+  explicit Server(const ServerOptions& o);
+
+  ServerOptions options_;
+  // Declared in the order they are built; destroyed in reverse.
+  WorkPool request_pool_;
+  WorkPool append_pool_;
+  FetchWaiters waiters_;
+  Metrics metrics_;
+  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<Handlers> handlers_;
+  std::unique_ptr<NetServer> net_;
+  std::unique_ptr<MetricsHttp> http_;
+  bool shut_down_ = false;
+};
+
+}  // namespace samsa_server

@@ -1,0 +1,475 @@
+// The server end to end over a socket with hand-built requests: bad input gets Kafka's
+// answer (an error code, or a closed connection where Kafka closes it), nothing stored is
+// lost, and produce, fetch and long polls behave as clients expect.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "codec/messages.h"
+#include "tests/test_client.h"
+
+namespace samsa_server {
+namespace {
+
+using testing::Client;
+using testing::RequestBuilder;
+using testing::TestServer;
+
+struct ProduceResult {
+  std::int32_t correlation_id = 0;
+  std::int16_t error = -100;
+  std::int64_t base_offset = -100;
+};
+
+ProduceResult parse_produce(std::vector<std::byte> frame) {
+  testing::ResponseReader rr(std::move(frame));
+  Reader& r = rr.r;
+  ProduceResult out;
+  out.correlation_id = r.i32();
+  REQUIRE(r.array_length(1) == 1);
+  (void)r.string();
+  REQUIRE(r.array_length(1) == 1);
+  (void)r.i32();
+  out.error = r.i16();
+  out.base_offset = r.i64();
+  REQUIRE(!r.failed());
+  return out;
+}
+
+struct FetchResult {
+  std::int16_t top_error = -100;
+  std::int16_t error = -100;
+  std::int64_t high_watermark = -100;
+  std::int64_t last_stable_offset = -100;
+  std::int64_t log_start_offset = -100;
+  std::int32_t preferred_read_replica = -100;
+  std::vector<std::byte> records;
+};
+
+FetchResult parse_fetch(std::vector<std::byte> frame) {
+  testing::ResponseReader rr(std::move(frame));
+  Reader& r = rr.r;
+  FetchResult out;
+  (void)r.i32();  // correlation id
+  (void)r.i32();  // throttle
+  out.top_error = r.i16();
+  (void)r.i32();  // session id
+  if (r.array_length(1) != 1) return out;
+  (void)r.string();
+  REQUIRE(r.array_length(1) == 1);
+  (void)r.i32();
+  out.error = r.i16();
+  out.high_watermark = r.i64();
+  out.last_stable_offset = r.i64();
+  out.log_start_offset = r.i64();
+  CHECK(r.array_length(16, true) <= 0);  // aborted transactions: none
+  out.preferred_read_replica = r.i32();
+  auto records = r.nullable_bytes();
+  REQUIRE(!r.failed());
+  if (records) out.records.assign(records->begin(), records->end());
+  return out;
+}
+
+ProduceResult produce(Client& c, std::int32_t id, const std::string& topic, std::int32_t p,
+                      const std::vector<std::byte>& batch, std::int16_t acks = -1) {
+  c.send(testing::produce_request(id, topic, p, batch, acks));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  return parse_produce(std::move(*frame));
+}
+
+void create_topic(Client& c, const std::string& topic) {
+  c.send(testing::metadata_request(1, {topic}));
+  REQUIRE(c.receive());
+}
+
+std::int16_t metadata_topic_error(Client& c, const std::string& topic) {
+  c.send(testing::metadata_request(2, {topic}));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  testing::ResponseReader rr(std::move(*frame));
+  Reader& r = rr.r;
+  (void)r.i32();  // correlation
+  (void)r.i32();  // throttle
+  const std::int32_t brokers = r.array_length(1);
+  for (std::int32_t i = 0; i < brokers; ++i) {
+    (void)r.i32();
+    (void)r.string();
+    (void)r.i32();
+    (void)r.nullable_string();
+  }
+  (void)r.nullable_string();  // cluster id
+  (void)r.i32();              // controller
+  REQUIRE(r.array_length(1) == 1);
+  const std::int16_t error = r.i16();
+  CHECK(r.string() == topic);
+  REQUIRE(!r.failed());
+  return error;
+}
+
+std::vector<std::byte> api_versions_request(std::int32_t id, std::int16_t version) {
+  RequestBuilder b(18, version, id, version >= 3);
+  if (version >= 3) {
+    b.body().compact_string("samsa-test");
+    b.body().compact_string("1.0");
+    b.body().empty_tagged_fields();
+  }
+  return b.frame();
+}
+
+}  // namespace
+
+TEST_CASE("ApiVersionsV3AnsweredWithResponseHeaderV0") {
+  TestServer s;
+  Client c(s.port());
+  c.send(api_versions_request(77, 3));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  testing::ResponseReader rr(std::move(*frame));
+  CHECK(rr.r.i32() == 77);
+  CHECK(rr.r.i16() == 0);  // error code right after the correlation id: no tag byte
+  CHECK(rr.r.compact_array_length(7) == static_cast<std::int32_t>(supported_apis().size()));
+}
+
+TEST_CASE("ApiVersionsUnknownVersionGetsError35InV0AndKeepsTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  c.send(api_versions_request(5, 9));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  testing::ResponseReader rr(std::move(*frame));
+  CHECK(rr.r.i32() == 5);
+  CHECK(rr.r.i16() == error::kUnsupportedVersion);
+  CHECK(rr.r.array_length(6) == static_cast<std::int32_t>(supported_apis().size()));
+  c.send(api_versions_request(6, 2));  // the client retries lower: still connected
+  auto again = c.receive();
+  REQUIRE(again);
+  testing::ResponseReader rr2(std::move(*again));
+  CHECK(rr2.r.i32() == 6);
+  CHECK(rr2.r.i16() == 0);
+}
+
+TEST_CASE("UnknownApiKeyClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  RequestBuilder b(99, 0, 1);
+  c.send(b.frame());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("UnsupportedVersionClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  RequestBuilder b(1, 3, 1);  // Fetch v3: before RecordBatch v2
+  c.send(b.frame());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("FrameOverTheMaximumClosesTheConnection") {
+  ServerOptions o = TestServer::defaults();
+  o.max_frame_bytes = 1024;
+  TestServer s(o);
+  Client c(s.port());
+  Writer w;
+  w.i32(1025);
+  c.send(w.take());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("NegativeFrameSizeClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  Writer w;
+  w.i32(-5);
+  c.send(w.take());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("MalformedBodyClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  RequestBuilder b(3, 1, 1);
+  b.body().i32(5);  // five topics, none present
+  c.send(b.frame());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("EmptyFrameClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  Writer w;
+  w.i32(0);
+  c.send(w.take());
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("InvalidTopicNamesGetError17AndCreateNothing") {
+  TestServer s;
+  Client c(s.port());
+  for (const std::string& name : {std::string("../escape"), std::string("a/b"), std::string(".."),
+                                  std::string(250, 'x'), std::string("sp ace")}) {
+    CHECK(metadata_topic_error(c, name) == error::kInvalidTopicException);
+  }
+  CHECK(!std::filesystem::exists(s.dir().parent_path() / "escape-0"));
+  for (const auto& entry : std::filesystem::directory_iterator(s.dir())) {
+    CHECK(entry.path().filename().string().find("escape") == std::string::npos);
+  }
+}
+
+TEST_CASE("MetadataWithoutAutoCreateAnswersUnknownTopic") {
+  ServerOptions o = TestServer::defaults();
+  o.auto_create = false;
+  TestServer s(o);
+  Client c(s.port());
+  CHECK(metadata_topic_error(c, "nope") == error::kUnknownTopicOrPartition);
+}
+
+TEST_CASE("ProduceToUnknownTopicGetsError3") {
+  TestServer s;
+  Client c(s.port());
+  CHECK(produce(c, 1, "missing", 0, testing::make_batch(2)).error ==
+        error::kUnknownTopicOrPartition);
+  create_topic(c, "present");
+  CHECK(produce(c, 2, "present", 9, testing::make_batch(2)).error ==
+        error::kUnknownTopicOrPartition);
+}
+
+TEST_CASE("ProduceWithInvalidAcksGetsError21") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  CHECK(produce(c, 1, "t", 0, testing::make_batch(2), 2).error == error::kInvalidRequiredAcks);
+}
+
+TEST_CASE("CorruptBatchGetsError2AndStoresNothing") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  CHECK(produce(c, 1, "t", 0, testing::make_batch(3)).base_offset == 0);
+  auto bad = testing::make_batch(3);
+  bad.back() ^= std::byte{0x40};  // a record byte: the CRC no longer matches
+  CHECK(produce(c, 2, "t", 0, bad).error == error::kCorruptMessage);
+  auto truncated = testing::make_batch(3);
+  truncated.resize(truncated.size() - 5);
+  CHECK(produce(c, 3, "t", 0, truncated).error == error::kCorruptMessage);
+  CHECK(produce(c, 4, "t", 0, {}).error == error::kCorruptMessage);
+  auto two = testing::make_batch(1);
+  auto second = testing::make_batch(1);
+  two.insert(two.end(), second.begin(), second.end());
+  CHECK(produce(c, 5, "t", 0, two).error == error::kCorruptMessage);  // v3+: one batch
+  // What was stored before is intact, and the next good batch follows it.
+  CHECK(produce(c, 6, "t", 0, testing::make_batch(2)).base_offset == 3);
+  c.send(testing::fetch_request(7, "t", 0, 0));
+  FetchResult f = parse_fetch(*c.receive());
+  CHECK(f.error == 0);
+  CHECK(f.high_watermark == 5);
+  auto first = samsa::RecordBatchView::validate(f.records);
+  REQUIRE(first.ok());
+  CHECK(first->records_count() == 3);
+}
+
+TEST_CASE("BatchOverMaxMessageBytesGetsError10") {
+  ServerOptions o = TestServer::defaults();
+  o.partition.log.max_batch_bytes = 200;
+  TestServer s(o);
+  Client c(s.port());
+  create_topic(c, "t");
+  CHECK(produce(c, 1, "t", 0, testing::make_batch(40)).error == error::kMessageTooLarge);
+  CHECK(produce(c, 2, "t", 0, testing::make_batch(1)).error == 0);
+}
+
+TEST_CASE("OldMessageFormatInProduceV2GetsError43") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto batch = testing::make_batch(1);
+  batch[samsa::batch_layout::kMagic] = std::byte{1};
+  c.send(testing::produce_request(1, "t", 0, batch, -1, 2));
+  testing::ResponseReader rr(std::move(*c.receive()));
+  (void)rr.r.i32();
+  REQUIRE(rr.r.array_length(1) == 1);
+  (void)rr.r.string();
+  REQUIRE(rr.r.array_length(1) == 1);
+  (void)rr.r.i32();
+  CHECK(rr.r.i16() == error::kUnsupportedForMessageFormat);
+}
+
+TEST_CASE("PipelinedRequestsAreAnsweredInOrder") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  std::vector<std::byte> all;
+  for (int i = 0; i < 20; ++i) {
+    auto req = (i % 3 == 0) ? testing::metadata_request(100 + i, {"t"})
+                            : testing::produce_request(100 + i, "t", i % 2, testing::make_batch(2));
+    all.insert(all.end(), req.begin(), req.end());
+  }
+  c.send(all);
+  std::int64_t next[2] = {0, 0};
+  for (int i = 0; i < 20; ++i) {
+    auto frame = c.receive();
+    REQUIRE(frame);
+    CHECK(samsa::get_be<std::int32_t>(frame->data()) == 100 + i);
+    if (i % 3 != 0) {
+      ProduceResult p = parse_produce(std::move(*frame));
+      CHECK(p.base_offset == next[i % 2]);  // a connection's batches keep their order
+      next[i % 2] += 2;
+    }
+  }
+}
+
+TEST_CASE("AcksZeroGetsNoResponseButIsStored") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  c.send(testing::produce_request(1, "t", 0, testing::make_batch(4), 0));
+  c.send(testing::fetch_request(2, "t", 0, 0, 2000, 1));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  CHECK(samsa::get_be<std::int32_t>(frame->data()) == 2);
+  FetchResult f = parse_fetch(std::move(*frame));
+  CHECK(f.high_watermark == 4);
+}
+
+TEST_CASE("FetchOutsideTheLogGetsError1") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  REQUIRE(produce(c, 1, "t", 0, testing::make_batch(3)).error == 0);
+  c.send(testing::fetch_request(2, "t", 0, 4));
+  CHECK(parse_fetch(*c.receive()).error == error::kOffsetOutOfRange);
+  c.send(testing::fetch_request(3, "t", 0, -1));
+  CHECK(parse_fetch(*c.receive()).error == error::kOffsetOutOfRange);
+  c.send(testing::fetch_request(4, "t", 0, 3));  // the log end: empty, no error
+  FetchResult end = parse_fetch(*c.receive());
+  CHECK(end.error == 0);
+  CHECK(end.records.empty());
+  CHECK(end.high_watermark == 3);
+  CHECK(end.last_stable_offset == 3);
+  CHECK(end.log_start_offset == 0);
+  CHECK(end.preferred_read_replica == -1);
+}
+
+TEST_CASE("FetchReturnsTheFirstBatchEvenWhenLargerThanMaxBytes") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto big = testing::make_batch(100);
+  REQUIRE(produce(c, 1, "t", 0, big).error == 0);
+  REQUIRE(produce(c, 2, "t", 0, testing::make_batch(1)).error == 0);
+  c.send(testing::fetch_request(3, "t", 0, 0, 0, 1, 10));  // max 10 bytes
+  FetchResult f = parse_fetch(*c.receive());
+  CHECK(f.records.size() == big.size());  // KIP-74: exactly the first whole batch
+}
+
+TEST_CASE("LongPollFetchIsAnsweredWhenDataArrives") {
+  TestServer s;
+  Client consumer(s.port());
+  Client producer(s.port());
+  create_topic(producer, "t");
+  const auto start = std::chrono::steady_clock::now();
+  consumer.send(testing::fetch_request(1, "t", 1, 0, 10000, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(produce(producer, 2, "t", 1, testing::make_batch(2)).error == 0);
+  auto frame = consumer.receive(std::chrono::seconds(5));
+  REQUIRE(frame);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  FetchResult f = parse_fetch(std::move(*frame));
+  CHECK(f.high_watermark == 2);
+  CHECK(!f.records.empty());
+}
+
+TEST_CASE("LongPollFetchTimesOutEmpty") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  const auto start = std::chrono::steady_clock::now();
+  c.send(testing::fetch_request(1, "t", 0, 0, 300, 1));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= std::chrono::milliseconds(290));
+  CHECK(parse_fetch(std::move(*frame)).records.empty());
+}
+
+TEST_CASE("ManyLongPollsHoldNoThreads") {
+  // More waiting fetches than request threads: a ListOffsets still gets through.
+  TestServer s;
+  Client admin(s.port());
+  create_topic(admin, "t");
+  std::vector<std::unique_ptr<Client>> waiting;
+  for (int i = 0; i < 16; ++i) {
+    waiting.push_back(std::make_unique<Client>(s.port()));
+    waiting.back()->send(testing::fetch_request(i, "t", 0, 0, 10000, 1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  admin.send(testing::metadata_request(99, {"t"}));
+  bool timed_out = false;
+  auto frame = admin.receive(std::chrono::seconds(2), &timed_out);
+  CHECK(frame);
+}
+
+TEST_CASE("IdempotentRetryGetsTheOriginalOffset") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  RequestBuilder init(22, 1, 1);
+  init.body().nullable_string(std::nullopt);
+  init.body().i32(60000);
+  c.send(init.frame());
+  testing::ResponseReader rr(std::move(*c.receive()));
+  (void)rr.r.i32();
+  (void)rr.r.i32();
+  REQUIRE(rr.r.i16() == 0);
+  const std::int64_t pid = rr.r.i64();
+  CHECK(rr.r.i16() == 0);  // epoch
+  CHECK(produce(c, 2, "t", 0, testing::make_batch(3, pid, 0)).base_offset == 0);
+  CHECK(produce(c, 3, "t", 0, testing::make_batch(2, pid, 3)).base_offset == 3);
+  ProduceResult retry = produce(c, 4, "t", 0, testing::make_batch(3, pid, 0));
+  CHECK(retry.error == 0);
+  CHECK(retry.base_offset == 0);
+  CHECK(produce(c, 5, "t", 0, testing::make_batch(1, pid, 9)).error ==
+        error::kOutOfOrderSequenceNumber);
+  CHECK(produce(c, 6, "t", 0, testing::make_batch(1, pid + 1000, 5)).error ==
+        error::kUnknownProducerId);
+}
+
+TEST_CASE("ProducerIdsAreNotReusedAcrossRestarts") {
+  std::filesystem::path dir;
+  auto init_pid = [](Client& c) {
+    RequestBuilder init(22, 0, 1);
+    init.body().nullable_string(std::nullopt);
+    init.body().i32(60000);
+    c.send(init.frame());
+    testing::ResponseReader rr(std::move(*c.receive()));
+    (void)rr.r.i32();
+    (void)rr.r.i32();
+    REQUIRE(rr.r.i16() == 0);
+    return rr.r.i64();
+  };
+  ServerOptions o = TestServer::defaults();
+  o.data_dir = (std::filesystem::temp_directory_path() / "samsa-server-pid-test").string();
+  std::filesystem::remove_all(o.data_dir);
+  std::int64_t first = 0;
+  {
+    auto s = Server::open(o);
+    REQUIRE(s.ok());
+    std::thread t([&] { (void)(*s)->run(); });
+    Client c((*s)->port());
+    first = init_pid(c);
+    CHECK(init_pid(c) == first + 1);
+    (*s)->stop();
+    t.join();
+  }
+  auto s = Server::open(o);
+  REQUIRE(s.ok());
+  std::thread t([&] { (void)(*s)->run(); });
+  Client c((*s)->port());
+  CHECK(init_pid(c) > first + 1);
+  (*s)->stop();
+  t.join();
+  s = samsa::Status::invalid_argument("done");
+  std::filesystem::remove_all(o.data_dir);
+}
+
+}  // namespace samsa_server
