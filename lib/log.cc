@@ -231,6 +231,23 @@ struct IncomingBatch {
   RecordBatchView view;
 };
 
+// Batches that keep their own offsets must increase and start at or after the log end.
+Status check_kept_offsets(ByteSpan batches, const std::vector<std::pair<std::size_t, std::size_t>>& spans,
+                          Offset log_end, const std::string& dir) {
+  Offset next = log_end;
+  for (const auto& [at, size] : spans) {
+    const auto view = RecordBatchView::parse(batches.subspan(at, size)).value();
+    if (view.base_offset() < next) {
+      return Status::invalid_argument(fmt::format(
+          "append to log {} keeping offsets: the batch at position {} has base offset {}, below "
+          "the next offset {}",
+          dir, at, view.base_offset().value(), next.value()));
+    }
+    next = view.next_offset();
+  }
+  return Status();
+}
+
 }  // namespace
 
 Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
@@ -254,7 +271,11 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   }
   std::unique_lock lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
-  const Offset first(m.log_end.load());
+  Offset first(m.log_end.load());
+  if (!options.assign_offsets) {
+    SAMSA_TRY(check_kept_offsets(batches, spans, Offset(m.log_end.load()), m.dir));
+    first = RecordBatchView::parse(batches.subspan(spans.front().first)).value().base_offset();
+  }
   std::int64_t next = first.value();
   Timestamp max_ts = Timestamp::none();
   Offset offset_of_max_ts = first;
@@ -264,7 +285,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   if (options.hook != nullptr) views.reserve(spans.size());
   for (const auto& [at, size] : spans) {
     MutableByteSpan batch = batches.subspan(at, size);
-    set_base_offset(batch, Offset(next));
+    if (options.assign_offsets) set_base_offset(batch, Offset(next));
     if (options.leader_epoch != LeaderEpoch::none()) {
       set_partition_leader_epoch(batch, options.leader_epoch);
     }

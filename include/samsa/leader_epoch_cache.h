@@ -3,6 +3,10 @@
 // assign / truncate semantics (LeaderEpochFileCache). Followers use end_offset_for() to find
 // where their log diverged from the leader's (KIP-101, KIP-279).
 //
+// Every change is all or nothing in memory: a call that fails to write the checkpoint returns
+// the error and leaves entries() as they were (the file then holds the old entries or, when
+// only the final directory fsync failed, the new ones; both are valid checkpoints).
+//
 // Thread-safety: not thread-safe; the owner (a Partition) serializes calls.
 #pragma once
 
@@ -35,7 +39,8 @@ class LeaderEpochCache {
  public:
   static constexpr std::string_view kFileName = "leader-epoch-checkpoint";
 
-  // Loads `<dir>/leader-epoch-checkpoint` (an empty cache when the file is missing).
+  // Loads `<dir>/leader-epoch-checkpoint` (an empty cache when the file is missing, or empty
+  // as Kafka leaves it when it creates the file before the first write).
   // Corruption names the file and line. `env` must outlive the cache.
   static Result<LeaderEpochCache> open(Env& env, std::string dir);
 
@@ -47,12 +52,12 @@ class LeaderEpochCache {
   Status assign(LeaderEpoch epoch, Offset start_offset);
 
   // Removes every entry whose start offset >= end_offset (the log was truncated to
-  // end_offset), then checkpoints when something changed.
+  // end_offset), then checkpoints when something changed. A none offset is invalid_argument.
   Status truncate_from_end(Offset end_offset);
 
   // The log start moved to start_offset: entries wholly below it are removed and the latest
   // entry starting at or below it is moved up to start at start_offset; checkpoints when
-  // something changed.
+  // something changed. A none offset is invalid_argument.
   Status truncate_from_start(Offset start_offset);
 
   // Removes every entry and checkpoints.
@@ -75,10 +80,13 @@ class LeaderEpochCache {
  private:
   LeaderEpochCache(Env& env, std::string path) : env_(&env), path_(std::move(path)) {}
   Status write_checkpoint();
+  // Writes `next` as the checkpoint, then makes it the cache's entries (only on success).
+  Status commit(std::vector<EpochEntry> next);
 
   Env* env_;
   std::string path_;
-  std::vector<EpochEntry> entries_;  // ascending by epoch and by start offset
+  // Invariant: strictly ascending by epoch and by start offset; no epoch or offset is none.
+  std::vector<EpochEntry> entries_;
 };
 
 }  // namespace samsa

@@ -135,6 +135,10 @@ struct AppendOptions {
   // Validate as a producer's batches (offset deltas exactly 0..n-1). False for batches
   // copied from another log (replication, compaction).
   bool producer_batches = true;
+  // False: keep the batches' own base offsets (a follower copying a leader's batches, which
+  // compaction may have left with gaps between them): they must increase and start at or
+  // after the log end, else invalid_argument.
+  bool assign_offsets = true;
   AppendHook* hook = nullptr;  // must outlive the call
 };
 
@@ -260,6 +264,7 @@ class Log {
   Status failure() const;
 
  private:
+  friend class Cleaner;
   struct Impl;
   explicit Log(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

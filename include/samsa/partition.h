@@ -162,6 +162,7 @@ class Partition {
   const std::string& dir() const;
 
  private:
+  friend class PartitionAppendHook;
   struct Impl;
   explicit Partition(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

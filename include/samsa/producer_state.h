@@ -44,7 +44,9 @@ struct ProducerStateEntry {
   Sequence last_sequence() const {
     return batches.empty() ? Sequence::none() : batches.back().last_sequence;
   }
-  Offset last_offset() const { return batches.empty() ? Offset::none() : batches.back().last_offset; }
+  Offset last_offset() const {
+    return batches.empty() ? Offset::none() : batches.back().last_offset;
+  }
 };
 
 // Where an idempotent batch comes from: a producer (sequence rules enforced) or another
@@ -68,12 +70,14 @@ class ProducerStateManager {
   class Update {
    public:
     // Checks one validated batch whose offsets are assigned. A batch without a producer id
-    // is accepted and ignored. A duplicate (same producer, epoch and sequence range as one
-    // of the producer's remembered batches, checked against the committed state) returns
-    // that batch's metadata and records nothing. Errors: invalid_producer_epoch (epoch
-    // older than the producer's), out_of_order_sequence (a gap, or a new epoch not starting
-    // at 0), unknown_producer_id (no state and a first sequence other than 0); each names
-    // the producer, epoch and sequences. Replication origin skips these checks.
+    // is accepted and ignored, and so is a control batch (a transaction marker: it carries
+    // no sequence, and samsa has no transactions yet). A duplicate (same producer, epoch
+    // and sequence range as one of the producer's remembered batches, checked against the
+    // committed state) returns that batch's metadata and records nothing. Errors:
+    // invalid_producer_epoch (epoch older than the producer's), out_of_order_sequence (a
+    // gap, or a new epoch not starting at 0), unknown_producer_id (no state and a first
+    // sequence other than 0); each names the producer, epoch and sequences. Replication
+    // origin skips these checks.
     Result<std::optional<ProducerBatchMetadata>> add(const RecordBatchView& batch,
                                                      ProducerAppendOrigin origin);
     bool empty() const { return changed_.empty(); }
@@ -89,13 +93,12 @@ class ProducerStateManager {
   // Applies an update whose batches were written; `next_offset` is the log end after them.
   void commit(Update&& update, Offset next_offset);
 
-  // Rebuilding: records an appended batch without checks (origin replication).
+  // Rebuilding: records an appended batch without checks (origin replication) and moves
+  // map_end_offset() to the batch's next offset, whether or not it has a producer.
   void replay(const RecordBatchView& batch);
 
   std::optional<ProducerStateEntry> entry(ProducerId id) const;
-  const std::unordered_map<ProducerId, ProducerStateEntry>& producers() const {
-    return producers_;
-  }
+  const std::unordered_map<ProducerId, ProducerStateEntry>& producers() const { return producers_; }
   // The offset the state is current to: one past the last batch recorded.
   Offset map_end_offset() const { return map_end_offset_; }
   void set_map_end_offset(Offset offset) { map_end_offset_ = offset; }
@@ -105,18 +108,22 @@ class ProducerStateManager {
   std::size_t remove_expired(Timestamp now);
 
   // Writes `<dir>/<map_end_offset, 20 digits>.snapshot` durably (tmp, fsync, rename,
-  // directory fsync). Only each producer's last batch goes in, as in Kafka.
+  // directory fsync), replacing one already there. Only each producer's last batch goes
+  // in, as in Kafka, so a producer restored from it detects a retry of that batch only.
   Status take_snapshot();
   // Loads the newest snapshot whose offset <= `max_offset`, after deleting snapshots
-  // above it; the state then starts at that offset (empty state at offset none when there
-  // is none). A corrupt snapshot (CRC, length, version) is reported as corruption naming
-  // the file; the caller may delete it and try the next older one.
+  // above it; the state then starts at that offset, which is returned. With no such
+  // snapshot it returns nullopt, the state is empty and map_end_offset() is 0: the caller
+  // replays the log from its start (or calls clear(log start) first). A corrupt snapshot
+  // (CRC, length, version, trailing bytes) is reported as corruption naming the file and
+  // leaves the state empty; the caller may delete it and try the next older one. Producers
+  // are loaded as stored, expired or not: call remove_expired() after.
   Result<std::optional<Offset>> load_latest_snapshot(Offset max_offset);
   // Snapshot offsets on disk, ascending.
   Result<std::vector<Offset>> list_snapshots() const;
   // Deletes snapshots whose offset < `offset` (those of deleted segments).
   Status delete_snapshots_before(Offset offset);
-  // Deletes the snapshot at exactly `offset` (one found corrupt).
+  // Deletes the snapshot at exactly `offset` (one found corrupt); ok when there is none.
   Status delete_snapshot(Offset offset);
   // Forgets every producer; the state starts over at `offset` (no snapshot is touched).
   // After a log truncation the owner calls load_latest_snapshot(new end) and replays the

@@ -1,0 +1,66 @@
+// Internal: the state of a Partition, shared by partition.cc (appends, reads, maintenance)
+// and partition_recovery.cc (open, and the rebuild after truncation).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+#include "samsa/partition.h"
+
+namespace samsa {
+
+struct Partition::Impl {
+  Impl(Env& e, Clock& c, std::string d, PartitionConfig cfg, LeaderEpochCache cache)
+      : env(e),
+        clock(c),
+        dir(std::move(d)),
+        config(std::move(cfg)),
+        epochs(std::move(cache)),
+        producers(e, dir, {.producer_id_expiration_ms = config.producer_id_expiration_ms}) {}
+
+  Env& env;
+  Clock& clock;
+  const std::string dir;
+  const PartitionConfig config;
+  std::unique_ptr<Log> log;
+
+  // Appends take it shared (they serialize inside the Log, sharing its group commit);
+  // truncation, deletion of records and close take it exclusive.
+  std::shared_mutex admin_mu;
+  bool closed = false;  // guarded by admin_mu
+  std::atomic<bool> closed_flag{false};
+
+  // Lock order: the Log's write lock, then state_mu.
+  mutable std::mutex state_mu;
+  LeaderEpochCache epochs;          // guarded by state_mu
+  ProducerStateManager producers;   // guarded by state_mu
+  Status state_error;               // a snapshot at roll that failed; guarded by state_mu
+
+  // Invariant: log_start <= high_watermark <= log_end, except transiently between a log
+  // truncation and lower_high_watermark() (readers clamp to the log's own bounds).
+  std::atomic<std::int64_t> high_watermark{0};
+  mutable std::mutex hw_mu;
+  mutable std::condition_variable hw_cv;
+  std::mutex checkpoint_mu;
+  std::int64_t hw_checkpointed = -1;  // guarded by checkpoint_mu
+
+  Result<PartitionAppendResult> append(MutableByteSpan batches, AppendOptions options,
+                                       ProducerAppendOrigin origin);
+  void advance_high_watermark(Offset end);
+  void lower_high_watermark(Offset end);
+  Status write_high_watermark_checkpoint();
+  void on_roll(Offset new_base);
+
+  // partition_recovery.cc
+  Status recover(Offset epochs_from);
+  Result<std::optional<Offset>> load_producer_snapshot(Offset max_offset);  // state_mu held
+  // Replays batches [from, log end) into producer state and, from `epochs_from`, the epoch
+  // cache. state_mu held.
+  Status replay_log(Offset from, Offset epochs_from);
+  Status rebuild_producer_state();  // after truncation; state_mu held
+};
+
+}  // namespace samsa
