@@ -44,6 +44,9 @@ samsa::Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, WorkPoo
   }
   SAMSA_TRY(samsa::Env::posix().create_dirs(config.data_dir));
   std::unique_ptr<Broker> b(new Broker(std::move(config), append_pool, waiters));
+  auto lock = samsa::Env::posix().lock(samsa::join_path(b->config_.data_dir, kLockFile));
+  if (!lock.ok()) return lock.status().with_context("another server uses this data directory");
+  b->lock_ = std::move(lock).value();
   SAMSA_TRY(b->load_producer_ids());
   SAMSA_TRY(b->load_existing());
   return b;

@@ -57,6 +57,7 @@ struct BrokerConfig {
 class Broker {
  public:
   static constexpr std::string_view kProducerIdFile = "producer-id-block";
+  static constexpr std::string_view kLockFile = ".lock";
   static constexpr std::int64_t kProducerIdBlock = 1000;
 
   // Opens every DIR/<topic>-<N> found. `append_pool` runs the append queues; `waiters` is
@@ -88,6 +89,7 @@ class Broker {
   samsa::Status load_producer_ids();
 
   BrokerConfig config_;
+  std::unique_ptr<samsa::FileLock> lock_;  // DIR/.lock: one server per data directory
   WorkPool& append_pool_;
   FetchWaiters& waiters_;
   mutable std::shared_mutex topics_mu_;

@@ -162,7 +162,9 @@ void NetServer::accept_all() {
 }
 
 bool NetServer::should_read(const Conn& c) const {
-  return c.pending.size() < config_.max_in_flight && c.out_bytes < config_.max_queued_reply_bytes;
+  return c.pending.size() < config_.max_in_flight &&
+         (c.pending.empty() || c.in_flight_request_bytes < config_.max_in_flight_request_bytes) &&
+         c.out_bytes < config_.max_queued_reply_bytes;
 }
 
 void NetServer::update_events(Conn& c) {
@@ -232,7 +234,8 @@ void NetServer::handle_frame(Conn& c, std::shared_ptr<std::vector<std::byte>> fr
     return close_conn(c, fmt::format("unsupported {} v{}", api_name(key), version));
   }
   const std::uint64_t seq = c.next_seq++;
-  c.pending.push_back({key, std::chrono::steady_clock::now(), false, {}});
+  c.pending.push_back({key, frame->size(), std::chrono::steady_clock::now(), false, {}});
+  c.in_flight_request_bytes += frame->size();
   Request request{std::move(header).value(), std::move(frame),
                   [this, id = c.id, seq](Reply r) { complete(id, seq, std::move(r)); }};
   handlers_.dispatch(std::move(request));
@@ -264,6 +267,7 @@ void NetServer::send_ready(Conn& c) {
   while (!c.closed && !c.pending.empty() && c.pending.front().done) {
     Pending p = std::move(c.pending.front());
     c.pending.pop_front();
+    c.in_flight_request_bytes -= p.request_bytes;
     metrics_.record(p.api_key, std::chrono::steady_clock::now() - p.start);
     if (p.reply.kind == Reply::Kind::close) {
       write_out(c);  // what earlier requests were answered with, if the socket takes it

@@ -34,6 +34,9 @@ struct NetConfig {
   // Requests of one connection being handled or waiting to be sent; past it the connection
   // is not read until replies go out.
   std::size_t max_in_flight = 64;
+  // Request bytes of one connection being handled or waiting to be sent; past it (once one
+  // request is in) the connection is not read.
+  std::uint64_t max_in_flight_request_bytes = 256u << 20;
   // Reply bytes queued on one connection past which it is not read.
   std::uint64_t max_queued_reply_bytes = 64u << 20;
 };
@@ -56,6 +59,7 @@ class NetServer {
  private:
   struct Pending {
     std::int16_t api_key = 0;
+    std::uint64_t request_bytes = 0;
     std::chrono::steady_clock::time_point start;
     bool done = false;
     Reply reply;
@@ -71,6 +75,7 @@ class NetServer {
     std::deque<Chunk> out;
     std::uint64_t out_sent = 0;  // bytes of out.front() already sent
     std::uint64_t out_bytes = 0;
+    std::uint64_t in_flight_request_bytes = 0;
     std::uint32_t events = 0;  // what epoll watches
     bool registered = false;
     bool closed = false;

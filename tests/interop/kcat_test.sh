@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 need kcat
 work=$(mktemp -d)
 trap 'kill -9 $SERVER_PID 2>/dev/null || true; rm -rf "$work"' EXIT
-start_server "$work/data" --default-partitions 4
+start_server "$work/data" --default-partitions 4 --metrics 127.0.0.1:0
 
 for codec in lz4 zstd; do
   topic=kcat-$codec
@@ -38,6 +38,15 @@ for codec in lz4 zstd; do
     echo "ok: $codec: batches stored $codec-compressed"
   fi
 done
+
+# Metrics: per-partition offsets add up to what was produced; requests were counted.
+metrics >"$work/metrics"
+leo=$(awk -F'} ' '/^samsa_partition_log_end_offset\{topic="kcat-zstd"/ { s += $2 } END { print s }' "$work/metrics")
+[[ $leo == 2000 ]] || { echo "FAIL: metrics log end offsets add up to '$leo'"; cat "$work/metrics"; exit 1; }
+grep -Eq '^samsa_requests_total\{api="Produce"\} [1-9]' "$work/metrics" || { echo "FAIL: no Produce count"; exit 1; }
+grep -Eq '^samsa_request_latency_seconds_count\{api="Fetch"\} [1-9]' "$work/metrics" || { echo "FAIL: no Fetch latency"; exit 1; }
+grep -Eq '^samsa_partition_size_bytes\{topic="kcat-lz4",partition="0"\} [1-9]' "$work/metrics" || { echo "FAIL: no size"; exit 1; }
+echo "ok: metrics"
 
 # After a clean restart the same bytes come back.
 stop_server

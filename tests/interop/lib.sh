@@ -27,6 +27,7 @@ start_server() {
     PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$SERVER_LOG")
     if [[ -n $PORT ]]; then
       BROKER=127.0.0.1:$PORT
+      METRICS_PORT=$(sed -n 's/.*metrics on 127.0.0.1:\([0-9]*\).*/\1/p' "$SERVER_LOG")
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
@@ -62,4 +63,12 @@ expect_same() {
     exit 1
   fi
   echo "ok: $1 ($(wc -l <"$3") lines)"
+}
+
+# metrics: the Prometheus text of the server started with --metrics 127.0.0.1:0.
+metrics() {
+  exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT"
+  printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+  cat <&3
+  exec 3<&-
 }

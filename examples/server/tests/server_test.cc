@@ -473,3 +473,16 @@ TEST_CASE("ProducerIdsAreNotReusedAcrossRestarts") {
 }
 
 }  // namespace samsa_server
+
+namespace samsa_server {
+
+TEST_CASE("SecondServerOnTheSameDirectoryIsRefused") {
+  TestServer s;
+  ServerOptions o = TestServer::defaults();
+  o.data_dir = s.dir().string();
+  auto second = Server::open(o);
+  REQUIRE(!second.ok());
+  CHECK(second.status().code() == samsa::StatusCode::busy);
+}
+
+}  // namespace samsa_server
