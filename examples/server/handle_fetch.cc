@@ -48,7 +48,12 @@ FetchPartitionResponse read_partition(PartitionHandle* handle, const FetchPartit
   if (p.fetch_offset < part.log_start_offset().value() ||
       p.fetch_offset > part.log_end_offset().value()) {
     out.error_code = error::kOffsetOutOfRange;
-  } else if (limit > 0 || budget.min_one_batch) {
+  } else if (limit == 0 && !budget.min_one_batch) {
+    // The response is full: no bytes from this partition, only its offsets.
+    out.high_watermark = part.high_watermark().value();
+    out.last_stable_offset = part.last_stable_offset().value();
+    out.log_start_offset = part.log_start_offset().value();
+  } else {
     read = part.read(samsa::Offset(p.fetch_offset), {.max_bytes = limit,
                                                      .isolation = samsa::Isolation::committed,
                                                      .min_one_batch = budget.min_one_batch});
@@ -65,11 +70,8 @@ FetchPartitionResponse read_partition(PartitionHandle* handle, const FetchPartit
     out.records = std::move(read->slice);
     budget.left -= std::min<std::uint64_t>(budget.left, out.records.size_bytes);
     if (!out.records.empty()) budget.min_one_batch = false;
-  } else {
-    out.high_watermark = part.high_watermark().value();
-    out.last_stable_offset = part.last_stable_offset().value();
-    out.log_start_offset = part.log_start_offset().value();
   }
+  // On an error Kafka reports the offsets as unknown (-1), as the defaults are.
   return out;
 }
 

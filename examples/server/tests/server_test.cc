@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <random>
 
 #include "codec/messages.h"
 #include "tests/test_client.h"
@@ -337,7 +338,10 @@ TEST_CASE("FetchOutsideTheLogGetsError1") {
   create_topic(c, "t");
   REQUIRE(produce(c, 1, "t", 0, testing::make_batch(3)).error == 0);
   c.send(testing::fetch_request(2, "t", 0, 4));
-  CHECK(parse_fetch(*c.receive()).error == error::kOffsetOutOfRange);
+  FetchResult past = parse_fetch(*c.receive());
+  CHECK(past.error == error::kOffsetOutOfRange);
+  CHECK(past.high_watermark == -1);  // Kafka: unknown on an error
+  CHECK(past.records.empty());
   c.send(testing::fetch_request(3, "t", 0, -1));
   CHECK(parse_fetch(*c.receive()).error == error::kOffsetOutOfRange);
   c.send(testing::fetch_request(4, "t", 0, 3));  // the log end: empty, no error
@@ -483,6 +487,51 @@ TEST_CASE("SecondServerOnTheSameDirectoryIsRefused") {
   auto second = Server::open(o);
   REQUIRE(!second.ok());
   CHECK(second.status().code() == samsa::StatusCode::busy);
+}
+
+}  // namespace samsa_server
+
+namespace samsa_server {
+
+TEST_CASE("RandomAndMutatedRequestsNeverCrashTheServer") {
+  TestServer s;
+  std::mt19937 rng(20240611);
+  {
+    Client setup(s.port());
+    create_topic(setup, "t");
+  }
+  const std::vector<std::vector<std::byte>> valid = {
+      testing::produce_request(1, "t", 0, testing::make_batch(5)),
+      testing::fetch_request(2, "t", 0, 0, 0, 1), testing::metadata_request(3, {"t", "u"}, 6),
+      testing::produce_request(4, "t", 1, testing::make_batch(3, 7, 0), 1, 3)};
+  for (int round = 0; round < 150; ++round) {
+    Client c(s.port());
+    for (const auto& request : valid) {
+      std::vector<std::byte> mutated = request;
+      const int flips = 1 + static_cast<int>(rng() % 4);
+      for (int i = 0; i < flips; ++i) {
+        // Keep the size prefix: a wrong one only makes the server wait for more bytes.
+        const std::size_t at = 4 + rng() % (mutated.size() - 4);
+        mutated[at] ^= static_cast<std::byte>(1u << (rng() % 8));
+      }
+      c.send(mutated);
+    }
+    // Whatever it answered, the server is alive and answers a new connection.
+    (void)c.closed_by_server(std::chrono::milliseconds(50));
+  }
+  for (int round = 0; round < 100; ++round) {
+    Client c(s.port());
+    const auto apis = supported_apis();
+    const ApiVersionRange& api = apis[rng() % apis.size()];
+    RequestBuilder b(api.api_key, api.min_version, round);
+    const std::size_t n = rng() % 64;
+    for (std::size_t i = 0; i < n; ++i) b.body().i8(static_cast<std::int8_t>(rng()));
+    c.send(b.frame());
+    (void)c.closed_by_server(std::chrono::milliseconds(50));
+  }
+  Client c(s.port());
+  c.send(api_versions_request(1, 3));
+  CHECK(c.receive());
 }
 
 }  // namespace samsa_server
