@@ -535,3 +535,81 @@ TEST_CASE("RandomAndMutatedRequestsNeverCrashTheServer") {
 }
 
 }  // namespace samsa_server
+
+namespace samsa_server {
+namespace {
+
+std::vector<std::byte> fetch_two(std::int32_t id, const std::string& topic, std::int32_t max_bytes,
+                                 std::int32_t partition_max_bytes) {
+  RequestBuilder b(1, 11, id);
+  Writer& w = b.body();
+  w.i32(-1);
+  w.i32(0);  // max wait
+  w.i32(1);  // min bytes
+  w.i32(max_bytes);
+  w.i8(0);
+  w.i32(0);
+  w.i32(-1);
+  w.array_length(1);
+  w.string(topic);
+  w.array_length(2);
+  for (std::int32_t p = 0; p < 2; ++p) {
+    w.i32(p);
+    w.i32(-1);
+    w.i64(0);
+    w.i64(-1);
+    w.i32(partition_max_bytes);
+  }
+  w.array_length(0);
+  w.string("");
+  return b.frame();
+}
+
+// (high watermark, record bytes) of each partition of a two-partition fetch response.
+std::vector<std::pair<std::int64_t, std::size_t>> parse_fetch_two(std::vector<std::byte> frame) {
+  testing::ResponseReader rr(std::move(frame));
+  Reader& r = rr.r;
+  (void)r.i32();
+  (void)r.i32();
+  (void)r.i16();
+  (void)r.i32();
+  REQUIRE(r.array_length(1) == 1);
+  (void)r.string();
+  std::vector<std::pair<std::int64_t, std::size_t>> out;
+  const std::int32_t n = r.array_length(1);
+  for (std::int32_t i = 0; i < n; ++i) {
+    (void)r.i32();
+    CHECK(r.i16() == 0);
+    const std::int64_t hw = r.i64();
+    (void)r.i64();
+    (void)r.i64();
+    (void)r.array_length(16, true);
+    (void)r.i32();
+    auto records = r.nullable_bytes();
+    out.emplace_back(hw, records ? records->size() : 0);
+  }
+  REQUIRE(!r.failed());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("FetchTotalMaxBytesGivesTheFirstBatchOnlyToTheFirstPartition") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  const auto batch = testing::make_batch(50);
+  REQUIRE(produce(c, 1, "t", 0, batch).error == 0);
+  REQUIRE(produce(c, 2, "t", 1, batch).error == 0);
+  c.send(fetch_two(3, "t", 10, 1 << 20));  // total max 10 bytes
+  auto parts = parse_fetch_two(*c.receive());
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0] == std::make_pair(std::int64_t{50}, batch.size()));    // KIP-74
+  CHECK(parts[1] == std::make_pair(std::int64_t{50}, std::size_t{0}));  // offsets, no bytes
+  c.send(fetch_two(4, "t", 1 << 20, 1 << 20));
+  parts = parse_fetch_two(*c.receive());
+  CHECK(parts[0].second == batch.size());
+  CHECK(parts[1].second == batch.size());
+}
+
+}  // namespace samsa_server
