@@ -465,3 +465,15 @@ TEST_CASE("Concurrent idempotent producers each get their own offsets", "[partit
           Sequence(kBatches * 2 - 1));
   }
 }
+
+TEST_CASE("A producer's own leader epoch is overwritten: a new partition leads in epoch 0",
+          "[partition]") {
+  PartitionFixture f;
+  BatchOptions options;
+  options.partition_leader_epoch = LeaderEpoch(7);
+  RecordBatchBuilder builder(options);
+  REQUIRE(builder.append(Timestamp(1000), std::nullopt, as_bytes(std::string_view("v"))).ok());
+  REQUIRE(f.partition->append(builder).ok());
+  CHECK(f.read_batches(Offset(0), Isolation::log_end).front().leader_epoch == LeaderEpoch(0));
+  CHECK(f.partition->epoch_entries() == std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)}});
+}
