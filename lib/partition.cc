@@ -137,7 +137,9 @@ Result<PartitionAppendResult> Partition::append(MutableByteSpan batches,
                                                 LeaderEpoch leader_epoch) {
   if (leader_epoch == LeaderEpoch::none()) {
     std::lock_guard lock(impl_->state_mu);
-    leader_epoch = impl_->epochs.latest_epoch().value_or(LeaderEpoch::none());
+    // Kafka's leader always stamps its epoch; a partition never given one leads in epoch 0
+    // (a new partition's first), so no batch keeps an epoch its producer made up.
+    leader_epoch = impl_->epochs.latest_epoch().value_or(LeaderEpoch(0));
   }
   AppendOptions options{.leader_epoch = leader_epoch, .producer_batches = true};
   return impl_->append(batches, options, ProducerAppendOrigin::client);

@@ -24,6 +24,17 @@ std::vector<std::string> snapshot_files(FaultyEnv& env, const std::string& dir) 
   return out;
 }
 
+// Producer 3 writes 12 batches of 2 records (sequences 0-23) into 400-byte segments: at
+// least three segments, so at least two rolls.
+std::vector<SegmentInfo> produce_over_segments(PartitionFixture& f) {
+  for (int i = 0; i < 12; ++i) {
+    REQUIRE(f.produce(ProducerId(3), ProducerEpoch(0), Sequence(2 * i), 2).ok());
+  }
+  auto segments = f.partition->log().segments();
+  REQUIRE(segments.size() >= 3);
+  return segments;
+}
+
 }  // namespace
 
 TEST_CASE("An unreplicated partition's high watermark follows acknowledged appends",
@@ -207,13 +218,7 @@ TEST_CASE("A producer snapshot is taken at each roll and replay starts from it",
   PartitionConfig config;
   config.log.segment_bytes = 400;
   PartitionFixture f(config);
-  Sequence seq(0);
-  for (int i = 0; i < 12; ++i) {
-    REQUIRE(f.produce(ProducerId(3), ProducerEpoch(0), seq, 2).ok());
-    seq = Sequence(seq.value() + 2);
-  }
-  const auto segments = f.partition->log().segments();
-  REQUIRE(segments.size() >= 3);
+  const auto segments = produce_over_segments(f);
   const auto snapshots = snapshot_files(f.env, f.dir);
   // One per rolled segment: the base offset of each segment after the first.
   REQUIRE(snapshots.size() == segments.size() - 1);
@@ -387,13 +392,7 @@ TEST_CASE("Maintenance deletes segments below the high watermark and their snaps
   config.log.retention_bytes = 0;
   config.log.file_delete_delay_ms = 0;
   PartitionFixture f(config);
-  Sequence seq(0);
-  for (int i = 0; i < 12; ++i) {
-    REQUIRE(f.produce(ProducerId(3), ProducerEpoch(0), seq, 2).ok());
-    seq = Sequence(seq.value() + 2);
-  }
-  const auto segments = f.partition->log().segments();
-  REQUIRE(segments.size() >= 3);
+  const auto segments = produce_over_segments(f);
   REQUIRE(f.partition->update_high_watermark(segments[2].base_offset).ok());
   auto report = f.partition->maintain();
   INFO(report.status().to_string());
@@ -464,4 +463,16 @@ TEST_CASE("Concurrent idempotent producers each get their own offsets", "[partit
     CHECK(f.partition->producer(ProducerId(100 + t))->last_sequence() ==
           Sequence(kBatches * 2 - 1));
   }
+}
+
+TEST_CASE("A producer's own leader epoch is overwritten: a new partition leads in epoch 0",
+          "[partition]") {
+  PartitionFixture f;
+  BatchOptions options;
+  options.partition_leader_epoch = LeaderEpoch(7);
+  RecordBatchBuilder builder(options);
+  REQUIRE(builder.append(Timestamp(1000), std::nullopt, as_bytes(std::string_view("v"))).ok());
+  REQUIRE(f.partition->append(builder).ok());
+  CHECK(f.read_batches(Offset(0), Isolation::log_end).front().leader_epoch == LeaderEpoch(0));
+  CHECK(f.partition->epoch_entries() == std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)}});
 }

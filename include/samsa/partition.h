@@ -92,7 +92,7 @@ class Partition {
 
   // The leader's append of a producer's batches (a produce request): each batch is
   // validated, its producer id / epoch / sequence checked, then stamped with `leader_epoch`
-  // (none: the cache's latest epoch, or none if it has none) and appended. A retried
+  // (none: the cache's latest epoch, or 0 when it has none) and appended. A retried
   // duplicate of one of the producer's last 5 batches appends nothing and returns the
   // original offsets (once they are durable). A new leader epoch is assigned in the epoch
   // cache at the first batch's offset.
