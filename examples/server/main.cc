@@ -3,12 +3,14 @@
 //   samsa-server --data-dir DIR [--listen 127.0.0.1:9092] [--advertised HOST:PORT]
 //                [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]
 //                [--max-frame-bytes N] [--flush-policy durable|interval|manual]
-//                [--request-threads N] [--append-threads N]
+//                [--request-threads N] [--append-threads N] [--maintenance-interval-ms N]
+//                [--retention-ms N] [--retention-bytes N] [--segment-bytes N]
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -26,7 +28,8 @@ constexpr std::string_view kUsage =
     "usage: samsa-server --data-dir DIR [--listen HOST:PORT] [--advertised HOST:PORT]\n"
     "         [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]\n"
     "         [--max-frame-bytes N] [--flush-policy durable|interval|manual]\n"
-    "         [--request-threads N] [--append-threads N]\n";
+    "         [--request-threads N] [--append-threads N] [--maintenance-interval-ms N]\n"
+    "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n";
 
 template <typename T>
 bool parse_number(std::string_view s, T& out, T min, T max) {
@@ -62,6 +65,21 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
   }
   if (flag == "--request-threads") return parse_number(value, o.request_threads, 1, 256);
   if (flag == "--append-threads") return parse_number(value, o.append_threads, 1, 256);
+  if (flag == "--maintenance-interval-ms") {
+    std::int64_t ms = 0;
+    if (!parse_number<std::int64_t>(value, ms, 10, 86'400'000)) return false;
+    o.maintenance_interval = std::chrono::milliseconds(ms);
+    return true;
+  }
+  if (flag == "--retention-ms") {
+    return parse_number<std::int64_t>(value, o.partition.log.retention_ms, -1, INT64_MAX);
+  }
+  if (flag == "--retention-bytes") {
+    return parse_number<std::int64_t>(value, o.partition.log.retention_bytes, -1, INT64_MAX);
+  }
+  if (flag == "--segment-bytes") {
+    return parse_number<std::uint64_t>(value, o.partition.log.segment_bytes, 1024, UINT64_MAX);
+  }
   if (flag == "--flush-policy") {
     samsa::FlushPolicy& policy = o.partition.log.flush_policy;
     if (value == "durable") {

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <fmt/format.h>
+
 namespace samsa_server {
 
 Server::Server(const ServerOptions& o)
@@ -26,7 +28,26 @@ samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
                        return raw->metrics_.render(*raw->broker_);
                      }));
   }
+  s->maintenance_ = std::thread([raw = s.get()] { raw->maintenance_loop(); });
   return s;
+}
+
+void Server::maintenance_loop() {
+  std::unique_lock lock(maintenance_mu_);
+  while (!maintenance_cv_.wait_for(lock, options_.maintenance_interval,
+                                   [this] { return maintenance_stop_; })) {
+    lock.unlock();
+    for (const auto& topic : broker_->topics()) {
+      for (const auto& p : topic->partitions) {
+        auto report = p->partition->maintain();
+        if (!report.ok()) {
+          fmt::print(stderr, "samsa-server: maintenance of {}-{}: {}\n", topic->name, p->index,
+                     report.status().to_string());
+        }
+      }
+    }
+    lock.lock();
+  }
 }
 
 Server::~Server() {
@@ -40,6 +61,12 @@ samsa::Status Server::run(int signal_fd) {
 samsa::Status Server::shutdown() {
   if (shut_down_) return samsa::Status();
   shut_down_ = true;
+  {
+    std::lock_guard lock(maintenance_mu_);
+    maintenance_stop_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
   waiters_.stop();
   request_pool_.stop();
   append_pool_.stop();

@@ -4,9 +4,13 @@
 // Thread-safety: run() on one thread; stop() from any thread; shutdown() after run().
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "broker.h"
 #include "fetch_waiters.h"
@@ -31,6 +35,9 @@ struct ServerOptions {
   int request_threads = 4;
   int append_threads = 8;
   samsa::PartitionConfig partition;  // every partition's settings (flush policy, sizes)
+  // How often every partition's maintain() runs: retention, producer id expiry, snapshot
+  // cleanup, the high watermark checkpoint (Kafka checkpoints it every 5 s).
+  std::chrono::milliseconds maintenance_interval{5000};
 };
 
 class Server {
@@ -52,6 +59,7 @@ class Server {
 
  private:
   explicit Server(const ServerOptions& o);
+  void maintenance_loop();
 
   ServerOptions options_;
   // Declared in the order they are built; destroyed in reverse.
@@ -63,6 +71,10 @@ class Server {
   std::unique_ptr<Handlers> handlers_;
   std::unique_ptr<NetServer> net_;
   std::unique_ptr<MetricsHttp> http_;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool maintenance_stop_ = false;
+  std::thread maintenance_;
   bool shut_down_ = false;
 };
 
