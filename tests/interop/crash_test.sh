@@ -6,6 +6,7 @@ PYTHON=/usr/bin/python3
 [[ -x $PYTHON ]] && $PYTHON -c 'import confluent_kafka' 2>/dev/null ||
   { echo "SKIP: python3-confluent-kafka is missing (scripts/install-deps --test)"; exit $SKIP; }
 work=$(mktemp -d)
+producer=
 trap 'kill -9 $SERVER_PID $producer 2>/dev/null || true; rm -rf "$work"' EXIT
 start_server "$work/data" --default-partitions 3
 check=$(dirname "$0")/confluent_kafka_check.py

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 SERVER_BIN=${SERVER_BIN:?set SERVER_BIN to the samsa-server binary}
+SERVER_PID=
 SKIP=77  # ctest's SKIP_RETURN_CODE for these tests
 
 # need TOOL...: skip the test (exit 77) when a tool is missing; scripts/install-deps --test
@@ -21,6 +22,7 @@ start_server() {
   local dir=$1
   shift
   SERVER_LOG=$dir.log
+  : >"$SERVER_LOG"  # exists before the background redirection opens it: the loop reads it
   "$SERVER_BIN" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
