@@ -2,12 +2,14 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
+//                    [--only compaction|idempotence]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +34,11 @@
 #endif
 
 namespace samsa::bench {
+
+// compaction_bench.cc: one Cleaner pass over a keyed log in `dir`, and read() of the same
+// files; returns their rows.
+std::vector<Row> run_compaction(const std::string& dir, std::uint64_t log_bytes);
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -49,13 +56,15 @@ struct Mode {
   bool full = false;
   bool peers = true;
   bool plot = true;
+  std::string only;  // one workload ("compaction") instead of the whole plan
   std::string out_dir;
   std::string work_dir;
   std::chrono::milliseconds cell_time{1000};  // each append cell stops at time or bytes
   std::uint64_t cell_bytes = 0;
-  std::int64_t scan_records = 0;     // records loaded for the scan and point-read workloads
-  std::int64_t point_reads = 0;      // lookups per point-read workload
-  std::uint64_t recovery_bytes = 0;  // unflushed tail left by the killed writer
+  std::int64_t scan_records = 0;       // records loaded for the scan and point-read workloads
+  std::int64_t point_reads = 0;        // lookups per point-read workload
+  std::uint64_t recovery_bytes = 0;    // unflushed tail left by the killed writer
+  std::uint64_t compaction_bytes = 0;  // the keyed log one Cleaner pass cleans
 };
 
 // Deterministic inputs: keys are 16 hex digits from a ring; values are slices of a pool of
@@ -493,6 +502,52 @@ void run_recovery(const Mode& mode, const Data& data) {
   fs::remove_all(dir);
 }
 
+// ---- idempotence -------------------------------------------------------------------------
+
+// What producer-state checks cost: the same append cell (100 B x 100, page cache) through the
+// bare Log and through a Partition whose every batch comes from an idempotent producer, in
+// alternating pairs so that drift on a shared machine hits both; the target compares medians.
+void run_idempotence(const Mode& mode, const Data& data) {
+  const AppendSpec s{100, 100, Compression::none, Durability::none, 1};
+  const int pairs = mode.full ? 5 : 3;
+  for (int i = 0; i < pairs; ++i) {
+    for (bool partition : {false, true}) {
+      auto store = partition ? make_samsa_partition_store(Compression::none)
+                             : make_samsa_store(Compression::none);
+      const std::string dir = fresh_dir(mode, store->name());
+      if (Status st = store->open({dir, s.durability, 1000}); !st.ok()) {
+        fmt::print(stderr, "{}: open: {}\n", store->name(), st.to_string());
+        return;
+      }
+      Row row = append_cell(*store, s, mode, data);
+      if (Status st = store->close(); !st.ok())
+        fmt::print(stderr, "{}: close: {}\n", row.system, st.to_string());
+      store.reset();
+      fs::remove_all(dir);
+      row.workload = "idempotence";
+      report(std::move(row));
+    }
+  }
+}
+
+// The median records/s of `system`'s idempotence rows; -1 when none.
+double idempotence_median(const std::string& system) {
+  std::vector<double> rates;
+  for (const Row& r : g_rows)
+    if (r.workload == "idempotence" && r.system == system) rates.push_back(r.records_per_s());
+  if (rates.empty()) return -1;
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+// ---- compaction --------------------------------------------------------------------------
+
+void run_compaction_rows(const Mode& mode) {
+  for (Row& row : run_compaction(fresh_dir(mode, "compaction"), mode.compaction_bytes)) {
+    report(std::move(row));
+  }
+}
+
 // ---- ratios, targets, output -------------------------------------------------------------
 
 bool is_raw(const Row& r) {
@@ -519,8 +574,8 @@ void compute_ratios() {
                        : other.durability == "none");
         } else if (row.workload == "scan_open" || row.workload == "scan_warm") {
           match = other.workload == "scan_warm";
-        } else if (row.workload == "recovery") {
-          match = other.workload == "recovery";
+        } else if (row.workload == "recovery" || row.workload == "compaction") {
+          match = other.workload == row.workload;
         }
         if (match) row.ratio_to_raw = row.records_per_s() / other.records_per_s();
       } else if (row.system == "samsa" && is_peer(other) && other.workload == row.workload &&
@@ -569,6 +624,17 @@ std::vector<std::string> targets() {
   check("append durable 1 appender 100 B x 100/batch: / best peer", d1,
         d1 ? d1->ratio_to_best_peer : -1, 3, "x");
   check("scan warm 100 B: / best peer", sw, sw ? sw->ratio_to_best_peer : -1, 3, "x");
+  const Row* c = nullptr;
+  for (const Row& r : g_rows)
+    if (r.system == "samsa" && r.workload == "compaction") c = &r;
+  check("compaction 100 B, 10% distinct keys: input MB/s", c, c ? c->mb_per_s() : -1, 200, "MB/s");
+  const double log_rate = idempotence_median("samsa");
+  const double partition_rate = idempotence_median("samsa-partition");
+  const Row* idem = nullptr;
+  for (const Row& r : g_rows)
+    if (r.workload == "idempotence") idem = &r;
+  check("idempotent producers 100 B x 100: Partition / Log (medians)", idem,
+        log_rate > 0 && partition_rate > 0 ? partition_rate / log_rate : -1, 0.95, "x");
   return lines;
 }
 
@@ -688,12 +754,16 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.peers = false;
     } else if (a == "--no-plot") {
       mode.plot = false;
+    } else if (a == "--only" && i + 1 < argc &&
+               (std::string(argv[i + 1]) == "compaction" ||
+                std::string(argv[i + 1]) == "idempotence")) {
+      mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
       (a == "--out" ? mode.out_dir : mode.work_dir) = argv[++i];
     } else {
       fmt::print(stderr,
                  "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
-                 "[--no-peers] [--no-plot]\n");
+                 "[--no-peers] [--no-plot] [--only compaction|idempotence]\n");
       return 2;
     }
   }
@@ -704,6 +774,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
   // Full: 1000 MiB of payload, about 1 GiB of segment, the largest tail one 1 GiB segment
   // holds (a roll would flush the old segment and move the recovery point past it).
   mode.recovery_bytes = mode.full ? std::uint64_t{1000} << 20 : std::uint64_t{128} << 20;
+  mode.compaction_bytes = mode.full ? std::uint64_t{256} << 20 : std::uint64_t{64} << 20;
   if (mode.out_dir.empty()) {
     const std::time_t now = std::time(nullptr);
     char stamp[32];
@@ -726,14 +797,18 @@ int run(int argc, char** argv) {
              mode.full ? "--full" : "--quick", mode.out_dir, mode.work_dir, mode.load_at_start);
   const Data data = make_data();
   print_header();
-  run_appends(mode, data);
-  for (const std::int64_t v :
-       mode.full ? std::vector<std::int64_t>{100, 1024} : std::vector<std::int64_t>{100}) {
-    run_reads(make_samsa_store(Compression::none), v, mode, data);
-    if (mode.peers && v == 100)
-      for (const auto& make : peer_factories()) run_reads(make(), v, mode, data);
+  if (mode.only.empty()) {
+    run_appends(mode, data);
+    for (const std::int64_t v :
+         mode.full ? std::vector<std::int64_t>{100, 1024} : std::vector<std::int64_t>{100}) {
+      run_reads(make_samsa_store(Compression::none), v, mode, data);
+      if (mode.peers && v == 100)
+        for (const auto& make : peer_factories()) run_reads(make(), v, mode, data);
+    }
+    run_recovery(mode, data);
   }
-  run_recovery(mode, data);
+  if (mode.only.empty() || mode.only == "idempotence") run_idempotence(mode, data);
+  if (mode.only.empty() || mode.only == "compaction") run_compaction_rows(mode);
   fs::remove_all(mode.work_dir);
   compute_ratios();
   const auto lines = targets();

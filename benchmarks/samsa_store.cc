@@ -19,18 +19,6 @@ std::string_view chars_of(ByteSpan b) {
 
 constexpr std::uint32_t kMaxBatchBytes = 16 << 20;
 
-FlushPolicy flush_policy_for(Durability d) {
-  switch (d) {
-    case Durability::none:
-      return FlushPolicy::manual_may_lose_unflushed;
-    case Durability::interval:
-      return FlushPolicy::interval_may_lose_recent;
-    case Durability::durable:
-      return FlushPolicy::durable;
-  }
-  return FlushPolicy::durable;
-}
-
 // Thread-safety: append() from any number of threads (Log group-commits them); the rest
 // from one thread.
 class SamsaStore final : public Store {
@@ -50,7 +38,7 @@ class SamsaStore final : public Store {
   }
 
   Status open(const StoreOptions& options) override {
-    config_.flush_policy = flush_policy_for(options.durability);
+    config_.flush_policy = samsa_flush_policy(options.durability);
     config_.flush_interval_ms = options.interval_ms;
     // Time only: the Store contract says "synced every interval_ms".
     config_.flush_interval_bytes = std::numeric_limits<std::uint64_t>::max();
@@ -167,6 +155,18 @@ std::string_view to_string(Durability d) {
       return "durable";
   }
   return "?";
+}
+
+FlushPolicy samsa_flush_policy(Durability d) {
+  switch (d) {
+    case Durability::none:
+      return FlushPolicy::manual_may_lose_unflushed;
+    case Durability::interval:
+      return FlushPolicy::interval_may_lose_recent;
+    case Durability::durable:
+      return FlushPolicy::durable;
+  }
+  return FlushPolicy::durable;
 }
 
 std::unique_ptr<Store> make_samsa_store(Compression compression) {

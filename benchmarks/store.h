@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "samsa/log.h"
 #include "samsa/record_batch.h"
 #include "samsa/status.h"
 
@@ -59,8 +60,12 @@ class Store {
   virtual bool concurrent_appends() const { return false; }
 };
 
+// The samsa flush policy giving a durability level (benchmarks/samsa_store.cc).
+FlushPolicy samsa_flush_policy(Durability d);
 // samsa's Log with a codec (benchmarks/samsa_store.cc).
 std::unique_ptr<Store> make_samsa_store(Compression compression);
+// samsa's Partition, every batch from an idempotent producer (benchmarks/partition_store.cc).
+std::unique_ptr<Store> make_samsa_partition_store(Compression compression);
 // The peers (benchmarks/peers/*.cc).
 std::unique_ptr<Store> make_rocksdb_store(bool write_batch);  // false: one Put per record
 std::unique_ptr<Store> make_leveldb_store();

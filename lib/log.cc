@@ -30,8 +30,8 @@ Result<CleanupPolicy> CleanupPolicy::parse(std::string_view text) {
   if (text == "compact,delete" || text == "delete,compact") {
     return CleanupPolicy{.delete_old = true, .compact = true};
   }
-  return Status::invalid_argument(fmt::format(
-      "cleanup policy \"{}\": expected delete, compact or compact,delete", text));
+  return Status::invalid_argument(
+      fmt::format("cleanup policy \"{}\": expected delete, compact or compact,delete", text));
 }
 
 std::string CleanupPolicy::to_string() const {
@@ -232,7 +232,8 @@ struct IncomingBatch {
 };
 
 // Batches that keep their own offsets must increase and start at or after the log end.
-Status check_kept_offsets(ByteSpan batches, const std::vector<std::pair<std::size_t, std::size_t>>& spans,
+Status check_kept_offsets(ByteSpan batches,
+                          const std::vector<std::pair<std::size_t, std::size_t>>& spans,
                           Offset log_end, const std::string& dir) {
   Offset next = log_end;
   for (const auto& [at, size] : spans) {
@@ -360,8 +361,8 @@ Status Log::flush() {
 Status Log::sync_to(Offset end) {
   Impl& m = *impl_;
   if (end.value() > m.log_end.load()) {
-    return Status::out_of_range(fmt::format("sync_to({}) of log {} past its end {}", end.value(),
-                                            m.dir, m.log_end.load()));
+    return Status::out_of_range(
+        fmt::format("sync_to({}) of log {} past its end {}", end.value(), m.dir, m.log_end.load()));
   }
   return m.sync_to(end);
 }
@@ -463,6 +464,12 @@ Status Log::truncate_to(Offset offset) {
     SAMSA_TRY_ASSIGN(const auto holding, keep.back()->find_batch(offset));
     if (holding) new_end = std::min(new_end, holding->base_offset);
   }
+  // Kafka's maybeTruncateCheckpoint, before anything is cut: offsets appended again after
+  // the truncation must not pass for cleaned.
+  SAMSA_TRY_ASSIGN(const std::optional<Offset> cleaned, m.read_cleaner_checkpoint());
+  if (cleaned && *cleaned > new_end) {
+    if (Status s = m.write_cleaner_checkpoint(new_end); !s.ok()) return m.fail(s);
+  }
   m.log_end.store(new_end.value(), std::memory_order_release);
   if (everything) m.log_start.store(offset.value(), std::memory_order_release);
   {
@@ -539,8 +546,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
         total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
     const Timestamp max_ts = seg.max_timestamp().timestamp;
     const bool expired = m.config.cleanup_policy.delete_old && m.config.retention_ms >= 0 &&
-                         max_ts.value() >= 0 &&
-                         now - max_ts.value() > m.config.retention_ms;
+                         max_ts.value() >= 0 && now - max_ts.value() > m.config.retention_ms;
     if (!(below_start || over_size || expired)) break;
     total -= seg.size_bytes();
     report.bytes_deleted += seg.size_bytes();

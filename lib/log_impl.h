@@ -7,12 +7,21 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "samsa/log.h"
 #include "samsa/segment.h"
 
 namespace samsa {
+
+namespace internal {
+class BatchFilter;
+class CleanedSegmentWriter;
+class OffsetMap;
+struct CompactionPass;
+}  // namespace internal
 
 using SegmentList = std::vector<std::shared_ptr<Segment>>;
 
@@ -71,6 +80,10 @@ struct Log::Impl {
     std::int64_t remove_after_ms;
   };
   std::vector<PendingDelete> pending_deletes;
+  // Compaction: segments a cleaned segment replaced under their own name, their files
+  // already removed (a later .deleted of that name must not meet them), kept open for
+  // readers until file_delete_delay_ms passes (guarded by write_mu).
+  std::vector<PendingDelete> retired_segments;
 
   std::shared_ptr<const SegmentList> snapshot() const {
     std::lock_guard lock_guard(segments_mu);
@@ -99,6 +112,37 @@ struct Log::Impl {
   Status load_segments(const std::vector<std::string>& names, bool clean);
   // A segment whose batches claim offsets at or past `limit`: corruption, or cut there.
   Status cut_overlap(Segment& seg, Offset limit, bool& cut);
+
+  // Compaction (log_compaction.cc), driven by the Cleaner (cleaner.h). A pass runs without
+  // write_mu, on a snapshot of the segments; only swap_in_cleaned() takes it.
+  Status check_cleanable();  // not closed, not fail-stopped
+  // The cleanable range from the cleaner checkpoint, the segments and the time.
+  Status plan_compaction(internal::CompactionPass& pass) const;
+  // Indexes the dirty part into `map` until it fills; sets the map's end and the last batch
+  // of every producer.
+  Status build_offset_map(internal::CompactionPass& pass, internal::OffsetMap& map) const;
+  Result<bool> index_dirty_part(internal::CompactionPass& pass, internal::OffsetMap& map) const;
+  // Rewrites the segments below the map's end, group by group, swapping each cleaned
+  // segment in. False when the log changed meanwhile and the pass stopped.
+  Result<bool> clean_segments(internal::CompactionPass& pass, const internal::OffsetMap& map);
+  Result<bool> clean_group(const SegmentList& group, internal::BatchFilter& filter,
+                           internal::CompactionPass& pass);
+  // Kafka's replaceSegments: .cleaned -> .swap, old -> .deleted, .swap -> final names, the
+  // directory fsync'd after each step. False (files dropped) when `group` is no longer
+  // this log's segments as they were (sizes) when cleaned.
+  Result<bool> swap_in_cleaned(const SegmentList& group, const std::vector<std::uint64_t>& sizes,
+                               internal::CleanedSegmentWriter& cleaned,
+                               internal::CompactionPass& pass);
+  // Where `segs` (consecutive, at `sizes`) start in the segment list, when they are all
+  // still there as they were and the active segment is not one of them (write_mu held).
+  std::optional<std::size_t> find_unchanged(std::span<const std::shared_ptr<Segment>> segs,
+                                            std::span<const std::uint64_t> sizes) const;
+  // Takes write_mu: the log failed or closed, or `segs` are no longer as they were.
+  bool segments_changed(std::span<const std::shared_ptr<Segment>> segs,
+                        std::span<const std::uint64_t> sizes);
+  Status retire_replaced(const SegmentList& group);  // write_mu held
+  Result<std::optional<Offset>> read_cleaner_checkpoint() const;
+  Status write_cleaner_checkpoint(Offset first_dirty);
 };
 
 }  // namespace samsa

@@ -91,9 +91,8 @@ void Partition::Impl::on_roll(Offset new_base) {
   std::lock_guard lock(state_mu);
   // Batches below new_base are all committed to the producer state (the hook commits
   // before the next append can roll), so the snapshot describes exactly [.., new_base).
-  SAMSA_ASSERT(producers.map_end_offset() == new_base,
-               "producer state at {} when {} rolled at {}", producers.map_end_offset().value(),
-               dir, new_base.value());
+  SAMSA_ASSERT(producers.map_end_offset() == new_base, "producer state at {} when {} rolled at {}",
+               producers.map_end_offset().value(), dir, new_base.value());
   if (Status s = producers.take_snapshot(); !s.ok() && state_error.ok()) state_error = s;
 }
 
@@ -105,14 +104,16 @@ Partition::~Partition() {
   if (impl_) (void)close();
 }
 
-Result<PartitionAppendResult> Partition::Impl::append(MutableByteSpan batches,
-                                                      AppendOptions options,
+Result<PartitionAppendResult> Partition::Impl::append(AppendInput input, AppendOptions options,
                                                       ProducerAppendOrigin origin) {
   std::shared_lock admin(admin_mu);
   if (closed) return Status::failed_precondition(fmt::format("partition {} is closed", dir));
   PartitionAppendHook hook(*this, origin);
   options.hook = &hook;
-  auto appended = log->append(batches, options);
+  // A builder takes the Log's in-process path (no second validation of what samsa encoded).
+  auto appended = std::holds_alternative<RecordBatchBuilder*>(input)
+                      ? log->append(*std::get<RecordBatchBuilder*>(input), options)
+                      : log->append(std::get<MutableByteSpan>(input), options);
   PartitionAppendResult result;
   if (!appended.ok()) {
     if (!hook.duplicate()) return appended.status();
@@ -133,22 +134,24 @@ Result<PartitionAppendResult> Partition::Impl::append(MutableByteSpan batches,
   return result;
 }
 
-Result<PartitionAppendResult> Partition::append(MutableByteSpan batches,
-                                                LeaderEpoch leader_epoch) {
-  if (leader_epoch == LeaderEpoch::none()) {
-    std::lock_guard lock(impl_->state_mu);
-    // Kafka's leader always stamps its epoch; a partition never given one leads in epoch 0
-    // (a new partition's first), so no batch keeps an epoch its producer made up.
-    leader_epoch = impl_->epochs.latest_epoch().value_or(LeaderEpoch(0));
-  }
-  AppendOptions options{.leader_epoch = leader_epoch, .producer_batches = true};
+LeaderEpoch Partition::Impl::leader_epoch_or_latest(LeaderEpoch epoch) const {
+  if (epoch != LeaderEpoch::none()) return epoch;
+  std::lock_guard lock(state_mu);
+  // Kafka's leader always stamps its epoch; a partition never given one leads in epoch 0
+  // (a new partition's first), so no batch keeps an epoch its producer made up.
+  return epochs.latest_epoch().value_or(LeaderEpoch(0));
+}
+
+Result<PartitionAppendResult> Partition::append(MutableByteSpan batches, LeaderEpoch leader_epoch) {
+  AppendOptions options{.leader_epoch = impl_->leader_epoch_or_latest(leader_epoch),
+                        .producer_batches = true};
   return impl_->append(batches, options, ProducerAppendOrigin::client);
 }
 
 Result<PartitionAppendResult> Partition::append(RecordBatchBuilder& builder,
                                                 LeaderEpoch leader_epoch) {
-  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
-  return append(batch, leader_epoch);
+  AppendOptions options{.leader_epoch = impl_->leader_epoch_or_latest(leader_epoch)};
+  return impl_->append(&builder, options, ProducerAppendOrigin::client);
 }
 
 Result<PartitionAppendResult> Partition::append_as_follower(MutableByteSpan batches) {
@@ -183,8 +186,7 @@ bool Partition::wait_for_data(Offset offset, Isolation isolation,
 
 Result<std::optional<TimestampOffset>> Partition::offset_for_timestamp(Timestamp ts,
                                                                        Isolation isolation) const {
-  const Offset bound =
-      isolation == Isolation::committed ? last_stable_offset() : log_end_offset();
+  const Offset bound = isolation == Isolation::committed ? last_stable_offset() : log_end_offset();
   if (ts == kLatestTimestamp) return std::optional(TimestampOffset{Timestamp::none(), bound});
   SAMSA_TRY_ASSIGN(auto found, impl_->log->offset_for_timestamp(ts));
   if (ts != kEarliestTimestamp && found && found->offset >= bound) return std::nullopt;
@@ -240,9 +242,9 @@ Status Partition::delete_records_before(Offset offset) {
   if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
   const Offset hw = high_watermark();
   if (offset > hw) {
-    return Status::out_of_range(fmt::format(
-        "delete records before {} in partition {}: past the high watermark {}", offset.value(),
-        m.dir, hw.value()));
+    return Status::out_of_range(
+        fmt::format("delete records before {} in partition {}: past the high watermark {}",
+                    offset.value(), m.dir, hw.value()));
   }
   SAMSA_TRY(m.log->delete_records_before(offset));
   std::lock_guard lock(m.state_mu);
@@ -302,14 +304,26 @@ Status Partition::close() {
   return result;
 }
 
-Offset Partition::log_start_offset() const { return impl_->log->log_start_offset(); }
-Offset Partition::log_end_offset() const { return impl_->log->log_end_offset(); }
+Offset Partition::log_start_offset() const {
+  return impl_->log->log_start_offset();
+}
+Offset Partition::log_end_offset() const {
+  return impl_->log->log_end_offset();
+}
 Offset Partition::high_watermark() const {
   return Offset(impl_->high_watermark.load(std::memory_order_acquire));
 }
-Offset Partition::last_stable_offset() const { return high_watermark(); }
-Log& Partition::log() { return *impl_->log; }
-const Log& Partition::log() const { return *impl_->log; }
-const std::string& Partition::dir() const { return impl_->dir; }
+Offset Partition::last_stable_offset() const {
+  return high_watermark();
+}
+Log& Partition::log() {
+  return *impl_->log;
+}
+const Log& Partition::log() const {
+  return *impl_->log;
+}
+const std::string& Partition::dir() const {
+  return impl_->dir;
+}
 
 }  // namespace samsa

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <variant>
 
 #include "samsa/partition.h"
 
@@ -35,9 +36,9 @@ struct Partition::Impl {
 
   // Lock order: the Log's write lock, then state_mu.
   mutable std::mutex state_mu;
-  LeaderEpochCache epochs;          // guarded by state_mu
-  ProducerStateManager producers;   // guarded by state_mu
-  Status state_error;               // a snapshot at roll that failed; guarded by state_mu
+  LeaderEpochCache epochs;         // guarded by state_mu
+  ProducerStateManager producers;  // guarded by state_mu
+  Status state_error;              // a snapshot at roll that failed; guarded by state_mu
 
   // Invariant: log_start <= high_watermark <= log_end, except transiently between a log
   // truncation and lower_high_watermark() (readers clamp to the log's own bounds).
@@ -47,8 +48,10 @@ struct Partition::Impl {
   std::mutex checkpoint_mu;
   std::int64_t hw_checkpointed = -1;  // guarded by checkpoint_mu
 
-  Result<PartitionAppendResult> append(MutableByteSpan batches, AppendOptions options,
+  using AppendInput = std::variant<MutableByteSpan, RecordBatchBuilder*>;
+  Result<PartitionAppendResult> append(AppendInput input, AppendOptions options,
                                        ProducerAppendOrigin origin);
+  LeaderEpoch leader_epoch_or_latest(LeaderEpoch epoch) const;
   void advance_high_watermark(Offset end);
   void lower_high_watermark(Offset end);
   Status write_high_watermark_checkpoint();

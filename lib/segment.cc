@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <mutex>
 
 #include "batch_scanner.h"
 #include "invariant.h"
@@ -51,7 +52,14 @@ struct Segment::Impl {
   std::string dir;
   Offset base;
   SegmentConfig config;
-  std::string log_path;
+  // Renamed (.deleted) under the owner's write lock while readers build messages from it:
+  // readers take a copy through path().
+  mutable std::mutex path_mu;
+  std::string log_path;  // guarded by path_mu once the segment is shared
+  std::string path() const {
+    std::lock_guard lock(path_mu);
+    return log_path;
+  }
   std::shared_ptr<File> log;
   std::unique_ptr<OffsetIndex> index;
   std::unique_ptr<TimeIndex> time_index;
@@ -194,8 +202,8 @@ Status Segment::Impl::load_tail() {
 Offset Segment::base_offset() const {
   return impl_->base;
 }
-const std::string& Segment::log_path() const {
-  return impl_->log_path;
+std::string Segment::log_path() const {
+  return impl_->path();
 }
 std::uint64_t Segment::size_bytes() const {
   return impl_->size.load(std::memory_order_acquire);
@@ -256,7 +264,7 @@ Status Segment::append(ByteSpan batches, Offset first_offset, Offset last_offset
 
 Status Segment::for_each_batch(Position start,
                                const std::function<bool(const BatchLocation&)>& visit) const {
-  BatchScanner scanner(*impl_->log, start.value(), size_bytes(), impl_->log_path);
+  BatchScanner scanner(*impl_->log, start.value(), size_bytes(), impl_->path());
   // Base offsets lie outside the CRC: check they increase and stay within the segment, so
   // a flipped bit there is reported instead of misplacing the batch.
   Offset previous_last = impl_->base - 1;
@@ -270,7 +278,7 @@ Status Segment::for_each_batch(Position start,
       return Status::corruption(fmt::format(
           "{}: batch at position {} claims offsets [{}, {}], out of order after offset {} in a "
           "segment ending before offset {}",
-          impl_->log_path, b.position.value(), b.base_offset.value(), b.last_offset.value(),
+          impl_->path(), b.position.value(), b.base_offset.value(), b.last_offset.value(),
           previous_last.value(), next.value()));
     }
     previous_last = b.last_offset;
@@ -336,8 +344,7 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
   // find_batch checks the index against the log before trusting it.
   SAMSA_TRY_ASSIGN(const auto first, find_batch(from));
   if (!first) return std::optional<TimestampOffset>();
-  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->log_path,
-                       1 << 20);
+  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->path(), 1 << 20);
   RecordReader reader;
   Record record;
   for (;;) {
@@ -349,7 +356,7 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     std::vector<std::byte> bytes(b.size_bytes);
     SAMSA_TRY_ASSIGN(const std::size_t got, impl_->log->read_at(b.position.value(), bytes));
     if (got != bytes.size())
-      return Status::corruption(fmt::format("{}: short read", impl_->log_path));
+      return Status::corruption(fmt::format("{}: short read", impl_->path()));
     SAMSA_TRY_ASSIGN(auto view, RecordBatchView::validate(bytes, {}, b.position.value()));
     SAMSA_TRY(reader.reset(view));
     for (;;) {
@@ -484,7 +491,10 @@ Status Segment::rename_to_deleted() {
   Impl& m = *impl_;
   m.active = false;  // gone from the log: no final index entries, no trimming
   SAMSA_TRY(m.env->rename(m.log_path, m.log_path + ".deleted"));
-  m.log_path += ".deleted";
+  {
+    std::lock_guard lock(m.path_mu);
+    m.log_path += ".deleted";
+  }
   SAMSA_TRY(m.index->rename_file(m.index->path() + ".deleted"));
   return m.time_index->rename_file(m.time_index->path() + ".deleted");
 }

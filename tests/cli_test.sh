@@ -76,7 +76,7 @@ step "--help prints usage (samsa and each command)"
 run --help
 expect_rc 0 "samsa --help"
 expect_grep "append DIR" out "samsa --help"
-for cmd in append read dump verify recover; do
+for cmd in append read dump verify recover compact; do
   run "$cmd" --help
   expect_rc 0 "samsa $cmd --help"
   expect_grep "usage: samsa $cmd" out "samsa $cmd --help"
@@ -285,6 +285,85 @@ expect_rc 0 "recover --truncate-corruption"
 expect_grep "bytes truncated: [1-9]" out "recover --truncate-corruption reports the cut"
 run verify "$FLUSHED"
 expect_rc 0 "verify after --truncate-corruption"
+
+step "append --null-marker writes tombstones; read --latest-per-key shows the latest per key"
+COMPACT=$WORK/compact
+# 100-byte segments: every record (one per batch) gets a segment of its own, and the last
+# one, z, is in the active segment, which compaction never touches.
+run_in $'a:1\nb:1\nno key\na:2\nc:1\nb:DEL\nc:2\nz:last\n' append "$COMPACT" --key-separator : \
+  --null-marker DEL --batch-records 1 --segment-bytes 100 --cleanup-policy compact
+expect_rc 0 "append --null-marker"
+[[ $(wc -l <"$WORK/out") == 8 ]] || fail "append --null-marker: expected 8 acked lines"
+run read "$COMPACT"
+expect_rc 0 "read before compaction"
+[[ $(no_ts | sed -n 3p) == "2${TAB}null${TAB}no key" ]] || fail "read: the keyless record"
+[[ $(no_ts | sed -n 6p) == "5${TAB}b${TAB}null" ]] || fail "read: DEL was written as a null value"
+LATEST="3${TAB}a${TAB}2
+5${TAB}b${TAB}null
+6${TAB}c${TAB}2
+7${TAB}z${TAB}last"
+run read "$COMPACT" --latest-per-key
+expect_rc 0 "read --latest-per-key"
+[[ $(no_ts) == "$LATEST" ]] || { printf '%s\n' "$LATEST" >&2; fail "read --latest-per-key"; }
+run read "$COMPACT" --latest-per-key --from 4 --max 2
+[[ $(no_ts) == "4${TAB}c${TAB}1"$'\n'"5${TAB}b${TAB}null" ]] ||
+  fail "read --latest-per-key --from 4 --max 2: the latest among the records read"
+
+step "compact: only the latest record of each key stays, offsets unchanged"
+run compact "$COMPACT" --segment-bytes 100
+expect_rc 0 "compact"
+expect_grep "compacted $COMPACT" out "compact names the log"
+expect_grep "first uncleanable offset: 7" out "compact: the active segment is not cleaned"
+expect_grep "cleaned up to offset: 7" out "compact: cleaned up to the active segment"
+expect_grep "records: 7 read, 3 kept, 4 removed (0 tombstones, 1 without a key)" out "compact stats"
+expect_grep "segments: 7 cleaned into" out "compact: segments cleaned"
+run read "$COMPACT"
+expect_rc 0 "read after compact"
+[[ $(no_ts) == "$LATEST" ]] || { printf '%s\n' "$LATEST" >&2; fail "read after compact"; }
+run read "$COMPACT" --from 1 --max 1
+[[ $(no_ts) == "3${TAB}a${TAB}2" ]] || fail "read --from a removed offset gets the next record"
+[[ $(cat "$COMPACT/cleaner-offset-checkpoint") == $'0\n1\ncompact 0 7' ]] ||
+  fail "cleaner-offset-checkpoint: expected the first dirty offset 7 in Kafka's format"
+run verify "$COMPACT"
+expect_rc 0 "verify after compact"
+run compact "$COMPACT" --if-needed
+expect_rc 0 "compact --if-needed on a clean log"
+expect_grep "not needed" out "compact --if-needed says why not"
+expect_grep "dirty ratio: 0.000" out "compact --if-needed: a clean log's dirty ratio"
+
+step "compact: a tombstone stays for --delete-retention-ms after the pass that kept it"
+run compact "$COMPACT" --delete-retention-ms 86400000
+expect_grep "0 tombstones" out "a tombstone within its delete horizon stays"
+run read "$COMPACT" --latest-per-key
+[[ $(no_ts) == "$LATEST" ]] || fail "the tombstone is still there within its horizon"
+RM=$WORK/tombstones
+run_in $'k:1\nk:DEL\nj:1\nlast:x\n' append "$RM" --key-separator : --null-marker DEL \
+  --batch-records 1 --segment-bytes 100
+expect_rc 0 "append for the tombstone horizon"
+run compact "$RM" --delete-retention-ms 0
+expect_grep "records: 3 read, 2 kept, 1 removed (0 tombstones" out "first pass keeps the tombstone"
+run read "$RM"
+[[ $(no_ts) == "1${TAB}k${TAB}null"$'\n'"2${TAB}j${TAB}1"$'\n'"3${TAB}last${TAB}x" ]] ||
+  fail "after the first pass: the tombstone, j and the active segment"
+run compact "$RM" --delete-retention-ms 0
+expect_grep "1 removed (1 tombstones" out "the next pass, past the horizon, removes the tombstone"
+run read "$RM"
+[[ $(no_ts) == "2${TAB}j${TAB}1"$'\n'"3${TAB}last${TAB}x" ]] || fail "the deleted key is gone"
+
+step "compact: errors"
+run compact "$COMPACT" --cleanup-policy delete
+expect_rc 2 "compact --cleanup-policy delete"
+expect_grep "includes compact" err "compact --cleanup-policy delete message"
+run compact "$WORK/nope"
+expect_rc 1 "compact on a missing directory"
+[[ ! -e $WORK/nope ]] || fail "compact created the missing directory"
+run_in "x" append "$COMPACT" --cleanup-policy sometimes
+expect_rc 2 "append --cleanup-policy sometimes"
+expect_grep "\-\-cleanup-policy" err "--cleanup-policy message"
+run compact "$COMPACT" --min-cleanable-dirty-ratio 2
+expect_rc 2 "compact --min-cleanable-dirty-ratio 2"
+run read "$COMPACT" --latest-per-key --follow
+expect_rc 2 "read --latest-per-key --follow"
 
 step "usage errors exit 2 naming the flag"
 run read "$LOG" --bogus

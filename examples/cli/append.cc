@@ -27,6 +27,10 @@ appended at end of input or on SIGINT/SIGTERM.
   --key-separator S       the key is the text before the first S of a line, the value the
                           text after it; a line without S has a null key. Without this
                           flag every record has a null key and the whole line as value.
+  --null-marker S         a value (or a key) equal to S is written as null: a null value
+                          is a tombstone, which log compaction keeps for
+                          --delete-retention-ms and then removes with the key
+                          (kafka-console-producer's null.marker)
   --batch-records N       records per batch (default 100)
   --compression CODEC     none (default), gzip, snappy, lz4 or zstd
   --flush always|interval|manual
@@ -45,6 +49,7 @@ struct AppendSettings {
   std::string dir;
   LogConfig config;
   std::optional<std::string> key_separator;
+  std::optional<std::string> null_marker;
   std::int64_t batch_records = 100;
   Compression compression = Compression::none;
 };
@@ -78,6 +83,7 @@ Status parse_settings(const ParsedArgs& args, AppendSettings& s) {
     if (sep->empty()) return Status::invalid_argument("--key-separator: must not be empty");
     s.key_separator = *sep;
   }
+  if (const std::string* marker = args.value("--null-marker")) s.null_marker = *marker;
   if (const std::string* codec = args.value("--compression")) {
     auto parsed = parse_compression(*codec);
     if (!parsed.ok()) {
@@ -136,7 +142,12 @@ class Appender {
         builder_.uncompressed_size() + record_bytes > log_.config().max_batch_bytes) {
       SAMSA_TRY(append_batch());
     }
-    SAMSA_TRY(builder_.append(SystemClock::instance().now(), key, as_bytes(value)));
+    std::optional<ByteSpan> value_bytes = as_bytes(value);
+    if (settings_.null_marker) {
+      if (value == *settings_.null_marker) value_bytes.reset();
+      if (key && as_chars(*key) == *settings_.null_marker) key.reset();
+    }
+    SAMSA_TRY(builder_.append(SystemClock::instance().now(), key, value_bytes));
     if (builder_.record_count() >= settings_.batch_records) SAMSA_TRY(append_batch());
     return Status();
   }
@@ -166,6 +177,7 @@ class Appender {
 int run_append(std::span<char* const> argv) {
   std::vector<FlagSpec> specs = kLogConfigFlags;
   specs.insert(specs.end(), {{"--key-separator", true},
+                             {"--null-marker", true},
                              {"--batch-records", true},
                              {"--compression", true},
                              {"--flush", true},

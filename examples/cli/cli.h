@@ -63,6 +63,10 @@ Status typed_int_flag(const ParsedArgs& args, std::string_view flag, std::int64_
   return Status();
 }
 
+// Reads a floating-point flag into `out` when present; the value must lie in [min, max].
+Status double_flag(const ParsedArgs& args, std::string_view flag, double min, double max,
+                   double& out);
+
 // The LogConfig flags every command that opens a Log takes, and their --help text.
 extern const std::vector<FlagSpec> kLogConfigFlags;
 extern const std::string_view kLogConfigHelp;
@@ -98,5 +102,6 @@ int run_read(std::span<char* const> args);
 int run_dump(std::span<char* const> args);
 int run_verify(std::span<char* const> args);
 int run_recover(std::span<char* const> args);
+int run_compact(std::span<char* const> args);
 
 }  // namespace samsa::cli

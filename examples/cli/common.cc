@@ -6,6 +6,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "cli.h"
@@ -98,11 +99,20 @@ Status int_flag(const ParsedArgs& args, std::string_view flag, std::int64_t min,
 }
 
 const std::vector<FlagSpec> kLogConfigFlags = {
-    {"--segment-bytes", true},        {"--segment-ms", true},
-    {"--index-interval-bytes", true}, {"--segment-index-bytes", true},
-    {"--retention-ms", true},         {"--retention-bytes", true},
-    {"--max-batch-bytes", true},      {"--file-delete-delay-ms", true},
+    {"--segment-bytes", true},
+    {"--segment-ms", true},
+    {"--index-interval-bytes", true},
+    {"--segment-index-bytes", true},
+    {"--retention-ms", true},
+    {"--retention-bytes", true},
+    {"--max-batch-bytes", true},
+    {"--file-delete-delay-ms", true},
     {"--timestamp-type", true},
+    {"--cleanup-policy", true},
+    {"--min-cleanable-dirty-ratio", true},
+    {"--min-compaction-lag-ms", true},
+    {"--max-compaction-lag-ms", true},
+    {"--delete-retention-ms", true},
 };
 
 const std::string_view kLogConfigHelp =
@@ -116,7 +126,46 @@ const std::string_view kLogConfigHelp =
   --max-batch-bytes N        largest batch accepted (max.message.bytes, default 1048588)
   --file-delete-delay-ms MS  keep .deleted files this long (file.delete.delay.ms, default 60000)
   --timestamp-type create|log-append   message.timestamp.type (default create)
+  --cleanup-policy delete|compact|compact,delete   cleanup.policy (default delete; compact
+                             for `samsa compact`)
+  --min-cleanable-dirty-ratio R   compact when dirty bytes / (clean + dirty) > R (default 0.5)
+  --min-compaction-lag-ms MS      records younger than MS are not compacted (default 0)
+  --max-compaction-lag-ms MS      compact records older than MS whatever the ratio (default: never)
+  --delete-retention-ms MS        a tombstone stays MS after compaction first kept it (1 day)
 )";
+
+Status double_flag(const ParsedArgs& args, std::string_view flag, double min, double max,
+                   double& out) {
+  const std::string* text = args.value(flag);
+  if (text == nullptr) return Status();
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text->c_str(), &end);
+  if (text->empty() || errno != 0 || end != text->c_str() + text->size() || !(v >= min) ||
+      !(v <= max)) {
+    return Status::invalid_argument(
+        fmt::format("{}: expected a number from {} to {}, got '{}'", flag, min, max, *text));
+  }
+  out = v;
+  return Status();
+}
+
+// The compaction settings (Kafka's topic configs of the same names).
+Status apply_compaction_flags(const ParsedArgs& args, LogConfig& config) {
+  if (const std::string* policy = args.value("--cleanup-policy")) {
+    auto parsed = CleanupPolicy::parse(*policy);
+    if (!parsed.ok())
+      return Status::invalid_argument("--cleanup-policy: " + parsed.status().message());
+    config.cleanup_policy = *parsed;
+  }
+  SAMSA_TRY(
+      double_flag(args, "--min-cleanable-dirty-ratio", 0, 1, config.min_cleanable_dirty_ratio));
+  SAMSA_TRY(
+      typed_int_flag(args, "--min-compaction-lag-ms", 0, kInt64Max, config.min_compaction_lag_ms));
+  SAMSA_TRY(
+      typed_int_flag(args, "--max-compaction-lag-ms", 1, kInt64Max, config.max_compaction_lag_ms));
+  return typed_int_flag(args, "--delete-retention-ms", 0, kInt64Max, config.delete_retention_ms);
+}
 
 Status apply_log_config_flags(const ParsedArgs& args, LogConfig& config) {
   SAMSA_TRY(typed_int_flag(args, "--segment-bytes", 1, kInt64Max, config.segment_bytes));
@@ -144,7 +193,7 @@ Status apply_log_config_flags(const ParsedArgs& args, LogConfig& config) {
           fmt::format("--timestamp-type: expected create or log-append, got '{}'", *type));
     }
   }
-  return Status();
+  return apply_compaction_flags(args, config);
 }
 
 Result<std::string> single_dir(const ParsedArgs& args) {

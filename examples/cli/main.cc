@@ -6,6 +6,7 @@
 //   samsa dump DIR      every segment's batches and index entries (read-only)
 //   samsa verify DIR    checks every batch, offset and index entry (read-only)
 //   samsa recover DIR   opens the log, runs crash recovery, prints what it did
+//   samsa compact DIR   log compaction: keeps the latest record of each key
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -28,6 +29,8 @@ Commands:
   verify DIR    check every batch, offset and index entry (never modifies DIR); exit 1 on
                 any problem
   recover DIR   open the log (crash recovery) and print the recovery report
+  compact DIR   clean the log once (Kafka's log compaction: the latest record of each
+                key stays) and print what the pass did
 
 `samsa COMMAND --help` describes a command's flags.
 Exit status: 0 success, 1 an error (I/O, corruption, missing or locked DIR), 2 bad usage.
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   if (command == "dump") return run_dump(rest);
   if (command == "verify") return run_verify(rest);
   if (command == "recover") return run_recover(rest);
+  if (command == "compact") return run_compact(rest);
   fmt::print(stderr, "samsa: unknown command '{}' (see samsa --help)\n", command);
   return kExitUsage;
 }

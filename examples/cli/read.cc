@@ -2,10 +2,12 @@
 // or a timestamp, optionally following the log as it grows.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "cli.h"
 #include "samsa/record_batch.h"
@@ -27,6 +29,10 @@ be told from a null one). The timestamp is in milliseconds since the Unix epoch.
   --max N           stop after N records
   --follow          at the log end, wait for new records (in 500 ms steps) until
                     SIGINT/SIGTERM or --max is reached
+  --latest-per-key  print only the latest record of each key among those read, in
+                    offset order: what log compaction keeps (a tombstone, the latest
+                    record of a deleted key, prints with the value `null`; records
+                    without a key are left out). Not with --follow.
 
 read opens the log, which takes the directory's lock: while another process (e.g.
 `samsa append`) has the log open, read fails with a "busy" error, and while read holds
@@ -44,6 +50,7 @@ struct ReadSettings {
   std::optional<std::int64_t> from_time_ms;
   std::int64_t max_records = std::numeric_limits<std::int64_t>::max();
   bool follow = false;
+  bool latest_per_key = false;
 };
 
 Status parse_settings(const ParsedArgs& args, ReadSettings& s) {
@@ -64,6 +71,11 @@ Status parse_settings(const ParsedArgs& args, ReadSettings& s) {
   }
   SAMSA_TRY(int_flag(args, "--max", 0, kMax, s.max_records));
   s.follow = args.has("--follow");
+  s.latest_per_key = args.has("--latest-per-key");
+  if (s.follow && s.latest_per_key) {
+    return Status::invalid_argument(
+        "--latest-per-key needs the end of what is read: not with --follow");
+  }
   return Status();
 }
 
@@ -118,6 +130,7 @@ class Reader {
       }
       out_.clear();
     }
+    if (settings_.latest_per_key) return print_latest(stdout_closed);
     return Status();
   }
 
@@ -148,15 +161,52 @@ class Reader {
       if (!more) break;
       // A read returns whole batches: skip the records before the one asked for.
       if (record.offset < next_) continue;
+      ++printed_;
+      if (settings_.latest_per_key) {
+        if (record.key) {
+          latest_[std::string(as_chars(*record.key))] = {
+              record.offset, record.timestamp,
+              record.value ? std::optional(std::string(as_chars(*record.value))) : std::nullopt};
+        }
+        continue;
+      }
       fmt::format_to(std::back_inserter(out_), "{}\t{}\t{}\t{}\n", record.offset.value(),
                      record.timestamp.value(), printable(record.key), printable(record.value));
-      ++printed_;
     }
     return Status();
   }
 
+  // --latest-per-key: the latest record of each key, printed in offset order at the end.
+  Status print_latest(bool& stdout_closed) {
+    std::vector<std::pair<const std::string*, const Latest*>> rows;
+    rows.reserve(latest_.size());
+    for (const auto& [key, latest] : latest_) rows.emplace_back(&key, &latest);
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second->offset < b.second->offset; });
+    for (const auto& [key, latest] : rows) {
+      fmt::format_to(std::back_inserter(out_), "{}\t{}\t{}\t{}\n", latest->offset.value(),
+                     latest->timestamp.value(), *key,
+                     latest->value ? std::string_view(*latest->value) : std::string_view("null"));
+    }
+    if (!write_stdout(std::string_view(out_.data(), out_.size()))) {
+      stdout_closed = errno == EPIPE;
+      if (!stdout_closed) {
+        return Status::io_error(fmt::format("writing to stdout: {}", std::strerror(errno)));
+      }
+    }
+    out_.clear();
+    return Status();
+  }
+
+  struct Latest {
+    Offset offset;
+    Timestamp timestamp;
+    std::optional<std::string> value;
+  };
+
   const Log& log_;
   const ReadSettings& settings_;
+  std::map<std::string, Latest> latest_;
   Offset next_;  // the first offset not printed yet
   std::int64_t printed_ = 0;
   std::vector<std::byte> bytes_;
@@ -168,8 +218,11 @@ class Reader {
 
 int run_read(std::span<char* const> argv) {
   std::vector<FlagSpec> specs = kLogConfigFlags;
-  specs.insert(specs.end(),
-               {{"--from", true}, {"--from-time", true}, {"--max", true}, {"--follow", false}});
+  specs.insert(specs.end(), {{"--from", true},
+                             {"--from-time", true},
+                             {"--max", true},
+                             {"--follow", false},
+                             {"--latest-per-key", false}});
   auto args = parse_args(argv, specs);
   if (!args.ok()) return usage_error("read", args.status().message());
   if (args->help) {

@@ -72,7 +72,8 @@ class Segment {
   ~Segment();
 
   Offset base_offset() const;
-  const std::string& log_path() const;
+  // A copy: retention renames the file (.deleted) while readers may ask.
+  std::string log_path() const;
   // Bytes of whole batches readers may read.
   std::uint64_t size_bytes() const;
   // One past the last offset appended; base_offset() when empty.
