@@ -30,8 +30,8 @@ Result<CleanupPolicy> CleanupPolicy::parse(std::string_view text) {
   if (text == "compact,delete" || text == "delete,compact") {
     return CleanupPolicy{.delete_old = true, .compact = true};
   }
-  return Status::invalid_argument(fmt::format(
-      "cleanup policy \"{}\": expected delete, compact or compact,delete", text));
+  return Status::invalid_argument(
+      fmt::format("cleanup policy \"{}\": expected delete, compact or compact,delete", text));
 }
 
 std::string CleanupPolicy::to_string() const {
@@ -232,8 +232,8 @@ struct IncomingBatch {
 };
 
 // Batches that keep their own offsets must increase and start at or after the log end.
-Status check_kept_offsets(ByteSpan batches, const std::vector<std::pair<std::size_t, std::size_t>>& spans,
-                          Offset log_end, const std::string& dir) {
+Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_end,
+                          const std::string& dir) {
   Offset next = log_end;
   for (const auto& [at, size] : spans) {
     const auto view = RecordBatchView::parse(batches.subspan(at, size)).value();
@@ -250,29 +250,61 @@ Status check_kept_offsets(ByteSpan batches, const std::vector<std::pair<std::siz
 
 }  // namespace
 
-Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
-  Impl& m = *impl_;
-  if (batches.empty()) return Status::invalid_argument("append of no batches");
-  // Validate before taking the lock: the expensive part runs in parallel across appenders.
-  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (start, size)
+namespace {
+
+// Validates every batch of an append (framing, CRC, records, size). Runs before the write
+// lock is taken: the expensive part runs in parallel across appenders.
+Status validate_batches(ByteSpan batches, const AppendOptions& options,
+                        std::uint32_t max_batch_bytes, BatchSpans& spans, std::int64_t& records) {
   ValidateOptions validate{.producer_batch = options.producer_batches};
-  std::int64_t records = 0;
   for (std::size_t at = 0; at < batches.size();) {
-    auto view = RecordBatchView::validate(ByteSpan(batches).subspan(at), validate, at);
+    auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
     if (!view.ok()) return view.status();
-    if (view->size_bytes() > m.config.max_batch_bytes) {
+    if (view->size_bytes() > max_batch_bytes) {
       return Status::invalid_argument(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
-                      view->size_bytes(), m.config.max_batch_bytes));
+                      view->size_bytes(), max_batch_bytes));
     }
     records += view->records_count();
     spans.emplace_back(at, view->size_bytes());
     at += view->size_bytes();
   }
+  return Status();
+}
+
+}  // namespace
+
+Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
+  if (batches.empty()) return Status::invalid_argument("append of no batches");
+  BatchSpans spans;
+  std::int64_t records = 0;
+  SAMSA_TRY(validate_batches(batches, options, impl_->config.max_batch_bytes, spans, records));
+  return impl_->append_validated(batches, spans, records, options);
+}
+
+Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions& options) {
+  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
+  // samsa encoded this batch itself (framing, CRC, deltas are right by construction): only
+  // the size limit is left to check. Decoding every record again cost more than encoding.
+  if (batch.size() > impl_->config.max_batch_bytes) {
+    return Status::invalid_argument(
+        fmt::format("batch at position 0 is {} bytes, more than max_batch_bytes {}", batch.size(),
+                    impl_->config.max_batch_bytes));
+  }
+  const BatchSpans spans = {{0, batch.size()}};
+  AppendOptions trusted = options;
+  trusted.producer_batches = false;  // deltas may be explicit (compaction)
+  return impl_->append_validated(batch, spans, builder.record_count(), trusted);
+}
+
+// Under the write lock: assigns offsets, writes, publishes; then waits for durability.
+Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const BatchSpans& spans,
+                                               std::int64_t records, const AppendOptions& request) {
+  Impl& m = *this;
   std::unique_lock lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
   Offset first(m.log_end.load());
-  if (!options.assign_offsets) {
+  if (!request.assign_offsets) {
     SAMSA_TRY(check_kept_offsets(batches, spans, Offset(m.log_end.load()), m.dir));
     first = RecordBatchView::parse(batches.subspan(spans.front().first)).value().base_offset();
   }
@@ -282,19 +314,19 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   const Timestamp now = m.clock.now();
   AppendInfo info;
   std::vector<RecordBatchView> views;
-  if (options.hook != nullptr) views.reserve(spans.size());
+  if (request.hook != nullptr) views.reserve(spans.size());
   for (const auto& [at, size] : spans) {
     MutableByteSpan batch = batches.subspan(at, size);
-    if (options.assign_offsets) set_base_offset(batch, Offset(next));
-    if (options.leader_epoch != LeaderEpoch::none()) {
-      set_partition_leader_epoch(batch, options.leader_epoch);
+    if (request.assign_offsets) set_base_offset(batch, Offset(next));
+    if (request.leader_epoch != LeaderEpoch::none()) {
+      set_partition_leader_epoch(batch, request.leader_epoch);
     }
     if (m.config.timestamp_type == TimestampType::log_append_time) {
       set_max_timestamp(batch, TimestampType::log_append_time, now);
       info.log_append_time = now;
     }
     const auto view = RecordBatchView::parse(batch).value();
-    if (options.hook != nullptr) views.push_back(view);
+    if (request.hook != nullptr) views.push_back(view);
     next = view.last_offset().value() + 1;
     if (view.max_timestamp() > max_ts) {
       max_ts = view.max_timestamp();
@@ -302,7 +334,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     }
   }
   const Offset last(next - 1);
-  if (options.hook != nullptr) SAMSA_TRY(options.hook->before_write(views));
+  if (request.hook != nullptr) SAMSA_TRY(request.hook->before_write(views));
   if (Status s = m.maybe_roll(batches.size(), last, max_ts); !s.ok()) return s;
   const std::shared_ptr<Segment> seg = m.active();
   info.segment_base_offset = seg->base_offset();
@@ -315,7 +347,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     return s;
   }
   m.log_end.store(next, std::memory_order_release);
-  if (options.hook != nullptr) options.hook->after_write(views, Offset(next));
+  if (request.hook != nullptr) request.hook->after_write(views, Offset(next));
   m.notify_data();
   info.first_offset = first;
   info.last_offset = last;
@@ -338,13 +370,6 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   return info;
 }
 
-Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions& options) {
-  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
-  AppendOptions trusted = options;
-  trusted.producer_batches = false;  // samsa encoded it; deltas may be explicit (compaction)
-  return append(batch, trusted);
-}
-
 Status Log::flush() {
   Impl& m = *impl_;
   {
@@ -360,8 +385,8 @@ Status Log::flush() {
 Status Log::sync_to(Offset end) {
   Impl& m = *impl_;
   if (end.value() > m.log_end.load()) {
-    return Status::out_of_range(fmt::format("sync_to({}) of log {} past its end {}", end.value(),
-                                            m.dir, m.log_end.load()));
+    return Status::out_of_range(
+        fmt::format("sync_to({}) of log {} past its end {}", end.value(), m.dir, m.log_end.load()));
   }
   return m.sync_to(end);
 }
@@ -539,8 +564,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
         total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
     const Timestamp max_ts = seg.max_timestamp().timestamp;
     const bool expired = m.config.cleanup_policy.delete_old && m.config.retention_ms >= 0 &&
-                         max_ts.value() >= 0 &&
-                         now - max_ts.value() > m.config.retention_ms;
+                         max_ts.value() >= 0 && now - max_ts.value() > m.config.retention_ms;
     if (!(below_start || over_size || expired)) break;
     total -= seg.size_bytes();
     report.bytes_deleted += seg.size_bytes();

@@ -15,6 +15,8 @@
 namespace samsa {
 
 using SegmentList = std::vector<std::shared_ptr<Segment>>;
+// The (start, size) of each batch of one append, within its buffer.
+using BatchSpans = std::vector<std::pair<std::size_t, std::size_t>>;
 
 struct Log::Impl {
   Impl(Env& e, Clock& c) : env(e), clock(c) {}
@@ -89,7 +91,10 @@ struct Log::Impl {
   Status check_writable() const;  // write_mu held
   Status roll(Offset new_base);   // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
-  Status sync_to(Offset target);                                   // group commit; no lock held
+  Status sync_to(Offset target);  // group commit; no lock held
+  // The part of Log::append after validation: takes write_mu, then syncs per the policy.
+  Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
+                                      std::int64_t records, const AppendOptions& request);
   Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
   void notify_data();
 
