@@ -3,9 +3,13 @@
 // the same work, so callgrind's instruction counts compare before and after a change
 // exactly (noise from other work on the machine cannot fake them).
 //
-// Usage: samsa-profile append|scan|get [--records N] [--batch B] [--value BYTES]
-//                      [--codec none|lz4|zstd] [--dir DIR]
+// Usage: samsa-profile append|durable|scan|get [--records N] [--batch B] [--value BYTES]
+//                      [--codec none|lz4|zstd] [--dir DIR] [--threads T] [--sync-delay-us D]
 //   append: appends N records, B per batch, through the same Store as samsa-bench (no fsync).
+//   durable: the same with the durable flush policy from T threads; counts the syncs and
+//           prints batches per sync (group commit: ideally T). --sync-delay-us adds D us to
+//           every fdatasync: with --dir /dev/shm (tmpfs, where fdatasync is nearly free)
+//           that is a disk with a fixed sync latency, free of this machine's noisy one.
 //   scan:   loads N records (100 B, 100/batch), reopens, then scans them once (the load is
 //           outside the measured part only when callgrind is told so, e.g.
 //           --toggle-collect='*SamsaStore::scan*').
@@ -14,13 +18,17 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "counting_env.h"
 #include "store.h"
 
 namespace samsa::bench {
@@ -33,6 +41,8 @@ struct Options {
   std::int64_t value = 100;
   Compression codec = Compression::none;
   std::string dir = "/tmp";
+  int threads = 1;
+  std::int64_t sync_delay_us = 0;
 };
 
 // Incompressible values for none, word salad (2-4x compressible) for the codecs.
@@ -69,26 +79,45 @@ void fill(std::vector<Record>& batch, std::int64_t first, const Options& o, cons
   std::exit(1);
 }
 
+// Appends o.records records from o.threads threads, each taking the next batch's
+// sequence numbers as it goes.
 void load(Store& store, const Options& o) {
   const std::string pool = make_pool(o.codec);
   std::vector<std::string> keys;
   for (int i = 0; i < 4096; ++i) keys.push_back(fmt::format("{:016x}", i * 0x9E3779B1));
-  std::vector<Record> batch(static_cast<std::size_t>(o.batch));
-  for (std::int64_t seq = 0; seq + o.batch <= o.records; seq += o.batch) {
-    fill(batch, seq, o, pool, keys);
-    if (Status s = store.append(batch); !s.ok()) die("append", s);
-  }
+  std::atomic<std::int64_t> next{0};
+  auto work = [&] {
+    std::vector<Record> batch(static_cast<std::size_t>(o.batch));
+    for (;;) {
+      const std::int64_t seq = next.fetch_add(o.batch);
+      if (seq + o.batch > o.records) return;
+      fill(batch, seq, o, pool, keys);
+      if (Status s = store.append(batch); !s.ok()) die("append", s);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < o.threads; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
 }
 
 std::int64_t run(const Options& o) {
   const std::string dir = fmt::format("{}/samsa-profile-{}", o.dir, ::getpid());
   std::filesystem::create_directories(dir);
-  auto store = make_samsa_store(o.codec);
-  const StoreOptions so{dir, Durability::none, 1000};
+  test::CountingEnv env(Env::posix(), std::chrono::microseconds(o.sync_delay_us));
+  auto store = make_samsa_store(o.codec, &env);
+  const bool durable = o.workload == "durable";
+  const StoreOptions so{dir, durable ? Durability::durable : Durability::none, 1000};
   if (Status s = store->open(so); !s.ok()) die("open", s);
   load(*store, o);
   std::int64_t done = o.records;
-  if (o.workload != "append") {
+  if (durable) {
+    const std::int64_t batches = o.records / o.batch;
+    fmt::print("durable: {} threads, {} batches, {} syncs: {:.2f} batches per sync\n", o.threads,
+               batches, env.syncs(),
+               static_cast<double>(batches) / static_cast<double>(env.syncs()));
+  }
+  if (o.workload != "append" && !durable) {
     if (Status s = store->close(); !s.ok()) die("close", s);
     if (Status s = store->open(so); !s.ok()) die("reopen", s);
   }
@@ -113,7 +142,7 @@ std::int64_t run(const Options& o) {
 int parse(int argc, char** argv, Options& o) {
   if (argc < 2) return 2;
   o.workload = argv[1];
-  if (o.workload != "append" && o.workload != "scan" && o.workload != "get") return 2;
+  if (!std::set<std::string>{"append", "durable", "scan", "get"}.count(o.workload)) return 2;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -129,6 +158,10 @@ int parse(int argc, char** argv, Options& o) {
       o.codec = *c;
     } else if (flag == "--dir") {
       o.dir = value;
+    } else if (flag == "--threads") {
+      o.threads = std::stoi(value);
+    } else if (flag == "--sync-delay-us") {
+      o.sync_delay_us = std::stoll(value);
     } else {
       return 2;
     }
@@ -143,8 +176,9 @@ int main(int argc, char** argv) {
   samsa::bench::Options o;
   if (samsa::bench::parse(argc, argv, o) != 0) {
     fmt::print(stderr,
-               "usage: samsa-profile append|scan|get [--records N] [--batch B] [--value BYTES] "
-               "[--codec none|lz4|zstd] [--dir DIR]\n");
+               "usage: samsa-profile append|durable|scan|get [--records N] [--batch B] "
+               "[--value BYTES] [--codec none|lz4|zstd] [--dir DIR] [--threads T] "
+               "[--sync-delay-us D]\n");
     return 2;
   }
   const auto start = std::chrono::steady_clock::now();

@@ -35,7 +35,7 @@ FlushPolicy flush_policy_for(Durability d) {
 // from one thread.
 class SamsaStore final : public Store {
  public:
-  explicit SamsaStore(Compression compression) : compression_(compression) {}
+  SamsaStore(Compression compression, Env& env) : compression_(compression), env_(env) {}
 
   std::string name() const override { return "samsa"; }
   std::string configuration() const override {
@@ -58,7 +58,7 @@ class SamsaStore final : public Store {
     config_.max_batch_bytes = kMaxBatchBytes;
     config_.topic = "bench";
     config_.partition = 0;
-    SAMSA_TRY_ASSIGN(log_, Log::open(Env::posix(), options.dir, config_));
+    SAMSA_TRY_ASSIGN(log_, Log::open(env_, options.dir, config_));
     return Status::ok_status();
   }
 
@@ -149,6 +149,7 @@ class SamsaStore final : public Store {
 
  private:
   Compression compression_;
+  Env& env_;
   LogConfig config_;
   std::unique_ptr<Log> log_;
   std::vector<std::byte> get_buffer_;
@@ -169,8 +170,8 @@ std::string_view to_string(Durability d) {
   return "?";
 }
 
-std::unique_ptr<Store> make_samsa_store(Compression compression) {
-  return std::make_unique<SamsaStore>(compression);
+std::unique_ptr<Store> make_samsa_store(Compression compression, Env* env) {
+  return std::make_unique<SamsaStore>(compression, env != nullptr ? *env : Env::posix());
 }
 
 }  // namespace samsa::bench

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "samsa/env.h"
 #include "samsa/record_batch.h"
 #include "samsa/status.h"
 
@@ -59,8 +60,8 @@ class Store {
   virtual bool concurrent_appends() const { return false; }
 };
 
-// samsa's Log with a codec (benchmarks/samsa_store.cc).
-std::unique_ptr<Store> make_samsa_store(Compression compression);
+// samsa's Log with a codec (benchmarks/samsa_store.cc), on `env` (default Env::posix()).
+std::unique_ptr<Store> make_samsa_store(Compression compression, Env* env = nullptr);
 // The peers (benchmarks/peers/*.cc).
 std::unique_ptr<Store> make_rocksdb_store(bool write_batch);  // false: one Put per record
 std::unique_ptr<Store> make_leveldb_store();

@@ -118,6 +118,7 @@ Status Log::Impl::fail(Status s) {
     failed = true;
   }
   sync_cv.notify_all();
+  gather_cv.notify_all();
   return s;
 }
 
@@ -187,40 +188,111 @@ Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, T
   return roll(Offset(log_end.load()));
 }
 
+// Group commit. One thread at a time (the leader) syncs the active segment for everyone
+// waiting; an append is acknowledged only by a sync that started after its write.
+//
+// A leader that synced as soon as it was elected would cover only those who wrote during
+// the previous sync: the appenders that sync released are still encoding their next batch,
+// and catch the sync after. Concurrent appenders then split into two cohorts that take
+// turns, and every fdatasync carries half of them (measured: 8.3 batches per sync with 16
+// appenders). So the leader first waits, briefly, for its group (gather_group).
 Status Log::Impl::sync_to(Offset target) {
   std::unique_lock lock(sync_mu);
+  if (failed.load()) return failure;
+  if (recovery_point.load() >= target.value()) return Status();
+  const std::thread::id self = std::this_thread::get_id();
+  sync_waiters.push_back({self, target.value()});
+  if (gathering) gather_cv.notify_one();
   for (;;) {
-    if (failed.load()) return failure;
-    if (recovery_point.load() >= target.value()) return Status();
-    if (sync_in_progress) {
+    Status s;
+    if (failed.load()) {
+      s = failure;
+    } else if (recovery_point.load() >= target.value()) {
+      s = Status();
+    } else if (sync_in_progress) {
       sync_cv.wait(lock);
       continue;
+    } else {
+      s = lead_sync(lock);
+      if (s.ok()) continue;  // re-check: covered unless the log was truncated meanwhile
     }
-    sync_in_progress = true;
-    lock.unlock();
-    std::shared_ptr<Segment> seg;
-    std::int64_t upto = 0;
-    {
-      std::lock_guard write_lock(write_mu);
-      seg = active();
-      upto = log_end.load();
-    }
-    // Everything before the active segment was synced when it rolled.
-    const Status s = seg->sync();
-    lock.lock();
-    sync_in_progress = false;
-    if (!s.ok()) {
-      if (failure.ok()) {
-        failure = Status::failed_precondition(fmt::format(
-            "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
-        failed = true;
-      }
-      sync_cv.notify_all();
-      return s;
-    }
-    recovery_point = std::max(recovery_point.load(), upto);
-    sync_cv.notify_all();
+    leave_sync(self);
+    return s;
   }
+}
+
+void Log::Impl::leave_sync(std::thread::id self) {
+  const auto it = std::find_if(sync_waiters.begin(), sync_waiters.end(),
+                               [&](const SyncWaiter& w) { return w.thread == self; });
+  if (it != sync_waiters.end()) sync_waiters.erase(it);
+}
+
+// Waiters whose bytes no sync has covered yet (the leader among them).
+std::size_t Log::Impl::pending_waiters() const {
+  const std::int64_t durable = recovery_point.load();
+  return static_cast<std::size_t>(
+      std::count_if(sync_waiters.begin(), sync_waiters.end(),
+                    [&](const SyncWaiter& w) { return w.target > durable; }));
+}
+
+// The group to wait for: the threads the last sync covered (they are on their way back)
+// and those waiting now, each counted once. One appender alone expects only itself.
+std::size_t Log::Impl::expected_group() const {
+  std::vector<std::thread::id> ids = last_group;
+  for (const SyncWaiter& w : sync_waiters) ids.push_back(w.thread);
+  std::sort(ids.begin(), ids.end());
+  return static_cast<std::size_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+}
+
+// Waits until the expected group has written, or for half the last fdatasync's duration:
+// the wait then costs at most a third of the throughput a sync of the whole group gains
+// over a sync of half of it. A thread that stopped appending costs one such wait, after
+// which the last group no longer names it.
+void Log::Impl::gather_group(std::unique_lock<std::mutex>& lock) {
+  const std::size_t expected = expected_group();
+  if (pending_waiters() >= expected) return;
+  const auto limit =
+      std::min<std::chrono::nanoseconds>(last_sync_time / 2, std::chrono::milliseconds(2));
+  gathering = true;
+  gather_cv.wait_for(lock, limit, [&] { return failed.load() || pending_waiters() >= expected; });
+  gathering = false;
+}
+
+// The leader's turn, with sync_mu held (released during the sync itself).
+Status Log::Impl::lead_sync(std::unique_lock<std::mutex>& lock) {
+  sync_in_progress = true;
+  gather_group(lock);
+  lock.unlock();
+  std::shared_ptr<Segment> seg;
+  std::int64_t upto = 0;
+  {
+    std::lock_guard write_lock(write_mu);
+    seg = active();
+    upto = log_end.load();
+  }
+  // Everything before the active segment was synced when it rolled.
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = seg->sync();
+  const auto took = std::chrono::steady_clock::now() - start;
+  lock.lock();
+  sync_in_progress = false;
+  if (!s.ok()) {
+    if (failure.ok()) {
+      failure = Status::failed_precondition(fmt::format(
+          "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
+      failed = true;
+    }
+    sync_cv.notify_all();
+    return s;
+  }
+  last_sync_time = took;
+  recovery_point = std::max(recovery_point.load(), upto);
+  last_group.clear();
+  for (const SyncWaiter& w : sync_waiters) {
+    if (w.target <= upto) last_group.push_back(w.thread);
+  }
+  sync_cv.notify_all();
+  return Status();
 }
 
 namespace {

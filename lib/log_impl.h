@@ -3,10 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "samsa/log.h"
@@ -51,6 +53,16 @@ struct Log::Impl {
   mutable std::mutex sync_mu;
   std::condition_variable sync_cv;
   bool sync_in_progress = false;
+  // Who waits in sync_to, for gathering a group (see gather_group in log.cc).
+  struct SyncWaiter {
+    std::thread::id thread;
+    std::int64_t target;
+  };
+  std::vector<SyncWaiter> sync_waiters;
+  std::vector<std::thread::id> last_group;  // the threads the last sync covered
+  std::chrono::nanoseconds last_sync_time{0};
+  bool gathering = false;  // a leader waits on gather_cv for its group
+  std::condition_variable gather_cv;
   Status failure;  // set once, on the first write or fsync error
   std::atomic<bool> failed{false};
 
@@ -92,6 +104,12 @@ struct Log::Impl {
   Status roll(Offset new_base);   // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
   Status sync_to(Offset target);  // group commit; no lock held
+  // sync_mu held: the leader's part of sync_to.
+  void gather_group(std::unique_lock<std::mutex>& lock);
+  Status lead_sync(std::unique_lock<std::mutex>& lock);
+  std::size_t pending_waiters() const;
+  std::size_t expected_group() const;
+  void leave_sync(std::thread::id self);
   // The part of Log::append after validation: takes write_mu, then syncs per the policy.
   Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
                                       std::int64_t records, const AppendOptions& request);
