@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "samsa/log.h"
@@ -76,7 +77,9 @@ class SamsaStore final : public Store {
 
   Result<std::int64_t> scan(
       const std::function<void(std::string_view, std::string_view)>& visit) override {
-    std::vector<std::byte> buffer;
+    // One buffer for every slice, read into without zeroing it first (as a vector would).
+    std::unique_ptr<std::byte[]> buffer;
+    std::size_t capacity = 0;
     RecordReader reader;
     samsa::Record record;
     std::int64_t count = 0;
@@ -85,9 +88,13 @@ class SamsaStore final : public Store {
     while (next < end) {
       SAMSA_TRY_ASSIGN(LogSlice slice, log_->read(next));  // 1 MiB of whole batches
       if (slice.empty()) break;
-      buffer.clear();
-      SAMSA_TRY(slice.read_into(buffer));
-      ByteSpan rest(buffer);
+      if (capacity < slice.size_bytes) {
+        capacity = static_cast<std::size_t>(slice.size_bytes);
+        buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
+      }
+      const MutableByteSpan bytes(buffer.get(), static_cast<std::size_t>(slice.size_bytes));
+      SAMSA_TRY(slice.read_into(bytes));
+      ByteSpan rest(bytes);
       std::uint64_t position = slice.position.value();
       while (!rest.empty()) {
         SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(rest, position));

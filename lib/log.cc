@@ -44,10 +44,20 @@ Status LogSlice::read_into(std::vector<std::byte>& out) const {
   if (size_bytes == 0) return Status();
   const std::size_t old = out.size();
   out.resize(old + static_cast<std::size_t>(size_bytes));
-  auto got = file->read_at(position.value(), MutableByteSpan(out).subspan(old));
-  if (!got.ok() || *got != size_bytes) {
-    out.resize(old);
-    if (!got.ok()) return got.status();
+  Status s = read_into(MutableByteSpan(out).subspan(old));
+  if (!s.ok()) out.resize(old);
+  return s;
+}
+
+Status LogSlice::read_into(MutableByteSpan out) const {
+  if (size_bytes == 0) return Status();
+  if (out.size() < size_bytes) {
+    return Status::invalid_argument(
+        fmt::format("read_into: a slice of {} bytes into {} bytes", size_bytes, out.size()));
+  }
+  auto got = file->read_at(position.value(), out.first(static_cast<std::size_t>(size_bytes)));
+  if (!got.ok()) return got.status();
+  if (*got != size_bytes) {
     return Status::io_error(fmt::format("{}: read {} of {} bytes at position {}", file->path(),
                                         *got, size_bytes, position.value()));
   }
