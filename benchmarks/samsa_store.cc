@@ -120,10 +120,10 @@ class SamsaStore final : public Store {
     options.max_bytes = 1;  // with min_one_batch: exactly the batch holding `offset`
     SAMSA_TRY_ASSIGN(LogSlice slice, log_->read(Offset(offset), options));
     if (slice.empty()) return Status::not_found(fmt::format("offset {}", offset));
-    get_buffer_.clear();
-    SAMSA_TRY(slice.read_into(get_buffer_));
-    SAMSA_TRY_ASSIGN(RecordBatchView batch,
-                     RecordBatchView::parse(get_buffer_, slice.position.value()));
+    if (get_buffer_.size() < slice.size_bytes) get_buffer_.resize(slice.size_bytes);
+    const MutableByteSpan bytes(get_buffer_.data(), static_cast<std::size_t>(slice.size_bytes));
+    SAMSA_TRY(slice.read_into(bytes));  // into the reused buffer: no zero fill per get
+    SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(bytes, slice.position.value()));
     SAMSA_TRY(batch.check_crc());
     SAMSA_TRY(get_reader_.reset(batch));
     samsa::Record record;

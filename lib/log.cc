@@ -509,7 +509,9 @@ Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
       if (bytes > 0 && bytes + b.size_bytes > options.max_bytes) return false;
       bytes += b.size_bytes;
       next = b.last_offset + 1;
-      return true;
+      // Full: no further batch can fit, so do not read its header to find out (a point
+      // read, max_bytes 1, reads one header instead of two).
+      return bytes < options.max_bytes;
     }));
     slice.first_offset = first->base_offset;
     slice.next_offset = next;
