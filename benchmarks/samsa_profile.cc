@@ -3,7 +3,7 @@
 // the same work, so callgrind's instruction counts compare before and after a change
 // exactly (noise from other work on the machine cannot fake them).
 //
-// Usage: samsa-profile append|durable|scan|get [--records N] [--batch B] [--value BYTES]
+// Usage: samsa-profile append|durable|scan|get|timestamp [--records N] [--batch B] [--value BYTES]
 //                      [--codec none|lz4|zstd] [--dir DIR] [--threads T] [--sync-delay-us D]
 //   append: appends N records, B per batch, through the same Store as samsa-bench (no fsync).
 //   durable: the same with the durable flush policy from T threads; counts the syncs and
@@ -14,6 +14,7 @@
 //           outside the measured part only when callgrind is told so, e.g.
 //           --toggle-collect='*SamsaStore::scan*').
 //   get:    loads N records, then reads N / 10 random offsets one by one.
+//   timestamp: loads N records, then looks up N / 10 random timestamps (time index).
 // Prints the records done and the wall time (meaningless under valgrind).
 #include <fmt/format.h>
 #include <unistd.h>
@@ -125,6 +126,15 @@ std::int64_t run(const Options& o) {
     auto n = store->scan([](std::string_view, std::string_view) {});
     if (!n.ok()) die("scan", n.status());
     done = *n;
+  } else if (o.workload == "timestamp") {
+    std::mt19937_64 rng(11);
+    done = o.records / 10;
+    for (std::int64_t i = 0; i < done; ++i) {
+      const auto at = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(o.records));
+      auto found = store->offset_for_timestamp(1'700'000'000'000 + at);
+      if (!found.ok()) die("offset_for_timestamp", found.status());
+      if (*found != at) die("offset_for_timestamp", Status::corruption("wrong offset"));
+    }
   } else if (o.workload == "get") {
     std::mt19937_64 rng(11);
     std::string value;
@@ -142,7 +152,8 @@ std::int64_t run(const Options& o) {
 int parse(int argc, char** argv, Options& o) {
   if (argc < 2) return 2;
   o.workload = argv[1];
-  if (!std::set<std::string>{"append", "durable", "scan", "get"}.count(o.workload)) return 2;
+  if (!std::set<std::string>{"append", "durable", "scan", "get", "timestamp"}.count(o.workload))
+    return 2;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -176,7 +187,7 @@ int main(int argc, char** argv) {
   samsa::bench::Options o;
   if (samsa::bench::parse(argc, argv, o) != 0) {
     fmt::print(stderr,
-               "usage: samsa-profile append|durable|scan|get [--records N] [--batch B] "
+               "usage: samsa-profile append|durable|scan|get|timestamp [--records N] [--batch B] "
                "[--value BYTES] [--codec none|lz4|zstd] [--dir DIR] [--threads T] "
                "[--sync-delay-us D]\n");
     return 2;
