@@ -256,16 +256,28 @@ std::size_t Log::Impl::expected_group() const {
 
 // Waits until the expected group has written, or for half the last fdatasync's duration:
 // the wait then costs at most a third of the throughput a sync of the whole group gains
-// over a sync of half of it. A thread that stopped appending costs one such wait, after
-// which the last group no longer names it.
+// over a sync of half of it. A wait that runs out (appenders that append only now and then,
+// or one that stopped) is not tried again for the next 1, 2, 4 ... 64 syncs, so such
+// appenders pay it on at most one sync in 64; a wait that fills its group resets that.
 void Log::Impl::gather_group(std::unique_lock<std::mutex>& lock) {
+  if (gather_skip > 0) {
+    --gather_skip;
+    return;
+  }
   const std::size_t expected = expected_group();
   if (pending_waiters() >= expected) return;
   const auto limit =
       std::min<std::chrono::nanoseconds>(last_sync_time / 2, std::chrono::milliseconds(2));
   gathering = true;
-  gather_cv.wait_for(lock, limit, [&] { return failed.load() || pending_waiters() >= expected; });
+  const bool full = gather_cv.wait_for(
+      lock, limit, [&] { return failed.load() || pending_waiters() >= expected; });
   gathering = false;
+  if (full) {
+    gather_backoff = 0;
+  } else {
+    gather_backoff = std::min(std::max(1, gather_backoff * 2), 64);
+    gather_skip = gather_backoff;
+  }
 }
 
 // The leader's turn, with sync_mu held (released during the sync itself).

@@ -62,6 +62,8 @@ struct Log::Impl {
   std::vector<std::thread::id> last_group;  // the threads the last sync covered
   std::chrono::nanoseconds last_sync_time{0};
   bool gathering = false;  // a leader waits on gather_cv for its group
+  int gather_backoff = 0;  // syncs to skip after the next wait that runs out
+  int gather_skip = 0;     // syncs left that do not wait for a group
   std::condition_variable gather_cv;
   Status failure;  // set once, on the first write or fsync error
   std::atomic<bool> failed{false};
