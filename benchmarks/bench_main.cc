@@ -2,7 +2,7 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only compaction|idempotence]
+//                    [--only append|durable|reads|recovery|idempotence|compaction]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -56,7 +56,8 @@ struct Mode {
   bool full = false;
   bool peers = true;
   bool plot = true;
-  std::string only;  // one workload ("compaction") instead of the whole plan
+  // Empty: everything. Else one part of the plan, to repeat a cell while profiling.
+  std::string only;
   std::string out_dir;
   std::string work_dir;
   std::chrono::milliseconds cell_time{1000};  // each append cell stops at time or bytes
@@ -707,6 +708,10 @@ std::vector<std::function<std::unique_ptr<Store>()>> peer_factories() {
           [] { return make_lmdb_store(); }};
 }
 
+bool runs(const Mode& mode, std::string_view part) {
+  return mode.only.empty() || mode.only == part;
+}
+
 void run_appends(const Mode& mode, const Data& data) {
   const std::vector<std::int64_t> values =
       mode.full ? std::vector<std::int64_t>{100, 1024, 10240} : std::vector<std::int64_t>{100};
@@ -720,14 +725,16 @@ void run_appends(const Mode& mode, const Data& data) {
   for (const auto v : values) {
     for (const auto b : batches) {
       for (const auto c : codecs) {  // page cache
+        if (!runs(mode, "append")) break;
         const AppendSpec s{v, b, c, Durability::none, 1};
         run_raw_write(s, 0, mode, data);
         run_append(make_samsa_store(c), s, mode, data);
       }
-      if (mode.full)
+      if (mode.full && runs(mode, "append"))
         run_append(make_samsa_store(Compression::none),
                    {v, b, Compression::none, Durability::interval, 1}, mode, data);
       for (const int n : appenders) {  // durable, group commit
+        if (!runs(mode, "durable")) break;
         const AppendSpec s{v, b, Compression::none, Durability::durable, n};
         run_raw_write(s, n, mode, data);
         run_append(make_samsa_store(Compression::none), s, mode, data);
@@ -736,8 +743,10 @@ void run_appends(const Mode& mode, const Data& data) {
       const bool peer_cell = mode.peers && (v == 100 || v == 1024) && (b == 1 || b == 100);
       if (!peer_cell) continue;
       for (const auto& make : peer_factories()) {
-        run_append(make(), {v, b, Compression::none, Durability::none, 1}, mode, data);
-        run_append(make(), {v, b, Compression::none, Durability::durable, 1}, mode, data);
+        if (runs(mode, "append"))
+          run_append(make(), {v, b, Compression::none, Durability::none, 1}, mode, data);
+        if (runs(mode, "durable"))
+          run_append(make(), {v, b, Compression::none, Durability::durable, 1}, mode, data);
       }
     }
   }
@@ -755,15 +764,17 @@ int parse_args(int argc, char** argv, Mode& mode) {
     } else if (a == "--no-plot") {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
-               (std::string(argv[i + 1]) == "compaction" ||
-                std::string(argv[i + 1]) == "idempotence")) {
+               std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
+                                     "compaction"}
+                   .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
       (a == "--out" ? mode.out_dir : mode.work_dir) = argv[++i];
     } else {
       fmt::print(stderr,
                  "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
-                 "[--no-peers] [--no-plot] [--only compaction|idempotence]\n");
+                 "[--no-peers] [--no-plot] "
+                 "[--only append|durable|reads|recovery|idempotence|compaction]\n");
       return 2;
     }
   }
@@ -797,18 +808,17 @@ int run(int argc, char** argv) {
              mode.full ? "--full" : "--quick", mode.out_dir, mode.work_dir, mode.load_at_start);
   const Data data = make_data();
   print_header();
-  if (mode.only.empty()) {
-    run_appends(mode, data);
-    for (const std::int64_t v :
-         mode.full ? std::vector<std::int64_t>{100, 1024} : std::vector<std::int64_t>{100}) {
-      run_reads(make_samsa_store(Compression::none), v, mode, data);
-      if (mode.peers && v == 100)
-        for (const auto& make : peer_factories()) run_reads(make(), v, mode, data);
-    }
-    run_recovery(mode, data);
+  run_appends(mode, data);
+  for (const std::int64_t v :
+       mode.full ? std::vector<std::int64_t>{100, 1024} : std::vector<std::int64_t>{100}) {
+    if (!runs(mode, "reads")) break;
+    run_reads(make_samsa_store(Compression::none), v, mode, data);
+    if (mode.peers && v == 100)
+      for (const auto& make : peer_factories()) run_reads(make(), v, mode, data);
   }
-  if (mode.only.empty() || mode.only == "idempotence") run_idempotence(mode, data);
-  if (mode.only.empty() || mode.only == "compaction") run_compaction_rows(mode);
+  if (runs(mode, "recovery")) run_recovery(mode, data);
+  if (runs(mode, "idempotence")) run_idempotence(mode, data);
+  if (runs(mode, "compaction")) run_compaction_rows(mode);
   fs::remove_all(mode.work_dir);
   compute_ratios();
   const auto lines = targets();

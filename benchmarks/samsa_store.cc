@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "samsa/log.h"
@@ -23,7 +24,7 @@ constexpr std::uint32_t kMaxBatchBytes = 16 << 20;
 // from one thread.
 class SamsaStore final : public Store {
  public:
-  explicit SamsaStore(Compression compression) : compression_(compression) {}
+  SamsaStore(Compression compression, Env& env) : compression_(compression), env_(env) {}
 
   std::string name() const override { return "samsa"; }
   std::string configuration() const override {
@@ -46,7 +47,7 @@ class SamsaStore final : public Store {
     config_.max_batch_bytes = kMaxBatchBytes;
     config_.topic = "bench";
     config_.partition = 0;
-    SAMSA_TRY_ASSIGN(log_, Log::open(Env::posix(), options.dir, config_));
+    SAMSA_TRY_ASSIGN(log_, Log::open(env_, options.dir, config_));
     return Status::ok_status();
   }
 
@@ -64,7 +65,9 @@ class SamsaStore final : public Store {
 
   Result<std::int64_t> scan(
       const std::function<void(std::string_view, std::string_view)>& visit) override {
-    std::vector<std::byte> buffer;
+    // One buffer for every slice, read into without zeroing it first (as a vector would).
+    std::unique_ptr<std::byte[]> buffer;
+    std::size_t capacity = 0;
     RecordReader reader;
     samsa::Record record;
     std::int64_t count = 0;
@@ -73,9 +76,13 @@ class SamsaStore final : public Store {
     while (next < end) {
       SAMSA_TRY_ASSIGN(LogSlice slice, log_->read(next));  // 1 MiB of whole batches
       if (slice.empty()) break;
-      buffer.clear();
-      SAMSA_TRY(slice.read_into(buffer));
-      ByteSpan rest(buffer);
+      if (capacity < slice.size_bytes) {
+        capacity = static_cast<std::size_t>(slice.size_bytes);
+        buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
+      }
+      const MutableByteSpan bytes(buffer.get(), static_cast<std::size_t>(slice.size_bytes));
+      SAMSA_TRY(slice.read_into(bytes));
+      ByteSpan rest(bytes);
       std::uint64_t position = slice.position.value();
       while (!rest.empty()) {
         SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(rest, position));
@@ -101,10 +108,10 @@ class SamsaStore final : public Store {
     options.max_bytes = 1;  // with min_one_batch: exactly the batch holding `offset`
     SAMSA_TRY_ASSIGN(LogSlice slice, log_->read(Offset(offset), options));
     if (slice.empty()) return Status::not_found(fmt::format("offset {}", offset));
-    get_buffer_.clear();
-    SAMSA_TRY(slice.read_into(get_buffer_));
-    SAMSA_TRY_ASSIGN(RecordBatchView batch,
-                     RecordBatchView::parse(get_buffer_, slice.position.value()));
+    if (get_buffer_.size() < slice.size_bytes) get_buffer_.resize(slice.size_bytes);
+    const MutableByteSpan bytes(get_buffer_.data(), static_cast<std::size_t>(slice.size_bytes));
+    SAMSA_TRY(slice.read_into(bytes));  // into the reused buffer: no zero fill per get
+    SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(bytes, slice.position.value()));
     SAMSA_TRY(batch.check_crc());
     SAMSA_TRY(get_reader_.reset(batch));
     samsa::Record record;
@@ -137,6 +144,7 @@ class SamsaStore final : public Store {
 
  private:
   Compression compression_;
+  Env& env_;
   LogConfig config_;
   std::unique_ptr<Log> log_;
   std::vector<std::byte> get_buffer_;
@@ -169,8 +177,8 @@ FlushPolicy samsa_flush_policy(Durability d) {
   return FlushPolicy::durable;
 }
 
-std::unique_ptr<Store> make_samsa_store(Compression compression) {
-  return std::make_unique<SamsaStore>(compression);
+std::unique_ptr<Store> make_samsa_store(Compression compression, Env* env) {
+  return std::make_unique<SamsaStore>(compression, env != nullptr ? *env : Env::posix());
 }
 
 }  // namespace samsa::bench

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "samsa/env.h"
 #include "samsa/log.h"
 #include "samsa/record_batch.h"
 #include "samsa/status.h"
@@ -62,8 +63,8 @@ class Store {
 
 // The samsa flush policy giving a durability level (benchmarks/samsa_store.cc).
 FlushPolicy samsa_flush_policy(Durability d);
-// samsa's Log with a codec (benchmarks/samsa_store.cc).
-std::unique_ptr<Store> make_samsa_store(Compression compression);
+// samsa's Log with a codec (benchmarks/samsa_store.cc), on `env` (default Env::posix()).
+std::unique_ptr<Store> make_samsa_store(Compression compression, Env* env = nullptr);
 // samsa's Partition, every batch from an idempotent producer (benchmarks/partition_store.cc).
 std::unique_ptr<Store> make_samsa_partition_store(Compression compression);
 // The peers (benchmarks/peers/*.cc).

@@ -12,15 +12,23 @@ namespace L = batch_layout;
 
 BatchScanner::BatchScanner(const File& file, std::uint64_t start, std::uint64_t end,
                            std::string path, std::size_t chunk_bytes)
-    : file_(file), pos_(start), end_(end), path_(std::move(path)), chunk_bytes_(chunk_bytes) {}
+    : file_(file),
+      pos_(start),
+      end_(end),
+      path_(std::move(path)),
+      chunk_bytes_(chunk_bytes),
+      next_chunk_(std::min(chunk_bytes, kFirstChunkBytes)) {}
 
 Result<bool> BatchScanner::fill(std::uint64_t pos, std::size_t need) {
   if (pos >= buf_pos_ && pos + need <= buf_pos_ + buf_len_) return true;
-  const std::uint64_t want = std::min<std::uint64_t>(std::max(need, chunk_bytes_), end_ - pos);
-  if (buf_.size() < want) buf_.resize(want);
-  SAMSA_TRY_ASSIGN(
-      const std::size_t got,
-      file_.read_at(pos, MutableByteSpan(buf_.data(), static_cast<std::size_t>(want))));
+  const std::uint64_t want = std::min<std::uint64_t>(std::max(need, next_chunk_), end_ - pos);
+  next_chunk_ = std::min(next_chunk_ * 2, chunk_bytes_);
+  if (buf_capacity_ < want) {
+    buf_capacity_ = static_cast<std::size_t>(want);
+    buf_ = std::make_unique_for_overwrite<std::byte[]>(buf_capacity_);
+  }
+  SAMSA_TRY_ASSIGN(const std::size_t got,
+                   file_.read_at(pos, MutableByteSpan(buf_.get(), static_cast<std::size_t>(want))));
   buf_pos_ = pos;
   buf_len_ = got;
   return got >= need;

@@ -6,6 +6,9 @@
 // is restored to the size it had, so callers never see a partial result.
 #include "compression.h"
 
+// For LZ4F_compressFrame_usingCDict (stable in liblz4 since 1.8.0): a frame from a
+// reusable context.
+#define LZ4F_STATIC_LINKING_ONLY
 #include <lz4frame.h>
 #include <snappy-c.h>
 #include <zlib.h>
@@ -411,6 +414,30 @@ Status xerial_decompress(ByteSpan input, std::size_t max_output, std::vector<std
 struct Lz4DctxFree {
   void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
 };
+struct Lz4CctxFree {
+  void operator()(LZ4F_cctx* c) const { LZ4F_freeCompressionContext(c); }
+};
+
+// Codec contexts cost more to set up than a small batch costs to compress (zstd's
+// compression context allocates and fills its tables: 47 k instructions per record at one
+// record per batch, made per call). Each thread keeps one context per codec and direction,
+// reset before each use, so that an error left in one cannot leak into the next call.
+// nullptr when it cannot be created; callers then fail or fall back.
+LZ4F_cctx* lz4_cctx() {
+  thread_local const std::unique_ptr<LZ4F_cctx, Lz4CctxFree> cctx([] {
+    LZ4F_cctx* raw = nullptr;
+    return LZ4F_isError(LZ4F_createCompressionContext(&raw, LZ4F_VERSION)) ? nullptr : raw;
+  }());
+  return cctx.get();
+}
+LZ4F_dctx* lz4_dctx() {
+  thread_local const std::unique_ptr<LZ4F_dctx, Lz4DctxFree> dctx([] {
+    LZ4F_dctx* raw = nullptr;
+    return LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION)) ? nullptr : raw;
+  }());
+  if (dctx) LZ4F_resetDecompressionContext(dctx.get());
+  return dctx.get();
+}
 
 Status lz4_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
   LZ4F_preferences_t prefs{};
@@ -423,8 +450,13 @@ Status lz4_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
   prefs.compressionLevel = level;
   const std::size_t base = out.size();
   grow_exactly(out, base + LZ4F_compressFrameBound(input.size(), &prefs));
-  const std::size_t n = LZ4F_compressFrame(byte_ptr(out, base), out.size() - base, input.data(),
-                                           input.size(), &prefs);
+  // The same frame LZ4F_compressFrame makes, without initialising a new context each time.
+  LZ4F_cctx* cctx = lz4_cctx();
+  const std::size_t n =
+      cctx == nullptr ? LZ4F_compressFrame(byte_ptr(out, base), out.size() - base, input.data(),
+                                           input.size(), &prefs)
+                      : LZ4F_compressFrame_usingCDict(cctx, byte_ptr(out, base), out.size() - base,
+                                                      input.data(), input.size(), nullptr, &prefs);
   if (LZ4F_isError(n)) {
     return Status::io_error(fmt::format("lz4: compression failed: {}", LZ4F_getErrorName(n)));
   }
@@ -446,11 +478,8 @@ Result<std::size_t> lz4_header_feed(ByteSpan input, std::size_t pos) {
 // Feeds the decoder what its last hint asked for (a header, then a block at a time), so
 // that an error names the input where it was found, to within a block.
 Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
-  LZ4F_dctx* raw = nullptr;
-  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
-    return Status::io_error("lz4: cannot create a decompression context");
-  }
-  std::unique_ptr<LZ4F_dctx, Lz4DctxFree> dctx(raw);
+  LZ4F_dctx* dctx = lz4_dctx();
+  if (dctx == nullptr) return Status::io_error("lz4: cannot create a decompression context");
   OutputSink sink(out, max_output, ratio_guess(input));
   std::size_t pos = 0;
   SAMSA_TRY_ASSIGN(std::size_t feed, lz4_header_feed(input, pos));
@@ -459,7 +488,7 @@ Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::b
     std::size_t src_n = std::min(feed, input.size() - pos);
     std::size_t dst_n = room.size();
     const std::size_t hint =
-        LZ4F_decompress(dctx.get(), room.data(), &dst_n, input.data() + pos, &src_n, nullptr);
+        LZ4F_decompress(dctx, room.data(), &dst_n, input.data() + pos, &src_n, nullptr);
     if (LZ4F_isError(hint)) {
       return Status::corruption(fmt::format("lz4: malformed frame at compressed byte {}: {}", pos,
                                             LZ4F_getErrorName(hint)));
@@ -485,12 +514,41 @@ Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::b
 struct ZstdDctxFree {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
+struct ZstdCctxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+
+// This thread's contexts (see lz4_cctx). ZSTD_compressCCtx resets its context itself.
+ZSTD_CCtx* zstd_cctx() {
+  thread_local const std::unique_ptr<ZSTD_CCtx, ZstdCctxFree> cctx(ZSTD_createCCtx());
+  return cctx.get();
+}
+// The window limit is a parameter, which a session reset keeps.
+ZSTD_DCtx* zstd_dctx() {
+  thread_local const std::unique_ptr<ZSTD_DCtx, ZstdDctxFree> dctx([] {
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    if (d != nullptr &&
+        ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, kZstdWindowLogMax))) {
+      ZSTD_freeDCtx(d);
+      d = nullptr;
+    }
+    return d;
+  }());
+  if (dctx) ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
+  return dctx.get();
+}
 
 Status zstd_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
   const std::size_t base = out.size();
   grow_exactly(out, base + ZSTD_compressBound(input.size()));
-  const std::size_t n = ZSTD_compress(byte_ptr(out, base), out.size() - base, input.data(),
-                                      input.size(), level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
+  const int effective = level == 0 ? ZSTD_CLEVEL_DEFAULT : level;
+  // ZSTD_compress is ZSTD_compressCCtx on a context made for the call: same bytes.
+  ZSTD_CCtx* cctx = zstd_cctx();
+  const std::size_t n = cctx == nullptr
+                            ? ZSTD_compress(byte_ptr(out, base), out.size() - base, input.data(),
+                                            input.size(), effective)
+                            : ZSTD_compressCCtx(cctx, byte_ptr(out, base), out.size() - base,
+                                                input.data(), input.size(), effective);
   if (ZSTD_isError(n)) {
     return Status::io_error(fmt::format("zstd: compression failed: {}", ZSTD_getErrorName(n)));
   }
@@ -508,11 +566,8 @@ std::size_t zstd_size_guess(ByteSpan input) {
 // also reads concatenated frames. Input is fed as the decoder hints (one block at a time)
 // so that an error names the block where it was found.
 Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
-  std::unique_ptr<ZSTD_DCtx, ZstdDctxFree> dctx(ZSTD_createDCtx());
-  if (!dctx) return Status::io_error("zstd: cannot create a decompression context");
-  const std::size_t set =
-      ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kZstdWindowLogMax);
-  if (ZSTD_isError(set)) return Status::io_error("zstd: cannot set the window limit");
+  ZSTD_DCtx* dctx = zstd_dctx();
+  if (dctx == nullptr) return Status::io_error("zstd: cannot create a decompression context");
   OutputSink sink(out, max_output, zstd_size_guess(input));
   std::size_t pos = 0;
   std::size_t feed = kZstdFirstFeedBytes;
@@ -520,7 +575,7 @@ Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
     const MutableByteSpan room = sink.room();
     ZSTD_inBuffer in{input.data() + pos, std::min(feed, input.size() - pos), 0};
     ZSTD_outBuffer o{room.data(), room.size(), 0};
-    const std::size_t hint = ZSTD_decompressStream(dctx.get(), &o, &in);
+    const std::size_t hint = ZSTD_decompressStream(dctx, &o, &in);
     if (ZSTD_isError(hint)) {
       return Status::corruption(fmt::format("zstd: malformed stream at compressed byte {}: {}", pos,
                                             ZSTD_getErrorName(hint)));

@@ -44,10 +44,20 @@ Status LogSlice::read_into(std::vector<std::byte>& out) const {
   if (size_bytes == 0) return Status();
   const std::size_t old = out.size();
   out.resize(old + static_cast<std::size_t>(size_bytes));
-  auto got = file->read_at(position.value(), MutableByteSpan(out).subspan(old));
-  if (!got.ok() || *got != size_bytes) {
-    out.resize(old);
-    if (!got.ok()) return got.status();
+  Status s = read_into(MutableByteSpan(out).subspan(old));
+  if (!s.ok()) out.resize(old);
+  return s;
+}
+
+Status LogSlice::read_into(MutableByteSpan out) const {
+  if (size_bytes == 0) return Status();
+  if (out.size() < size_bytes) {
+    return Status::invalid_argument(
+        fmt::format("read_into: a slice of {} bytes into {} bytes", size_bytes, out.size()));
+  }
+  auto got = file->read_at(position.value(), out.first(static_cast<std::size_t>(size_bytes)));
+  if (!got.ok()) return got.status();
+  if (*got != size_bytes) {
     return Status::io_error(fmt::format("{}: read {} of {} bytes at position {}", file->path(),
                                         *got, size_bytes, position.value()));
   }
@@ -118,6 +128,7 @@ Status Log::Impl::fail(Status s) {
     failed = true;
   }
   sync_cv.notify_all();
+  gather_cv.notify_all();
   return s;
 }
 
@@ -187,40 +198,123 @@ Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, T
   return roll(Offset(log_end.load()));
 }
 
+// Group commit. One thread at a time (the leader) syncs the active segment for everyone
+// waiting; an append is acknowledged only by a sync that started after its write.
+//
+// A leader that synced as soon as it was elected would cover only those who wrote during
+// the previous sync: the appenders that sync released are still encoding their next batch,
+// and catch the sync after. Concurrent appenders then split into two cohorts that take
+// turns, and every fdatasync carries half of them (measured: 8.3 batches per sync with 16
+// appenders). So the leader first waits, briefly, for its group (gather_group).
 Status Log::Impl::sync_to(Offset target) {
   std::unique_lock lock(sync_mu);
+  if (failed.load()) return failure;
+  if (recovery_point.load() >= target.value()) return Status();
+  const std::thread::id self = std::this_thread::get_id();
+  sync_waiters.push_back({self, target.value()});
+  if (gathering) gather_cv.notify_one();
   for (;;) {
-    if (failed.load()) return failure;
-    if (recovery_point.load() >= target.value()) return Status();
-    if (sync_in_progress) {
+    Status s;
+    if (failed.load()) {
+      s = failure;
+    } else if (recovery_point.load() >= target.value()) {
+      s = Status();
+    } else if (sync_in_progress) {
       sync_cv.wait(lock);
       continue;
+    } else {
+      s = lead_sync(lock);
+      if (s.ok()) continue;  // re-check: covered unless the log was truncated meanwhile
     }
-    sync_in_progress = true;
-    lock.unlock();
-    std::shared_ptr<Segment> seg;
-    std::int64_t upto = 0;
-    {
-      std::lock_guard write_lock(write_mu);
-      seg = active();
-      upto = log_end.load();
-    }
-    // Everything before the active segment was synced when it rolled.
-    const Status s = seg->sync();
-    lock.lock();
-    sync_in_progress = false;
-    if (!s.ok()) {
-      if (failure.ok()) {
-        failure = Status::failed_precondition(fmt::format(
-            "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
-        failed = true;
-      }
-      sync_cv.notify_all();
-      return s;
-    }
-    recovery_point = std::max(recovery_point.load(), upto);
-    sync_cv.notify_all();
+    leave_sync(self);
+    return s;
   }
+}
+
+void Log::Impl::leave_sync(std::thread::id self) {
+  const auto it = std::find_if(sync_waiters.begin(), sync_waiters.end(),
+                               [&](const SyncWaiter& w) { return w.thread == self; });
+  if (it != sync_waiters.end()) sync_waiters.erase(it);
+}
+
+// Waiters whose bytes no sync has covered yet (the leader among them).
+std::size_t Log::Impl::pending_waiters() const {
+  const std::int64_t durable = recovery_point.load();
+  return static_cast<std::size_t>(
+      std::count_if(sync_waiters.begin(), sync_waiters.end(),
+                    [&](const SyncWaiter& w) { return w.target > durable; }));
+}
+
+// The group to wait for: the threads the last sync covered (they are on their way back)
+// and those waiting now, each counted once. One appender alone expects only itself.
+std::size_t Log::Impl::expected_group() const {
+  std::vector<std::thread::id> ids = last_group;
+  for (const SyncWaiter& w : sync_waiters) ids.push_back(w.thread);
+  std::sort(ids.begin(), ids.end());
+  return static_cast<std::size_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+}
+
+// Waits until the expected group has written, or for half the last fdatasync's duration:
+// the wait then costs at most a third of the throughput a sync of the whole group gains
+// over a sync of half of it. A wait that runs out (appenders that append only now and then,
+// or one that stopped) is not tried again for the next 1, 2, 4 ... 64 syncs, so such
+// appenders pay it on at most one sync in 64; a wait that fills its group resets that.
+void Log::Impl::gather_group(std::unique_lock<std::mutex>& lock) {
+  if (gather_skip > 0) {
+    --gather_skip;
+    return;
+  }
+  const std::size_t expected = expected_group();
+  if (pending_waiters() >= expected) return;
+  const auto limit =
+      std::min<std::chrono::nanoseconds>(last_sync_time / 2, std::chrono::milliseconds(2));
+  gathering = true;
+  const bool full = gather_cv.wait_for(
+      lock, limit, [&] { return failed.load() || pending_waiters() >= expected; });
+  gathering = false;
+  if (full) {
+    gather_backoff = 0;
+  } else {
+    gather_backoff = std::min(std::max(1, gather_backoff * 2), 64);
+    gather_skip = gather_backoff;
+  }
+}
+
+// The leader's turn, with sync_mu held (released during the sync itself).
+Status Log::Impl::lead_sync(std::unique_lock<std::mutex>& lock) {
+  sync_in_progress = true;
+  gather_group(lock);
+  lock.unlock();
+  std::shared_ptr<Segment> seg;
+  std::int64_t upto = 0;
+  {
+    std::lock_guard write_lock(write_mu);
+    seg = active();
+    upto = log_end.load();
+  }
+  // Everything before the active segment was synced when it rolled.
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = seg->sync();
+  const auto took = std::chrono::steady_clock::now() - start;
+  lock.lock();
+  sync_in_progress = false;
+  if (!s.ok()) {
+    if (failure.ok()) {
+      failure = Status::failed_precondition(fmt::format(
+          "log {} stopped accepting writes after: {}; reopen it to recover", dir, s.to_string()));
+      failed = true;
+    }
+    sync_cv.notify_all();
+    return s;
+  }
+  last_sync_time = took;
+  recovery_point = std::max(recovery_point.load(), upto);
+  last_group.clear();
+  for (const SyncWaiter& w : sync_waiters) {
+    if (w.target <= upto) last_group.push_back(w.thread);
+  }
+  sync_cv.notify_all();
+  return Status();
 }
 
 namespace {
@@ -232,9 +326,8 @@ struct IncomingBatch {
 };
 
 // Batches that keep their own offsets must increase and start at or after the log end.
-Status check_kept_offsets(ByteSpan batches,
-                          const std::vector<std::pair<std::size_t, std::size_t>>& spans,
-                          Offset log_end, const std::string& dir) {
+Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_end,
+                          const std::string& dir) {
   Offset next = log_end;
   for (const auto& [at, size] : spans) {
     const auto view = RecordBatchView::parse(batches.subspan(at, size)).value();
@@ -251,29 +344,61 @@ Status check_kept_offsets(ByteSpan batches,
 
 }  // namespace
 
-Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
-  Impl& m = *impl_;
-  if (batches.empty()) return Status::invalid_argument("append of no batches");
-  // Validate before taking the lock: the expensive part runs in parallel across appenders.
-  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (start, size)
+namespace {
+
+// Validates every batch of an append (framing, CRC, records, size). Runs before the write
+// lock is taken: the expensive part runs in parallel across appenders.
+Status validate_batches(ByteSpan batches, const AppendOptions& options,
+                        std::uint32_t max_batch_bytes, BatchSpans& spans, std::int64_t& records) {
   ValidateOptions validate{.producer_batch = options.producer_batches};
-  std::int64_t records = 0;
   for (std::size_t at = 0; at < batches.size();) {
-    auto view = RecordBatchView::validate(ByteSpan(batches).subspan(at), validate, at);
+    auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
     if (!view.ok()) return view.status();
-    if (view->size_bytes() > m.config.max_batch_bytes) {
+    if (view->size_bytes() > max_batch_bytes) {
       return Status::invalid_argument(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
-                      view->size_bytes(), m.config.max_batch_bytes));
+                      view->size_bytes(), max_batch_bytes));
     }
     records += view->records_count();
     spans.emplace_back(at, view->size_bytes());
     at += view->size_bytes();
   }
+  return Status();
+}
+
+}  // namespace
+
+Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& options) {
+  if (batches.empty()) return Status::invalid_argument("append of no batches");
+  BatchSpans spans;
+  std::int64_t records = 0;
+  SAMSA_TRY(validate_batches(batches, options, impl_->config.max_batch_bytes, spans, records));
+  return impl_->append_validated(batches, spans, records, options);
+}
+
+Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions& options) {
+  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
+  // samsa encoded this batch itself (framing, CRC, deltas are right by construction): only
+  // the size limit is left to check. Decoding every record again cost more than encoding.
+  if (batch.size() > impl_->config.max_batch_bytes) {
+    return Status::invalid_argument(
+        fmt::format("batch at position 0 is {} bytes, more than max_batch_bytes {}", batch.size(),
+                    impl_->config.max_batch_bytes));
+  }
+  const BatchSpans spans = {{0, batch.size()}};
+  AppendOptions trusted = options;
+  trusted.producer_batches = false;  // deltas may be explicit (compaction)
+  return impl_->append_validated(batch, spans, builder.record_count(), trusted);
+}
+
+// Under the write lock: assigns offsets, writes, publishes; then waits for durability.
+Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const BatchSpans& spans,
+                                               std::int64_t records, const AppendOptions& request) {
+  Impl& m = *this;
   std::unique_lock lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
   Offset first(m.log_end.load());
-  if (!options.assign_offsets) {
+  if (!request.assign_offsets) {
     SAMSA_TRY(check_kept_offsets(batches, spans, Offset(m.log_end.load()), m.dir));
     first = RecordBatchView::parse(batches.subspan(spans.front().first)).value().base_offset();
   }
@@ -283,19 +408,19 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   const Timestamp now = m.clock.now();
   AppendInfo info;
   std::vector<RecordBatchView> views;
-  if (options.hook != nullptr) views.reserve(spans.size());
+  if (request.hook != nullptr) views.reserve(spans.size());
   for (const auto& [at, size] : spans) {
     MutableByteSpan batch = batches.subspan(at, size);
-    if (options.assign_offsets) set_base_offset(batch, Offset(next));
-    if (options.leader_epoch != LeaderEpoch::none()) {
-      set_partition_leader_epoch(batch, options.leader_epoch);
+    if (request.assign_offsets) set_base_offset(batch, Offset(next));
+    if (request.leader_epoch != LeaderEpoch::none()) {
+      set_partition_leader_epoch(batch, request.leader_epoch);
     }
     if (m.config.timestamp_type == TimestampType::log_append_time) {
       set_max_timestamp(batch, TimestampType::log_append_time, now);
       info.log_append_time = now;
     }
     const auto view = RecordBatchView::parse(batch).value();
-    if (options.hook != nullptr) views.push_back(view);
+    if (request.hook != nullptr) views.push_back(view);
     next = view.last_offset().value() + 1;
     if (view.max_timestamp() > max_ts) {
       max_ts = view.max_timestamp();
@@ -303,7 +428,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     }
   }
   const Offset last(next - 1);
-  if (options.hook != nullptr) SAMSA_TRY(options.hook->before_write(views));
+  if (request.hook != nullptr) SAMSA_TRY(request.hook->before_write(views));
   if (Status s = m.maybe_roll(batches.size(), last, max_ts); !s.ok()) return s;
   const std::shared_ptr<Segment> seg = m.active();
   info.segment_base_offset = seg->base_offset();
@@ -316,7 +441,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
     return s;
   }
   m.log_end.store(next, std::memory_order_release);
-  if (options.hook != nullptr) options.hook->after_write(views, Offset(next));
+  if (request.hook != nullptr) request.hook->after_write(views, Offset(next));
   m.notify_data();
   info.first_offset = first;
   info.last_offset = last;
@@ -337,13 +462,6 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   lock.unlock();
   if (need_sync) SAMSA_TRY(m.sync_to(Offset(next)));
   return info;
-}
-
-Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions& options) {
-  SAMSA_TRY_ASSIGN(MutableByteSpan batch, builder.build());
-  AppendOptions trusted = options;
-  trusted.producer_batches = false;  // samsa encoded it; deltas may be explicit (compaction)
-  return append(batch, trusted);
 }
 
 Status Log::flush() {
@@ -403,7 +521,9 @@ Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
       if (bytes > 0 && bytes + b.size_bytes > options.max_bytes) return false;
       bytes += b.size_bytes;
       next = b.last_offset + 1;
-      return true;
+      // Full: no further batch can fit, so do not read its header to find out (a point
+      // read, max_bytes 1, reads one header instead of two).
+      return bytes < options.max_bytes;
     }));
     slice.first_offset = first->base_offset;
     slice.next_offset = next;

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "samsa/log.h"
@@ -24,6 +26,8 @@ struct CompactionPass;
 }  // namespace internal
 
 using SegmentList = std::vector<std::shared_ptr<Segment>>;
+// The (start, size) of each batch of one append, within its buffer.
+using BatchSpans = std::vector<std::pair<std::size_t, std::size_t>>;
 
 struct Log::Impl {
   Impl(Env& e, Clock& c) : env(e), clock(c) {}
@@ -58,6 +62,18 @@ struct Log::Impl {
   mutable std::mutex sync_mu;
   std::condition_variable sync_cv;
   bool sync_in_progress = false;
+  // Who waits in sync_to, for gathering a group (see gather_group in log.cc).
+  struct SyncWaiter {
+    std::thread::id thread;
+    std::int64_t target;
+  };
+  std::vector<SyncWaiter> sync_waiters;
+  std::vector<std::thread::id> last_group;  // the threads the last sync covered
+  std::chrono::nanoseconds last_sync_time{0};
+  bool gathering = false;  // a leader waits on gather_cv for its group
+  int gather_backoff = 0;  // syncs to skip after the next wait that runs out
+  int gather_skip = 0;     // syncs left that do not wait for a group
+  std::condition_variable gather_cv;
   Status failure;  // set once, on the first write or fsync error
   std::atomic<bool> failed{false};
 
@@ -102,7 +118,16 @@ struct Log::Impl {
   Status check_writable() const;  // write_mu held
   Status roll(Offset new_base);   // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
-  Status sync_to(Offset target);                                   // group commit; no lock held
+  Status sync_to(Offset target);  // group commit; no lock held
+  // sync_mu held: the leader's part of sync_to.
+  void gather_group(std::unique_lock<std::mutex>& lock);
+  Status lead_sync(std::unique_lock<std::mutex>& lock);
+  std::size_t pending_waiters() const;
+  std::size_t expected_group() const;
+  void leave_sync(std::thread::id self);
+  // The part of Log::append after validation: takes write_mu, then syncs per the policy.
+  Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
+                                      std::int64_t records, const AppendOptions& request);
   Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
   void notify_data();
 

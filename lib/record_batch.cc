@@ -256,6 +256,12 @@ struct RecordReader::Impl {
   Status read_body(ByteSpan body, std::size_t body_at, Record& out);
   Status read_headers(ByteSpan body, ByteReader& r, std::size_t body_at, Record& out);
   Status check_delta(std::int32_t delta, std::size_t at) const;
+  bool next_fast(Record& out);
+  bool delta_ok(std::int32_t delta) const {
+    return !(options.producer_batch && delta != read) && delta > previous_delta &&
+           delta <= last_offset_delta;
+  }
+  Result<bool> next_checked(Record& out);
 };
 
 RecordReader::RecordReader() : impl_(std::make_unique<Impl>()) {}
@@ -431,8 +437,150 @@ Status RecordReader::Impl::read_body(ByteSpan body, std::size_t body_at, Record&
   return Status();
 }
 
+namespace {
+
+// The cursor of RecordReader's fast path: ByteReader's rules, but varints of one or two
+// bytes (nearly every length and delta) decoded without its general loop. Any failure
+// just returns false; the checked path then reports it.
+class FastCursor {
+ public:
+  explicit FastCursor(ByteSpan bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  const std::byte* pos() const { return p_; }
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+  bool at_end() const { return p_ == end_; }
+
+  bool varint(std::int32_t& out) {
+    std::uint64_t u = 0;
+    if (!short_unsigned(u)) return general([&](ByteReader& r) { return r.read_varint(out); });
+    out = zigzag_decode32(static_cast<std::uint32_t>(u));
+    return true;
+  }
+  bool varlong(std::int64_t& out) {
+    std::uint64_t u = 0;
+    if (!short_unsigned(u)) return general([&](ByteReader& r) { return r.read_varlong(out); });
+    out = zigzag_decode64(u);
+    return true;
+  }
+  bool byte(std::int8_t& out) {
+    if (p_ == end_) return false;
+    out = static_cast<std::int8_t>(*p_++);
+    return true;
+  }
+  bool bytes(std::size_t n, ByteSpan& out) {
+    if (remaining() < n) return false;
+    out = ByteSpan(p_, n);
+    p_ += n;
+    return true;
+  }
+
+ private:
+  // A one- or two-byte unsigned varint, the only lengths that cannot be malformed.
+  bool short_unsigned(std::uint64_t& u) {
+    if (p_ == end_) return false;
+    const auto b0 = static_cast<std::uint8_t>(p_[0]);
+    if (b0 < 0x80) {
+      u = b0;
+      p_ += 1;
+      return true;
+    }
+    if (remaining() < 2 || static_cast<std::uint8_t>(p_[1]) >= 0x80) return false;
+    u = (b0 & 0x7Fu) | (std::uint64_t{static_cast<std::uint8_t>(p_[1])} << 7);
+    p_ += 2;
+    return true;
+  }
+  template <typename Read>
+  bool general(Read read) {
+    ByteReader r(ByteSpan(p_, remaining()));
+    if (!read(r)) return false;
+    p_ += r.offset();
+    return true;
+  }
+
+  const std::byte* p_;
+  const std::byte* end_;
+};
+
+// A nullable byte field as read_nullable reads it.
+bool fast_nullable(FastCursor& c, std::optional<ByteSpan>& out) {
+  std::int32_t len = 0;
+  if (!c.varint(len) || len < -1) return false;
+  if (len == -1) {
+    out.reset();
+    return true;
+  }
+  ByteSpan bytes;
+  if (!c.bytes(static_cast<std::size_t>(len), bytes)) return false;
+  out = bytes;
+  return true;
+}
+
+// The headers as read_headers checks them.
+bool fast_headers(FastCursor& c, Record& out) {
+  std::int32_t count = 0;
+  if (!c.varint(count) || count < 0 ||
+      static_cast<std::uint64_t>(count) * kMinHeaderBytes > c.remaining()) {
+    return false;
+  }
+  const std::byte* start = c.pos();
+  for (std::int32_t h = 0; h < count; ++h) {
+    std::int32_t key_len = 0;
+    std::int32_t value_len = 0;
+    ByteSpan ignored;
+    if (!c.varint(key_len) || key_len < 0 || !c.bytes(static_cast<std::size_t>(key_len), ignored) ||
+        !c.varint(value_len) || value_len < -1 ||
+        (value_len >= 0 && !c.bytes(static_cast<std::size_t>(value_len), ignored))) {
+      return false;
+    }
+  }
+  out.headers = RecordHeaders(ByteSpan(start, c.pos()), count);
+  return true;
+}
+
+}  // namespace
+
+// The common case, a well-formed record, with the very checks of next_checked but as plain
+// bools: no Status and no message is built per record (those cost more than the decoding).
+// On anything wrong it returns false without moving, and next_checked decodes the same
+// bytes again to say what is wrong and where.
+bool RecordReader::Impl::next_fast(Record& out) {
+  if (read == count) return false;
+  const std::size_t start = reader.offset();
+  FastCursor c(records.subspan(start));
+  std::int32_t length = 0;
+  ByteSpan body;
+  if (!c.varint(length) || length < 0 || !c.bytes(static_cast<std::size_t>(length), body)) {
+    return false;
+  }
+  const std::size_t size = static_cast<std::size_t>(c.pos() - records.data()) - start;
+  FastCursor b(body);
+  std::int8_t attributes = 0;
+  std::int64_t timestamp_delta = 0;
+  std::int32_t offset_delta = 0;
+  if (!b.byte(attributes) || !b.varlong(timestamp_delta) || !b.varint(offset_delta) ||
+      !delta_ok(offset_delta) || !fast_nullable(b, out.key) || !fast_nullable(b, out.value) ||
+      !fast_headers(b, out) || !b.at_end()) {
+    return false;
+  }
+  out.attributes = attributes;
+  out.timestamp_delta = timestamp_delta;
+  out.offset_delta = offset_delta;
+  out.offset = Offset(wrapping_add(base_offset, offset_delta));
+  out.timestamp =
+      Timestamp(log_append_time ? *log_append_time : wrapping_add(base_timestamp, timestamp_delta));
+  out.size_bytes = size;
+  (void)reader.skip(size);
+  previous_delta = offset_delta;
+  ++read;
+  return true;
+}
+
 Result<bool> RecordReader::next(Record& out) {
-  Impl& m = *impl_;
+  if (impl_->next_fast(out)) return true;
+  return impl_->next_checked(out);
+}
+
+Result<bool> RecordReader::Impl::next_checked(Record& out) {
+  Impl& m = *this;
   ByteReader& r = m.reader;
   if (m.read == m.count) {
     if (!r.at_end()) {

@@ -330,6 +330,30 @@ Result<std::size_t> Segment::read_at(Position position, MutableByteSpan out) con
   return impl_->log->read_at(position.value(), out.first(n));
 }
 
+namespace {
+
+// The first record of `bytes` (one batch) at or after `target` and `start_offset`. Checks
+// the batch as RecordBatchView::validate does (CRC, then every record, to the last one even
+// after a match), decoding the records once rather than once to check and once to search.
+Result<std::optional<TimestampOffset>> first_at_or_after(ByteSpan bytes, Position position,
+                                                         Timestamp target, Offset start_offset,
+                                                         RecordReader& reader) {
+  SAMSA_TRY_ASSIGN(auto view, RecordBatchView::parse(bytes, position.value()));
+  SAMSA_TRY(view.check_crc());
+  SAMSA_TRY(reader.reset(view));
+  std::optional<TimestampOffset> found;
+  Record record;
+  for (;;) {
+    SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
+    if (!more) return found;
+    if (!found && record.timestamp >= target && record.offset >= start_offset) {
+      found = TimestampOffset{record.timestamp, record.offset};
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     Timestamp target, Offset start_offset) const {
   Offset from = start_offset;
@@ -346,26 +370,20 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
   if (!first) return std::optional<TimestampOffset>();
   BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->path(), 1 << 20);
   RecordReader reader;
-  Record record;
   for (;;) {
     SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
     if (step.kind == BatchScanner::Kind::end) return std::optional<TimestampOffset>();
     if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
     const BatchLocation& b = step.location;
     if (b.max_timestamp < target || b.last_offset < start_offset) continue;
-    std::vector<std::byte> bytes(b.size_bytes);
-    SAMSA_TRY_ASSIGN(const std::size_t got, impl_->log->read_at(b.position.value(), bytes));
-    if (got != bytes.size())
-      return Status::corruption(fmt::format("{}: short read", impl_->path()));
-    SAMSA_TRY_ASSIGN(auto view, RecordBatchView::validate(bytes, {}, b.position.value()));
-    SAMSA_TRY(reader.reset(view));
-    for (;;) {
-      SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
-      if (!more) break;
-      if (record.timestamp >= target && record.offset >= start_offset) {
-        return std::optional<TimestampOffset>(TimestampOffset{record.timestamp, record.offset});
-      }
-    }
+    // The batch's bytes, straight from the scanner's buffer (no copy, no second read).
+    BatchScanner whole(*impl_->log, b.position.value(), b.position.value() + b.size_bytes,
+                       impl_->path(), b.size_bytes);
+    SAMSA_TRY_ASSIGN(auto batch, whole.next(true));
+    if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
+    SAMSA_TRY_ASSIGN(auto found,
+                     first_at_or_after(batch.bytes, b.position, target, start_offset, reader));
+    if (found) return found;
   }
 }
 

@@ -65,11 +65,11 @@ struct LogConfig {
   std::uint64_t flush_interval_bytes = 1 << 20;  // with interval_may_lose_recent
   std::int64_t flush_interval_ms = 1000;         // with interval_may_lose_recent
   // Compaction (the Cleaner; Kafka's topic configs of the same names).
-  CleanupPolicy cleanup_policy;                         // cleanup.policy
-  double min_cleanable_dirty_ratio = 0.5;               // min.cleanable.dirty.ratio
-  std::int64_t min_compaction_lag_ms = 0;               // min.compaction.lag.ms
+  CleanupPolicy cleanup_policy;            // cleanup.policy
+  double min_cleanable_dirty_ratio = 0.5;  // min.cleanable.dirty.ratio
+  std::int64_t min_compaction_lag_ms = 0;  // min.compaction.lag.ms
   std::int64_t max_compaction_lag_ms = std::numeric_limits<std::int64_t>::max();
-  std::int64_t delete_retention_ms = 86'400'000;        // delete.retention.ms (tombstones)
+  std::int64_t delete_retention_ms = 86'400'000;  // delete.retention.ms (tombstones)
   // Names written in Kafka's checkpoint files ("topic partition offset"). Empty: taken
   // from the directory name when it reads "<topic>-<partition>", else (name, 0).
   std::string topic;
@@ -100,7 +100,7 @@ struct RecoveryReport {
   // the log end when nothing was): state kept beside the log (leader epochs, producers)
   // must be rebuilt from here.
   Offset rescanned_from = Offset::none();
-  std::vector<std::string> notes;           // what was cut and why, for people
+  std::vector<std::string> notes;  // what was cut and why, for people
 };
 
 struct AppendInfo {
@@ -153,6 +153,9 @@ struct LogSlice {
   bool empty() const { return size_bytes == 0; }
   // Appends the slice's bytes to `out`.
   Status read_into(std::vector<std::byte>& out) const;
+  // Reads the slice's bytes into the first size_bytes of `out` (invalid_argument when it is
+  // smaller): for a reader that reuses one buffer, which a std::vector would zero first.
+  Status read_into(MutableByteSpan out) const;
 };
 
 struct ReadOptions {
