@@ -16,8 +16,7 @@ Result<std::unique_ptr<Partition>> Partition::open(Env& env, const std::string& 
                                                    PartitionConfig config, Clock& clock,
                                                    LogOpenOptions options) {
   SAMSA_TRY_ASSIGN(std::unique_ptr<Log> log, Log::open(env, dir, config.log, clock, options));
-  SAMSA_TRY_ASSIGN(const bool had_epochs,
-                   env.exists(join_path(dir, LeaderEpochCache::kFileName)));
+  SAMSA_TRY_ASSIGN(const bool had_epochs, env.exists(join_path(dir, LeaderEpochCache::kFileName)));
   SAMSA_TRY_ASSIGN(LeaderEpochCache cache, LeaderEpochCache::open(env, dir));
   auto impl = std::make_unique<Impl>(env, clock, dir, std::move(config), std::move(cache));
   impl->log = std::move(log);
@@ -71,7 +70,8 @@ Result<std::optional<Offset>> Partition::Impl::load_producer_snapshot(Offset max
     auto loaded = producers.load_latest_snapshot(max_offset);
     if (loaded.ok() || !loaded.status().is_corruption()) return loaded;
     SAMSA_TRY_ASSIGN(const std::vector<Offset> left, producers.list_snapshots());
-    auto newest = std::find_if(left.rbegin(), left.rend(), [&](Offset o) { return o <= max_offset; });
+    auto newest =
+        std::find_if(left.rbegin(), left.rend(), [&](Offset o) { return o <= max_offset; });
     if (newest == left.rend()) return loaded.status();
     SAMSA_TRY(producers.delete_snapshot(*newest));
   }
@@ -84,13 +84,15 @@ Status Partition::Impl::replay_log(Offset producers_from, Offset epochs_from) {
   std::vector<std::byte> buffer;
   // Bounded: each round moves `at` past at least one batch.
   while (at < end) {
-    SAMSA_TRY_ASSIGN(LogSlice slice,
-                     log->read(at, {.max_bytes = 8 << 20, .max_offset = end, .min_one_batch = true}));
+    SAMSA_TRY_ASSIGN(
+        LogSlice slice,
+        log->read(at, {.max_bytes = 8 << 20, .max_offset = end, .min_one_batch = true}));
     if (slice.empty()) break;
     buffer.clear();
     SAMSA_TRY(slice.read_into(buffer));
     for (std::size_t pos = 0; pos < buffer.size();) {
-      SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(ByteSpan(buffer).subspan(pos)));
+      SAMSA_TRY_ASSIGN(RecordBatchView batch,
+                       RecordBatchView::parse(ByteSpan(buffer).subspan(pos)));
       if (batch.next_offset() > producers_from) producers.replay(batch);
       const LeaderEpoch epoch = batch.partition_leader_epoch();
       if (batch.next_offset() > epochs_from && epoch != LeaderEpoch::none()) {

@@ -47,9 +47,10 @@ int reconcile(PartitionFixture& leader, PartitionFixture& follower) {
 
 }  // namespace
 
-TEST_CASE("KIP-101 scenario 1: a restarted follower keeps what its high watermark had not "
-          "reached",
-          "[partition][epoch][kip101]") {
+TEST_CASE(
+    "KIP-101 scenario 1: a restarted follower keeps what its high watermark had not "
+    "reached",
+    "[partition][epoch][kip101]") {
   PartitionFixture a(replicated(), "/a/t-0");
   PartitionFixture b(replicated(), "/b/t-0");
   // A leads in epoch 0 and writes m1, m2; B copies both but learns only HW = 1.
@@ -89,9 +90,10 @@ TEST_CASE("KIP-101 scenario 2: a replica whose log diverged is truncated to the 
   CHECK(a.partition->epoch_entries() == b.partition->epoch_entries());
 }
 
-TEST_CASE("KIP-279: a follower whose latest epoch the leader never had truncates to where "
-          "their common epoch ended",
-          "[partition][epoch][kip279]") {
+TEST_CASE(
+    "KIP-279: a follower whose latest epoch the leader never had truncates to where "
+    "their common epoch ended",
+    "[partition][epoch][kip279]") {
   PartitionFixture a(replicated(), "/a/t-0");
   PartitionFixture b(replicated(), "/b/t-0");
   a.append_plain(2, LeaderEpoch(0));  // [0, 2) on both
@@ -126,10 +128,9 @@ TEST_CASE("KIP-279: fast leader changes need more than one round of OffsetForLea
   replicate(b, a);
   CHECK(a.read_values(Offset(0), Isolation::log_end) ==
         b.read_values(Offset(0), Isolation::log_end));
-  CHECK(a.partition->epoch_entries() ==
-        std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)},
-                                {LeaderEpoch(2), Offset(2)},
-                                {LeaderEpoch(4), Offset(4)}});
+  CHECK(a.partition->epoch_entries() == std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)},
+                                                                {LeaderEpoch(2), Offset(2)},
+                                                                {LeaderEpoch(4), Offset(4)}});
 }
 
 TEST_CASE("KIP-101: a follower that restarts after a power cut reconciles without loss",

@@ -49,8 +49,7 @@ TEST_CASE("An unreplicated partition's high watermark follows acknowledged appen
   CHECK(f.read_values(Offset(0), Isolation::committed).size() == 5);
 }
 
-TEST_CASE("Committed reads stop at the high watermark of a replicated partition",
-          "[partition]") {
+TEST_CASE("Committed reads stop at the high watermark of a replicated partition", "[partition]") {
   PartitionConfig config;
   config.replicated = true;
   PartitionFixture f(config);
@@ -213,8 +212,7 @@ TEST_CASE("Producer state is rebuilt from the log after a power cut", "[partitio
         StatusCode::out_of_order_sequence);
 }
 
-TEST_CASE("A producer snapshot is taken at each roll and replay starts from it",
-          "[partition]") {
+TEST_CASE("A producer snapshot is taken at each roll and replay starts from it", "[partition]") {
   PartitionConfig config;
   config.log.segment_bytes = 400;
   PartitionFixture f(config);
@@ -297,7 +295,8 @@ TEST_CASE("Truncation rebuilds producer state to the new log end", "[partition]"
   PartitionConfig config;
   config.replicated = true;
   PartitionFixture f(config);
-  for (int i = 0; i < 5; ++i) REQUIRE(f.produce(ProducerId(8), ProducerEpoch(0), Sequence(i), 1).ok());
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(f.produce(ProducerId(8), ProducerEpoch(0), Sequence(i), 1).ok());
   REQUIRE(f.partition->update_high_watermark(Offset(5)).ok());
   REQUIRE(f.partition->truncate_to(Offset(3)).ok());
   CHECK(f.partition->log_end_offset() == Offset(3));
@@ -369,8 +368,8 @@ TEST_CASE("A committed reader waits for the high watermark, not the log end", "[
   config.replicated = true;
   PartitionFixture f(config);
   f.append_plain(1);
-  CHECK_FALSE(f.partition->wait_for_data(Offset(0), Isolation::committed,
-                                         std::chrono::milliseconds(10)));
+  CHECK_FALSE(
+      f.partition->wait_for_data(Offset(0), Isolation::committed, std::chrono::milliseconds(10)));
   CHECK(f.partition->wait_for_data(Offset(0), Isolation::log_end, std::chrono::milliseconds(10)));
   std::atomic<bool> woke{false};
   std::atomic<bool> started{false};
@@ -419,8 +418,7 @@ TEST_CASE("Producers expire after producer_id_expiration_ms without a batch", "[
   CHECK_FALSE(f.partition->producer(ProducerId(1)).has_value());
 }
 
-TEST_CASE("A follower appends a leader's batches keeping their offsets and epochs",
-          "[partition]") {
+TEST_CASE("A follower appends a leader's batches keeping their offsets and epochs", "[partition]") {
   PartitionFixture leader;
   PartitionFixture follower(PartitionConfig{.replicated = true}, "/data/orders-3-follower");
   leader.append_plain(2, LeaderEpoch(0));

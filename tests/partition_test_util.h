@@ -127,9 +127,10 @@ struct PartitionFixture {
       Record record;
       while (reader.next(record).value()) {
         if (record.offset < from) continue;
-        std::string value = record.value ? std::string(reinterpret_cast<const char*>(record.value->data()),
-                                                       record.value->size())
-                                         : "null";
+        std::string value = record.value
+                                ? std::string(reinterpret_cast<const char*>(record.value->data()),
+                                              record.value->size())
+                                : "null";
         out.push_back(fmt::format("{}:{}", record.offset.value(), value));
       }
       pos += view->size_bytes();

@@ -39,9 +39,9 @@ struct PartitionConfig {
 
 // Which data a read may see.
 enum class Isolation : std::uint8_t {
-  committed,    // below the high watermark (Kafka's read_uncommitted consumers, and
-                // read_committed ones while the last stable offset is the high watermark)
-  log_end,      // everything in the log (followers replicating from a leader)
+  committed,  // below the high watermark (Kafka's read_uncommitted consumers, and
+              // read_committed ones while the last stable offset is the high watermark)
+  log_end,    // everything in the log (followers replicating from a leader)
 };
 
 struct PartitionAppendResult {
