@@ -2,7 +2,7 @@
 // v3+; the magic 0/1 message sets of v0-v2 are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); it is
 // pushed to the partition's append queue, which stores it byte for byte with only its base offset
 // and leader epoch rewritten. The response goes once every partition has an answer; acks=0 gets
-// none.
+// none, and the connection is closed when a partition failed (Kafka's rule).
 #include <atomic>
 
 #include "handlers.h"
@@ -14,7 +14,8 @@ namespace {
 struct ProduceState {
   std::int16_t version = 0;
   std::int32_t correlation_id = 0;
-  bool respond_at_end = true;
+  bool acks_zero = false;
+  std::atomic<bool> failed{false};  // some partition got an error (acks=0 closes on it)
   std::function<void(Reply)> respond;
   ProduceResponse response;
   // Answers still to come, plus one held by produce() until every batch is queued.
@@ -22,7 +23,13 @@ struct ProduceState {
 
   void finish_one() {
     if (pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (!respond_at_end) return;
+    if (acks_zero) {
+      // Kafka answers acks=0 with nothing, and closes the connection when a partition
+      // failed: the only way such a producer learns of it.
+      respond(failed.load() ? Reply::close("acks=0 produce with a partition error")
+                            : Reply::nothing());
+      return;
+    }
     ResponseWriter out(correlation_id);
     encode(response, version, out.body());
     respond(Reply::of(out.finish()));
@@ -49,9 +56,12 @@ std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_
   return error::kNone;
 }
 
-void fill(ProducePartitionResponse& out, const AppendOutcome& outcome) {
+void fill(ProducePartitionResponse& out, const AppendOutcome& outcome, ProduceState& state) {
   out.error_code = produce_error_code(outcome.status);
-  if (out.error_code != error::kNone) return;
+  if (out.error_code != error::kNone) {
+    state.failed = true;
+    return;
+  }
   out.base_offset = outcome.base_offset;
   out.log_append_time_ms = outcome.log_append_time_ms;
   out.log_start_offset = outcome.log_start_offset;
@@ -68,7 +78,7 @@ void Handlers::produce(Request request) {
   state->version = request.header.api_version;
   state->correlation_id = request.header.correlation_id;
   state->respond = request.respond;
-  state->respond_at_end = m.acks != 0;
+  state->acks_zero = m.acks == 0;
   const bool acks_ok = m.acks == 0 || m.acks == 1 || m.acks == -1;
   const std::uint32_t max_batch_bytes = broker_.config().partition.log.max_batch_bytes;
   // Sized up front: the append callbacks write into their own slots concurrently.
@@ -87,27 +97,28 @@ void Handlers::produce(Request request) {
       bool idempotent = false;
       if (!acks_ok) {
         out.error_code = error::kInvalidRequiredAcks;
+        state->failed = true;
       } else if (m.transactional_id) {
         out.error_code = error::kTransactionalIdAuthorizationFailed;
+        state->failed = true;
       } else if (handle == nullptr) {
         out.error_code = error::kUnknownTopicOrPartition;
+        state->failed = true;
       } else if (std::int16_t e =
                      precheck(data.records, state->version, max_batch_bytes, idempotent);
                  e != 0) {
         out.error_code = e;
+        state->failed = true;
       } else {
         state->pending.fetch_add(1, std::memory_order_relaxed);
         handle->appends->push(AppendJob{*data.records, idempotent, request.frame,
                                         [state, &out](const AppendOutcome& outcome) {
-                                          fill(out, outcome);
+                                          fill(out, outcome, *state);
                                           state->finish_one();
                                         }});
       }
     }
   }
-  // acks=0: no response at all, but later requests of the connection must not wait for
-  // these appends.
-  if (m.acks == 0 && acks_ok) request.respond(Reply::nothing());
   state->finish_one();
 }
 

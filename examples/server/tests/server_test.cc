@@ -332,6 +332,21 @@ TEST_CASE("AcksZeroGetsNoResponseButIsStored") {
   CHECK(f.high_watermark == 4);
 }
 
+TEST_CASE("AcksZeroWithAPartitionErrorClosesTheConnection") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  // Partition 99 does not exist: Kafka cannot answer acks=0, so it closes the connection.
+  c.send(testing::produce_request(1, "t", 99, testing::make_batch(1), 0));
+  CHECK_FALSE(c.receive().has_value());
+  // A new connection works, and nothing was stored.
+  Client again(s.port());
+  again.send(testing::fetch_request(2, "t", 0, 0, 0, 1));
+  auto frame = again.receive();
+  REQUIRE(frame);
+  CHECK(parse_fetch(std::move(*frame)).high_watermark == 0);
+}
+
 TEST_CASE("FetchOutsideTheLogGetsError1") {
   TestServer s;
   Client c(s.port());
