@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "log_test_util.h"
 #include "partition_test_util.h"
@@ -256,10 +257,10 @@ struct CrashAck {
   int dup = 0;
 };
 
-std::vector<CrashAck> read_acks(int fd, std::chrono::milliseconds window) {
-  std::vector<CrashAck> acks;
-  std::string buffer;
-  const auto deadline = std::chrono::steady_clock::now() + window;
+// Reads the child's acknowledgements for `window`, or until EOF when `window` is none (after
+// the kill: what the child wrote before it died must be counted too).
+void read_acks(int fd, std::optional<std::chrono::milliseconds> window, std::string& buffer) {
+  const auto deadline = std::chrono::steady_clock::now() + window.value_or(std::chrono::hours(1));
   char chunk[4096];
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -273,6 +274,10 @@ std::vector<CrashAck> read_acks(int fd, std::chrono::milliseconds window) {
     if (n <= 0) break;
     buffer.append(chunk, static_cast<std::size_t>(n));
   }
+}
+
+std::vector<CrashAck> parse_acks(const std::string& buffer) {
+  std::vector<CrashAck> acks;
   std::size_t start = 0;
   for (std::size_t nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n', start)) {
     CrashAck a;
@@ -307,11 +312,14 @@ TEST_CASE("An idempotent producer killed with SIGKILL and retrying stores each b
       producer_child(dir, next_seq, fds[1]);
     }
     ::close(fds[1]);
-    const auto acks = read_acks(fds[0], std::chrono::milliseconds(rng.uniform_signed(50, 400)));
+    std::string buffer;
+    read_acks(fds[0], std::chrono::milliseconds(rng.uniform_signed(50, 400)), buffer);
     ::kill(pid, SIGKILL);
     int wait_status = 0;
     REQUIRE(::waitpid(pid, &wait_status, 0) == pid);
+    read_acks(fds[0], std::nullopt, buffer);  // the pipe is at EOF now that the child is gone
     ::close(fds[0]);
+    const std::vector<CrashAck> acks = parse_acks(buffer);
     INFO("cycle " << cycle << ", " << acks.size() << " acks from sequence " << next_seq);
     CHECK(WIFSIGNALED(wait_status));
     for (const CrashAck& a : acks) {
