@@ -227,8 +227,9 @@ Row append_cell(Store& store, const AppendSpec& s, const Mode& mode, const Data&
   return row;
 }
 
+// One append cell on a fresh store, reported under `workload`.
 void run_append(std::unique_ptr<Store> store, const AppendSpec& s, const Mode& mode,
-                const Data& data) {
+                const Data& data, std::string_view workload = "append") {
   if (!store) return;
   if (s.appenders > 1 && !store->concurrent_appends()) return;
   const std::string dir = fresh_dir(mode, store->name());
@@ -242,6 +243,7 @@ void run_append(std::unique_ptr<Store> store, const AppendSpec& s, const Mode& m
     fmt::print(stderr, "{}: close: {}\n", row.system, st.to_string());
   store.reset();
   fs::remove_all(dir);
+  row.workload = std::string(workload);
   report(std::move(row));
 }
 
@@ -512,22 +514,8 @@ void run_idempotence(const Mode& mode, const Data& data) {
   const AppendSpec s{100, 100, Compression::none, Durability::none, 1};
   const int pairs = mode.full ? 5 : 3;
   for (int i = 0; i < pairs; ++i) {
-    for (bool partition : {false, true}) {
-      auto store = partition ? make_samsa_partition_store(Compression::none)
-                             : make_samsa_store(Compression::none);
-      const std::string dir = fresh_dir(mode, store->name());
-      if (Status st = store->open({dir, s.durability, 1000}); !st.ok()) {
-        fmt::print(stderr, "{}: open: {}\n", store->name(), st.to_string());
-        return;
-      }
-      Row row = append_cell(*store, s, mode, data);
-      if (Status st = store->close(); !st.ok())
-        fmt::print(stderr, "{}: close: {}\n", row.system, st.to_string());
-      store.reset();
-      fs::remove_all(dir);
-      row.workload = "idempotence";
-      report(std::move(row));
-    }
+    run_append(make_samsa_store(Compression::none), s, mode, data, "idempotence");
+    run_append(make_samsa_partition_store(Compression::none), s, mode, data, "idempotence");
   }
 }
 
