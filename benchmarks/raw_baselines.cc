@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 namespace samsa::bench {
 namespace {
@@ -65,6 +68,44 @@ RawResult raw_write(const std::string& path, const std::vector<std::vector<std::
     for (std::size_t j = i; j < end; ++j) r.bytes += batch(j).size();
     r.batches += static_cast<std::int64_t>(end - i);
   }
+  r.seconds = static_cast<double>(elapsed_ns(start, Clock::now())) / 1e9;
+  ::close(fd);
+  return r;
+}
+
+RawResult raw_write_threads(const std::string& path,
+                            const std::vector<std::vector<std::byte>>& ring, std::int64_t count,
+                            int threads, std::chrono::milliseconds time_cap) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) die("open " + path);
+  RawResult r;
+  std::mutex mu;  // merges each thread's figures at its end
+  std::atomic<std::int64_t> next{0};
+  const auto start = Clock::now();
+  const auto deadline = start + time_cap;
+  auto work = [&] {
+    Histogram latency;
+    std::int64_t batches = 0;
+    std::uint64_t bytes = 0;
+    for (;;) {
+      const std::int64_t i = next.fetch_add(1);
+      const auto t0 = Clock::now();
+      if (i >= count || t0 > deadline) break;
+      const auto& batch = ring[static_cast<std::size_t>(i) % ring.size()];
+      write_all(fd, batch.data(), batch.size(), path);  // O_APPEND: one write() lands whole
+      if (::fdatasync(fd) != 0) die("fdatasync " + path);
+      latency.add(elapsed_ns(t0, Clock::now()));
+      ++batches;
+      bytes += batch.size();
+    }
+    std::lock_guard lock(mu);
+    r.latency.merge(latency);
+    r.batches += batches;
+    r.bytes += bytes;
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
   r.seconds = static_cast<double>(elapsed_ns(start, Clock::now())) / 1e9;
   ::close(fd);
   return r;

@@ -28,6 +28,14 @@ struct RawResult {
 RawResult raw_write(const std::string& path, const std::vector<std::vector<std::byte>>& batches,
                     std::int64_t count, int group, std::chrono::milliseconds time_cap);
 
+// `threads` threads share one file opened O_APPEND; each takes the next batch, write()s it
+// and fdatasync()s, one acknowledgement per batch, until `count` are written or `time_cap`
+// passes: write()+fdatasync() per acknowledgement from N concurrent appenders, with only the
+// kernel's own sharing (concurrent fdatasyncs of one file wait for the same device flush).
+RawResult raw_write_threads(const std::string& path,
+                            const std::vector<std::vector<std::byte>>& batches, std::int64_t count,
+                            int threads, std::chrono::milliseconds time_cap);
+
 // Reads the files in order with read() in 1 MiB chunks; bytes are touched (summed) so the
 // copy is not optimised away. One latency sample per read().
 RawResult raw_read(const std::vector<std::string>& paths);

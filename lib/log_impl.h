@@ -57,22 +57,46 @@ struct Log::Impl {
   std::mutex write_mu;
   bool closed = false;  // guarded by write_mu
 
-  // Group commit: one thread syncs for everyone waiting (guarded by sync_mu). Lock order:
-  // write_mu before sync_mu, never the other way.
+  // Group commit: one thread (the leader) syncs for everyone waiting (guarded by sync_mu).
+  // Lock order: write_mu before sync_mu, never the other way.
   mutable std::mutex sync_mu;
-  std::condition_variable sync_cv;
-  bool sync_in_progress = false;
-  // Who waits in sync_to, for gathering a group (see gather_group in log.cc).
-  struct SyncWaiter {
-    std::thread::id thread;
-    std::int64_t target;
+  // An appender waiting in sync_to, on its own stack. The leader completes it (or hands it
+  // the lead) and wakes it alone: a notify_all on one condition variable woke every
+  // appender at once, and they then took sync_mu one after another, a chain of context
+  // switches between one fdatasync and the next.
+  // An append under the durable policy, written by the group commit leader.
+  struct WriteRequest {
+    MutableByteSpan batches;
+    const BatchSpans* spans;
+    std::int64_t records;
+    const AppendOptions* options;
+    AppendInfo info;  // set by the leader when written
   };
-  std::vector<SyncWaiter> sync_waiters;
+  struct SyncWaiter {
+    static constexpr std::uint32_t kWaiting = 0, kDone = 1, kLead = 2;
+    std::thread::id thread;
+    std::int64_t target = 0;        // durable once the recovery point reaches it
+    WriteRequest* write = nullptr;  // an append the leader writes first (then sets target)
+    bool unwritten = false;         // `write` not written yet
+    bool claimed = false;           // in the leader's round: only the leader completes it
+    Status status;                  // set with completed (guarded by sync_mu)
+    bool completed = false;         // out of sync_waiters with `status` (guarded by sync_mu)
+    std::atomic<std::uint32_t> state{kWaiting};  // then kDone or kLead, the leader's last touch
+  };
+  std::vector<SyncWaiter*> sync_waiters;     // waiting, the leader among them
+  std::atomic<std::uint32_t> sync_epoch{0};  // waiters sleep on it; bumped to wake them
+  SyncWaiter* leader = nullptr;              // the one syncing or about to (in sync_waiters)
+  // Counts truncations (changed under write_mu and sync_mu): a sync that a truncation
+  // overlapped does not move the recovery point.
+  std::atomic<std::uint64_t> truncations{0};
+  // (truncation count, new end) of the last 64 truncations (guarded by sync_mu).
+  std::vector<std::pair<std::uint64_t, std::int64_t>> truncation_ends;
   std::vector<std::thread::id> last_group;  // the threads the last sync covered
   std::chrono::nanoseconds last_sync_time{0};
-  bool gathering = false;  // a leader waits on gather_cv for its group
-  int gather_backoff = 0;  // syncs to skip after the next wait that runs out
-  int gather_skip = 0;     // syncs left that do not wait for a group
+  bool gathering = false;           // the leader waits on gather_cv for its group
+  std::size_t gather_expected = 0;  // the group it waits for
+  int gather_backoff = 0;           // syncs to skip after the next wait that runs out
+  int gather_skip = 0;              // syncs left that do not wait for a group
   std::condition_variable gather_cv;
   Status failure;  // set once, on the first write or fsync error
   std::atomic<bool> failed{false};
@@ -118,16 +142,35 @@ struct Log::Impl {
   Status check_writable() const;  // write_mu held
   Status roll(Offset new_base);   // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
-  Status sync_to(Offset target);  // group commit; no lock held
-  // sync_mu held: the leader's part of sync_to.
+  // Group commit up to `target`, read when `truncations` was `generation`; no lock held.
+  Status sync_to(Offset target, std::uint64_t generation);
+  // Group commit of `write` (durable policy) or, without one, a sync up to `target`.
+  Status commit(WriteRequest* write, Offset target, std::uint64_t generation);
+  // sync_mu held: the leader's part of commit, and how waiters leave it.
+  Status lead(std::unique_lock<std::mutex>& lock, SyncWaiter& me);
   void gather_group(std::unique_lock<std::mutex>& lock);
-  Status lead_sync(std::unique_lock<std::mutex>& lock);
   std::size_t pending_waiters() const;
   std::size_t expected_group() const;
-  void leave_sync(std::thread::id self);
+  // Whom to wake once sync_mu is released, and with what (kDone or kLead).
+  using Wakes = std::vector<std::pair<SyncWaiter*, std::uint32_t>>;
+  // kDone: completes w with `status` (out of sync_waiters); kLead: hands it the lead. Either
+  // way adds it to `wakes` unless it is the leader (which is not asleep).
+  void release_waiter(SyncWaiter& w, std::uint32_t state, const Status& status, Wakes& wakes);
+  void wake(const Wakes& wakes);  // without sync_mu
+  // Completes every waiter whose target is past `end` with `status` (truncation, failure).
+  void fail_waiters_past(std::int64_t end, const Status& status, Wakes& wakes);
+  void fail_waiters_past(std::int64_t end, Offset truncated_to, Wakes& wakes);
+  void fail_waiters(std::int64_t end, const std::function<Status(const SyncWaiter&)>& status_of,
+                    Wakes& wakes);
+  Status truncated_before_durable(Offset end, Offset target) const;
+  void note_truncation(std::int64_t end);  // write_mu and sync_mu held
+  // The lowest end a truncation after `generation` left; -1 when too many ran to tell.
+  std::int64_t lowest_end_since(std::uint64_t generation) const;
   // The part of Log::append after validation: takes write_mu, then syncs per the policy.
   Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
                                       std::int64_t records, const AppendOptions& request);
+  Result<AppendInfo> write_locked(MutableByteSpan batches, const BatchSpans& spans,
+                                  std::int64_t records, const AppendOptions& request);
   Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
   void notify_data();
 

@@ -1,9 +1,12 @@
 // A test Env that forwards to another and counts File::sync calls, optionally making each
-// one slow (as a real disk's fdatasync is), so that concurrent appenders queue behind it.
+// one slow (as a real disk's fdatasync is), so that concurrent appenders queue behind it, or
+// holding one inside the call until the test lets it go (hold_next_sync).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "samsa/env.h"
@@ -14,6 +17,24 @@ class CountingEnv final : public Env {
  public:
   CountingEnv(Env& base, std::chrono::microseconds sync_delay) : base_(base), delay_(sync_delay) {}
   std::int64_t syncs() const { return syncs_.load(); }
+
+  // The next File::sync (from any thread) stops inside the call, before syncing, until
+  // release_sync(); wait_sync_held() returns once it is there (false after `timeout`).
+  void hold_next_sync() {
+    std::lock_guard lock(gate_mu_);
+    hold_armed_ = true;
+    held_ = false;
+    released_ = false;
+  }
+  bool wait_sync_held(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(gate_mu_);
+    return gate_cv_.wait_for(lock, timeout, [&] { return held_; });
+  }
+  void release_sync() {
+    std::lock_guard lock(gate_mu_);
+    released_ = true;
+    gate_cv_.notify_all();
+  }
 
   Result<std::unique_ptr<File>> open(const std::string& path, OpenOptions options) override {
     SAMSA_TRY_ASSIGN(std::unique_ptr<File> file, base_.open(path, options));
@@ -42,6 +63,7 @@ class CountingEnv final : public Env {
     Status write_at(std::uint64_t o, ByteSpan d) override { return f_->write_at(o, d); }
     Status append(ByteSpan d) override { return f_->append(d); }
     Status sync() override {
+      env_.maybe_hold();
       ++env_.syncs_;
       std::this_thread::sleep_for(env_.delay_);
       return f_->sync();
@@ -59,8 +81,22 @@ class CountingEnv final : public Env {
     CountingEnv& env_;
   };
 
+  void maybe_hold() {
+    std::unique_lock lock(gate_mu_);
+    if (!hold_armed_) return;
+    hold_armed_ = false;
+    held_ = true;
+    gate_cv_.notify_all();
+    gate_cv_.wait(lock, [&] { return released_; });
+  }
+
   Env& base_;
   std::chrono::microseconds delay_;
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool hold_armed_ = false;
+  bool held_ = false;
+  bool released_ = false;
   std::atomic<std::int64_t> syncs_{0};
 };
 

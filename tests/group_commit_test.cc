@@ -1,0 +1,206 @@
+// Group commit under the durable policy: the leader writes the group's appends and syncs
+// for everyone (lib/log.cc, Log::Impl::commit and lead). What each appender gets back when
+// the group is refused in part, fails, or is truncated under it.
+#include <fmt/format.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "counting_env.h"
+#include "samsa/faulty_env.h"
+#include "samsa/log.h"
+#include "test_util.h"
+
+using namespace samsa;
+
+namespace {
+
+Result<AppendInfo> append_records(Log& log, int records, const AppendOptions& options = {}) {
+  RecordBatchBuilder builder;
+  for (int i = 0; i < records; ++i) {
+    const Status s = builder.append(Timestamp(1'700'000'000'000 + i),
+                                    as_bytes(fmt::format("k{}", i)), as_bytes("value"));
+    if (!s.ok()) return s;
+  }
+  return log.append(builder, options);
+}
+
+// Refuses every append whose first batch holds two records; counts what it let through.
+class RefuseTwoRecordBatches final : public AppendHook {
+ public:
+  Status before_write(std::span<const RecordBatchView> batches) override {
+    if (batches.front().records_count() == 2) {
+      return Status::invalid_argument("the test hook refuses two-record batches");
+    }
+    return Status();
+  }
+  void after_write(std::span<const RecordBatchView>, Offset) override { ++written; }
+  std::atomic<int> written{0};
+};
+
+}  // namespace
+
+TEST_CASE("An append whose fdatasync a truncation overtakes fails and is never acknowledged",
+          "[log][group_commit]") {
+  FaultyEnv memory(11);
+  test::CountingEnv env(memory, std::chrono::microseconds(0));
+  auto log = Log::open(env, "/gc-truncate", LogConfig{}).value();
+  REQUIRE(append_records(*log, 1).ok());  // offset 0
+  REQUIRE(append_records(*log, 1).ok());  // offset 1: a batch boundary to truncate to
+  REQUIRE(log->recovery_point() == Offset(2));
+
+  env.hold_next_sync();
+  Result<AppendInfo> cut = Status::io_error("not run");
+  std::thread appender([&] { cut = append_records(*log, 3); });  // offsets 2..4
+  REQUIRE(env.wait_sync_held(std::chrono::seconds(30)));
+  // Written, not yet durable: the truncation removes it while its fdatasync is under way.
+  CHECK(log->log_end_offset() == Offset(5));
+  REQUIRE(log->truncate_to(Offset(1)).ok());
+  env.release_sync();
+  appender.join();
+
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.status().code() == StatusCode::failed_precondition);
+  CHECK_THAT(cut.status().message(), Catch::Contains("truncated to offset 1"));
+  CHECK_THAT(cut.status().message(), Catch::Contains("/gc-truncate"));
+  CHECK(log->log_end_offset() == Offset(1));
+  CHECK(log->recovery_point() <= Offset(1));
+  // The log goes on: the next append takes offset 1 and becomes durable.
+  auto next = append_records(*log, 1);
+  REQUIRE(next.ok());
+  CHECK(next->first_offset == Offset(1));
+  CHECK(log->recovery_point() == Offset(2));
+}
+
+TEST_CASE("A truncation that keeps a waiting append's records lets it be acknowledged",
+          "[log][group_commit]") {
+  FaultyEnv memory(12);
+  test::CountingEnv env(memory, std::chrono::microseconds(0));
+  auto log = Log::open(env, "/gc-keep", LogConfig{}).value();
+  REQUIRE(append_records(*log, 2).ok());
+  env.hold_next_sync();
+  Result<AppendInfo> kept = Status::io_error("not run");
+  std::thread appender([&] { kept = append_records(*log, 3); });  // offsets 2..4
+  REQUIRE(env.wait_sync_held(std::chrono::seconds(30)));
+  // A no-op truncation (at the end) changes nothing, so the sync under way still counts.
+  REQUIRE(log->truncate_to(Offset(5)).ok());
+  env.release_sync();
+  appender.join();
+  REQUIRE(kept.ok());
+  CHECK(kept->first_offset == Offset(2));
+  CHECK(log->recovery_point() == Offset(5));
+}
+
+TEST_CASE("Appends a hook refuses fail alone; the rest of their group is written and synced",
+          "[log][group_commit]") {
+  FaultyEnv memory(13);
+  // A 2 ms fdatasync gathers several appenders into each group.
+  test::CountingEnv env(memory, std::chrono::milliseconds(2));
+  auto log = Log::open(env, "/gc-hook", LogConfig{}).value();
+  RefuseTwoRecordBatches hook;
+  constexpr int kThreads = 8;
+  constexpr int kAppends = 20;
+  std::mutex mu;
+  std::vector<AppendInfo> accepted;
+  std::atomic<int> refused{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        const int records = (t + i) % 2 == 0 ? 1 : 2;
+        auto info = append_records(*log, records, AppendOptions{.hook = &hook});
+        if (records == 2) {
+          if (!info.ok() && info.status().code() == StatusCode::invalid_argument &&
+              info.status().message().find("refuses two-record") != std::string::npos) {
+            ++refused;
+          } else {
+            ++wrong;
+          }
+        } else if (info.ok() && info->records == 1) {
+          std::lock_guard lock(mu);
+          accepted.push_back(*info);
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const int expected = kThreads * kAppends / 2;
+  CHECK(wrong.load() == 0);
+  CHECK(refused.load() == expected);
+  REQUIRE(static_cast<int>(accepted.size()) == expected);
+  CHECK(hook.written.load() == expected);
+  // Each appender got its own offsets back: together exactly [0, expected), once each.
+  std::set<std::int64_t> offsets;
+  for (const AppendInfo& info : accepted) {
+    CHECK(info.first_offset == info.last_offset);
+    offsets.insert(info.first_offset.value());
+  }
+  CHECK(static_cast<int>(offsets.size()) == expected);
+  CHECK(*offsets.begin() == 0);
+  CHECK(*offsets.rbegin() == expected - 1);
+  CHECK(log->log_end_offset() == Offset(expected));
+  CHECK(log->recovery_point() == Offset(expected));
+}
+
+TEST_CASE("An fdatasync error in a group fails every appender; what was acknowledged survives",
+          "[log][group_commit]") {
+  FaultyEnv memory(14);
+  std::map<std::int64_t, std::string> acknowledged;  // first offset -> key
+  std::atomic<int> errors{0};
+  {
+    test::CountingEnv env(memory, std::chrono::microseconds(500));
+    auto log = Log::open(env, "/gc-eio", LogConfig{}).value();
+    memory.fail_nth(FaultOp::sync, 12, EIO);
+    std::mutex mu;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          RecordBatchBuilder builder;
+          const std::string key = fmt::format("t{}-{}", t, i);
+          REQUIRE(builder.append(Timestamp(1), as_bytes(key), as_bytes("v")).ok());
+          auto info = log->append(builder);
+          if (!info.ok()) {
+            ++errors;
+            return;  // fail-stop: every later append is refused too
+          }
+          std::lock_guard lock(mu);
+          acknowledged[info->first_offset.value()] = key;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK_FALSE(log->failure().ok());
+    auto refused = append_records(*log, 1);
+    CHECK(refused.status().code() == StatusCode::failed_precondition);
+  }
+  CHECK(errors.load() == 6);
+  REQUIRE_FALSE(acknowledged.empty());
+  // Power lost: only what fdatasync made durable is left, and that holds every acknowledgement.
+  memory.power_cut(PowerCutMode::drop_unsynced);
+  memory.clear_faults();
+  auto log = Log::open(memory, "/gc-eio", LogConfig{}).value();
+  REQUIRE(log->log_end_offset().value() > acknowledged.rbegin()->first);
+  for (const auto& [offset, key] : acknowledged) {
+    auto slice = log->read(Offset(offset), {.max_bytes = 1});
+    REQUIRE(slice.ok());
+    std::vector<std::byte> bytes;
+    REQUIRE(slice->read_into(bytes).ok());
+    auto view = RecordBatchView::parse(bytes).value();
+    REQUIRE(view.base_offset() == Offset(offset));
+    RecordReader reader;
+    REQUIRE(reader.reset(view).ok());
+    Record record;
+    REQUIRE(reader.next(record).value());
+    REQUIRE(record.key.has_value());
+    CHECK(test::to_string(*record.key) == key);
+  }
+}
