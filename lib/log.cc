@@ -581,6 +581,17 @@ Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const Ba
                                                std::int64_t records, const AppendOptions& request) {
   Impl& m = *this;
   if (m.config.flush_policy == FlushPolicy::durable) {
+    // While the leader waits for its group the write mutex is free: an appender that finds
+    // it so writes its own append (its write overlaps the others' encoding instead of
+    // adding to the leader's turn) and only waits for the sync. Never blocks on the mutex.
+    std::unique_lock lock(m.write_mu, std::try_to_lock);
+    if (lock.owns_lock()) {
+      SAMSA_TRY_ASSIGN(AppendInfo info, m.write_locked(batches, spans, records, request));
+      const std::uint64_t generation = m.truncations.load();
+      lock.unlock();
+      SAMSA_TRY(m.sync_to(Offset(info.last_offset.value() + 1), generation));
+      return info;
+    }
     WriteRequest write{batches, &spans, records, &request, AppendInfo()};
     SAMSA_TRY(m.commit(&write, Offset::none(), 0));
     return write.info;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -43,7 +44,99 @@ class RefuseTwoRecordBatches final : public AppendHook {
   std::atomic<int> written{0};
 };
 
+// Blocks inside before_write (which runs with the log's write lock held) until released.
+class BlockingHook final : public AppendHook {
+ public:
+  Status before_write(std::span<const RecordBatchView>) override {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    return Status();
+  }
+  void after_write(std::span<const RecordBatchView>, Offset) override {}
+  void wait_entered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// Records which thread ran before_write for each append.
+class ThreadRecordingHook final : public AppendHook {
+ public:
+  explicit ThreadRecordingHook(std::thread::id appender) : appender_(appender) {}
+  Status before_write(std::span<const RecordBatchView>) override {
+    ran_on_other_thread = std::this_thread::get_id() != appender_;
+    return Status();
+  }
+  void after_write(std::span<const RecordBatchView>, Offset) override {}
+  bool ran_on_other_thread = false;
+
+ private:
+  std::thread::id appender_;
+};
+
 }  // namespace
+
+TEST_CASE("Appends that find the write lock busy are written by the group's leader",
+          "[log][group_commit]") {
+  FaultyEnv memory(15);
+  test::CountingEnv env(memory, std::chrono::microseconds(0));
+  auto log = Log::open(env, "/gc-combined", LogConfig{}).value();
+  BlockingHook blocking;
+  Result<AppendInfo> first = Status::io_error("not run");
+  std::thread holder([&] { first = append_records(*log, 2, AppendOptions{.hook = &blocking}); });
+  blocking.wait_entered();  // the holder now has the write lock
+  constexpr int kThreads = 6;
+  std::atomic<int> started{0};
+  std::vector<Result<AppendInfo>> results(kThreads, Status::io_error("not run"));
+  std::vector<bool> by_other(kThreads, false);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ThreadRecordingHook hook(std::this_thread::get_id());
+      ++started;
+      results[static_cast<std::size_t>(t)] = append_records(*log, 1, AppendOptions{.hook = &hook});
+      by_other[static_cast<std::size_t>(t)] = hook.ran_on_other_thread;
+    });
+  }
+  // Give them time to find the lock busy and queue (if some are late they write themselves
+  // and the check below still needs only one that queued).
+  while (started.load() < kThreads) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  blocking.release();
+  holder.join();
+  for (auto& th : threads) th.join();
+
+  REQUIRE(first.ok());
+  CHECK(first->first_offset == Offset(0));
+  std::set<std::int64_t> offsets;
+  int written_by_leader = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    const auto& r = results[static_cast<std::size_t>(t)];
+    REQUIRE(r.ok());
+    CHECK(r->records == 1);
+    CHECK(r->first_offset == r->last_offset);
+    offsets.insert(r->first_offset.value());
+    if (by_other[static_cast<std::size_t>(t)]) ++written_by_leader;
+  }
+  // Each got its own offset, after the holder's two.
+  CHECK(offsets == std::set<std::int64_t>{2, 3, 4, 5, 6, 7});
+  CHECK(written_by_leader >= 1);
+  CHECK(log->log_end_offset() == Offset(8));
+  CHECK(log->recovery_point() == Offset(8));
+}
 
 TEST_CASE("An append whose fdatasync a truncation overtakes fails and is never acknowledged",
           "[log][group_commit]") {
@@ -203,4 +296,60 @@ TEST_CASE("An fdatasync error in a group fails every appender; what was acknowle
     REQUIRE(record.key.has_value());
     CHECK(test::to_string(*record.key) == key);
   }
+}
+
+TEST_CASE("Appends the leader wrote for its group fail when a truncation overtakes their sync",
+          "[log][group_commit]") {
+  FaultyEnv memory(16);
+  test::CountingEnv env(memory, std::chrono::microseconds(0));
+  auto log = Log::open(env, "/gc-combined-cut", LogConfig{}).value();
+  BlockingHook blocking;
+  Result<AppendInfo> first = Status::io_error("not run");
+  std::thread holder([&] { first = append_records(*log, 2, AppendOptions{.hook = &blocking}); });
+  blocking.wait_entered();
+  constexpr int kThreads = 3;
+  std::atomic<int> started{0};
+  std::vector<Result<AppendInfo>> results(kThreads, Status::io_error("not run"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ++started;
+      results[static_cast<std::size_t>(t)] = append_records(*log, 1);
+    });
+  }
+  while (started.load() < kThreads) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The queued appends' leader writes them after the holder, then its fdatasync stops here.
+  env.hold_next_sync();
+  blocking.release();
+  REQUIRE(env.wait_sync_held(std::chrono::seconds(30)));
+  REQUIRE(log->truncate_to(Offset(2)).ok());  // keeps the holder's two records only
+  env.release_sync();
+  holder.join();
+  for (auto& th : threads) th.join();
+
+  REQUIRE(first.ok());  // below the truncation: acknowledged
+  CHECK(first->last_offset == Offset(1));
+  // Those written before the truncation (the leader's own at least) fail; any that were
+  // still queued, unwritten, lost nothing: they are written after it, from offset 2.
+  int cut = 0;
+  std::set<std::int64_t> offsets;
+  for (const auto& r : results) {
+    if (r.ok()) {
+      offsets.insert(r->first_offset.value());
+      continue;
+    }
+    ++cut;
+    CHECK(r.status().code() == StatusCode::failed_precondition);
+    CHECK_THAT(r.status().message(), Catch::Contains("truncated to offset 2"));
+  }
+  CHECK(cut >= 1);
+  const auto acknowledged = static_cast<std::int64_t>(offsets.size());
+  CHECK(acknowledged + cut == kThreads);
+  if (!offsets.empty()) {
+    CHECK(*offsets.begin() == 2);
+    CHECK(*offsets.rbegin() == 1 + acknowledged);
+  }
+  CHECK(log->log_end_offset() == Offset(2 + acknowledged));
+  CHECK(log->recovery_point() == Offset(2 + acknowledged));
 }

@@ -201,7 +201,11 @@ class Log {
   // validates each (framing, CRC, records, size <= max_batch_bytes), assigns offsets by
   // rewriting base offset and leader epoch in place (outside the CRC; for log_append_time
   // logs also the max timestamp, with the CRC recomputed), writes them in one write and
-  // returns once they are durable under the flush policy.
+  // returns once they are durable under the flush policy. Under the durable policy
+  // concurrent appends are written together by one thread and share one fdatasync (group
+  // commit); an append hook runs on that thread. An append whose records a concurrent
+  // truncate_to removed before its fdatasync finished fails with failed_precondition
+  // (never an acknowledgement of records that are gone).
   Result<AppendInfo> append(MutableByteSpan batches, const AppendOptions& options = {});
 
   // The in-process path: builds the builder's batch at the next offset and appends it
@@ -235,6 +239,7 @@ class Log {
 
   // Returns once every batch below `end` is durable (fdatasync, shared with concurrent
   // appenders: group commit). What an acknowledgement of already-written data waits for.
+  // failed_precondition when a concurrent truncate_to cut below `end` meanwhile.
   Status sync_to(Offset end);
 
   // Called with the write lock held each time the log rolls a new segment, with its base
