@@ -19,6 +19,8 @@ std::string_view chars_of(ByteSpan b) {
 }
 
 constexpr std::uint32_t kMaxBatchBytes = 16 << 20;
+// What scan() reads at a time: ReadOptions' default max_bytes.
+constexpr std::size_t kScanBufferBytes = 1 << 20;
 
 // Thread-safety: append() from any number of threads (Log group-commits them); the rest
 // from one thread.
@@ -65,25 +67,27 @@ class SamsaStore final : public Store {
 
   Result<std::int64_t> scan(
       const std::function<void(std::string_view, std::string_view)>& visit) override {
-    // One buffer for every slice, read into without zeroing it first (as a vector would).
-    std::unique_ptr<std::byte[]> buffer;
-    std::size_t capacity = 0;
+    // One buffer for every read, filled without zeroing it first (as a vector would), grown
+    // only for a batch larger than it.
+    std::size_t capacity = kScanBufferBytes;
+    auto buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
     RecordReader reader;
     samsa::Record record;
     std::int64_t count = 0;
     Offset next = log_->log_start_offset();
     const Offset end = log_->log_end_offset();
     while (next < end) {
-      SAMSA_TRY_ASSIGN(LogSlice slice, log_->read(next));  // 1 MiB of whole batches
-      if (slice.empty()) break;
-      if (capacity < slice.size_bytes) {
-        capacity = static_cast<std::size_t>(slice.size_bytes);
+      // Up to 1 MiB of whole batches, read once.
+      SAMSA_TRY_ASSIGN(LogRead read,
+                       log_->read_into(next, MutableByteSpan(buffer.get(), capacity)));
+      if (read.size_bytes == 0) {
+        if (read.needed_bytes == 0) break;
+        capacity = read.needed_bytes;
         buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
+        continue;
       }
-      const MutableByteSpan bytes(buffer.get(), static_cast<std::size_t>(slice.size_bytes));
-      SAMSA_TRY(slice.read_into(bytes));
-      ByteSpan rest(bytes);
-      std::uint64_t position = slice.position.value();
+      ByteSpan rest(buffer.get(), read.size_bytes);
+      std::uint64_t position = 0;  // in the buffer: LogRead does not say where in the file
       while (!rest.empty()) {
         SAMSA_TRY_ASSIGN(RecordBatchView batch, RecordBatchView::parse(rest, position));
         SAMSA_TRY(batch.check_crc());
@@ -98,7 +102,7 @@ class SamsaStore final : public Store {
         rest = rest.subspan(batch.size_bytes());
         position += batch.size_bytes();
       }
-      next = slice.next_offset;
+      next = read.next_offset;
     }
     return count;
   }

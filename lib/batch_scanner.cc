@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "invariant.h"
 #include "samsa/record_batch.h"
 
 namespace samsa::internal {
@@ -38,60 +39,93 @@ Result<BatchScanner::Step> BatchScanner::next(bool whole) {
   Step step;
   if (pos_ >= end_) return step;  // Kind::end
   const std::uint64_t remaining = end_ - pos_;
+  const auto header = static_cast<std::size_t>(std::min<std::uint64_t>(L::kHeaderSize, remaining));
+  if (remaining >= L::kHeaderSizeUpToMagic) {
+    SAMSA_TRY_ASSIGN(const bool have_header, fill(pos_, header));
+    if (!have_header) {
+      step.kind = Kind::torn;
+      step.why =
+          fmt::format("{}: the file ends inside the batch header at position {}", path_, pos_);
+      return step;
+    }
+  }
+  // Too few bytes for a header: inspect_batch_header says so without reading them.
+  step = inspect_batch_header(
+      remaining >= L::kHeaderSizeUpToMagic ? ByteSpan(at(pos_), header) : ByteSpan(), pos_,
+      remaining, path_);
+  if (step.kind != Kind::batch) return step;
+  const std::uint32_t size = step.location.size_bytes;
+  if (whole) {
+    SAMSA_TRY_ASSIGN(const bool have_batch, fill(pos_, size));
+    if (!have_batch) {
+      step.kind = Kind::torn;
+      step.why = fmt::format("{}: the file ends inside the batch at position {}", path_, pos_);
+      return step;
+    }
+    step.bytes = ByteSpan(at(pos_), size);
+  }
+  pos_ += size;
+  return step;
+}
+
+BatchScanner::Step inspect_batch_header(ByteSpan header, std::uint64_t pos, std::uint64_t remaining,
+                                        std::string_view path) {
+  using Kind = BatchScanner::Kind;
+  BatchScanner::Step step;
   if (remaining < L::kHeaderSizeUpToMagic) {
     step.kind = Kind::torn;
-    step.why = fmt::format("{}: {} bytes at position {} are too few for a batch header", path_,
-                           remaining, pos_);
+    step.why = fmt::format("{}: {} bytes at position {} are too few for a batch header", path,
+                           remaining, pos);
     return step;
   }
-  const auto header = static_cast<std::size_t>(std::min<std::uint64_t>(L::kHeaderSize, remaining));
-  SAMSA_TRY_ASSIGN(const bool have_header, fill(pos_, header));
-  if (!have_header) {
-    step.kind = Kind::torn;
-    step.why = fmt::format("{}: the file ends inside the batch header at position {}", path_, pos_);
-    return step;
-  }
-  const auto length = get_be<std::int32_t>(at(pos_) + L::kLength);
+  SAMSA_ASSERT(header.size() == std::min<std::uint64_t>(L::kHeaderSize, remaining),
+               "{}: {} header bytes at position {} with {} remaining", path, header.size(), pos,
+               remaining);
+  const std::byte* h = header.data();
+  const auto length = get_be<std::int32_t>(h + L::kLength);
   if (length < static_cast<std::int32_t>(L::kHeaderSize - L::kLogOverhead)) {
     step.kind = Kind::corrupt;
     step.why = fmt::format("{}: batch at position {}: length field {} (at byte {}) is too small",
-                           path_, pos_, length, pos_ + L::kLength);
+                           path, pos, length, pos + L::kLength);
     return step;
   }
   const std::uint64_t size = static_cast<std::uint64_t>(length) + L::kLogOverhead;
   if (size > remaining) {
     step.kind = Kind::torn;
-    step.why = fmt::format("{}: batch at position {} declares {} bytes but only {} remain", path_,
-                           pos_, size, remaining);
+    step.why = fmt::format("{}: batch at position {} declares {} bytes but only {} remain", path,
+                           pos, size, remaining);
     return step;
   }
-  const auto magic = static_cast<std::int8_t>(at(pos_)[L::kMagic]);
+  const auto magic = static_cast<std::int8_t>(h[L::kMagic]);
   if (magic != L::kMagicV2) {
     step.kind = Kind::corrupt;
-    step.why = fmt::format("{}: batch at position {}: magic {} (at byte {}) is not 2", path_, pos_,
-                           magic, pos_ + L::kMagic);
+    step.why = fmt::format("{}: batch at position {}: magic {} (at byte {}) is not 2", path, pos,
+                           magic, pos + L::kMagic);
     return step;
   }
-  const std::byte* h = at(pos_);
+  // size <= remaining and size >= kHeaderSize, so `header` holds the whole header.
   step.kind = Kind::batch;
   step.location.base_offset = Offset(get_be<std::int64_t>(h + L::kBaseOffset));
   step.location.last_offset = Offset(static_cast<std::int64_t>(
       static_cast<std::uint64_t>(step.location.base_offset.value()) +
       static_cast<std::uint64_t>(get_be<std::int32_t>(h + L::kLastOffsetDelta))));
   step.location.max_timestamp = Timestamp(get_be<std::int64_t>(h + L::kMaxTimestamp));
-  step.location.position = Position(pos_);
+  step.location.position = Position(pos);
   step.location.size_bytes = static_cast<std::uint32_t>(size);
-  if (whole) {
-    SAMSA_TRY_ASSIGN(const bool have_batch, fill(pos_, static_cast<std::size_t>(size)));
-    if (!have_batch) {
-      step.kind = Kind::torn;
-      step.why = fmt::format("{}: the file ends inside the batch at position {}", path_, pos_);
-      return step;
-    }
-    step.bytes = ByteSpan(at(pos_), static_cast<std::size_t>(size));
-  }
-  pos_ += size;
   return step;
+}
+
+Status check_batch_offsets(const BatchLocation& b, Offset previous_last, Offset segment_next,
+                           std::string_view path) {
+  if (b.base_offset > previous_last && b.last_offset >= b.base_offset &&
+      b.last_offset < segment_next) {
+    return Status();
+  }
+  return Status::corruption(fmt::format(
+      "{}: batch at position {} claims offsets [{}, {}], out of order after offset {} in a "
+      "segment ending before offset {}",
+      path, b.position.value(), b.base_offset.value(), b.last_offset.value(), previous_last.value(),
+      segment_next.value()));
 }
 
 }  // namespace samsa::internal

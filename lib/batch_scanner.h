@@ -1,11 +1,13 @@
 // Internal: walks the batches of a .log file from a position, reading in chunks, telling a
 // whole batch from a torn tail (the file ends inside a batch) and from corruption (a header
-// that cannot be a batch's). Used by Segment for lookups and recovery.
+// that cannot be a batch's). Used by Segment for lookups and recovery; its header and
+// offset checks also serve Log::read_into, which walks batch headers already in memory.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "samsa/env.h"
 #include "samsa/segment.h"
@@ -32,6 +34,7 @@ class BatchScanner {
   // I/O errors are returned as errors; torn and corrupt are Steps.
   Result<Step> next(bool whole);
   std::uint64_t position() const { return pos_; }
+  const std::string& path() const { return path_; }
 
  private:
   // Makes [pos, pos + need) available in buf_; false when the file holds fewer bytes.
@@ -50,5 +53,20 @@ class BatchScanner {
   std::uint64_t buf_pos_ = 0;
   std::size_t buf_len_ = 0;
 };
+
+// The batch header at position `pos` of the file `path`: `header` holds its first
+// min(kHeaderSize, remaining) bytes, and `remaining` is how many bytes the file (or the
+// buffer a caller walks) holds from `pos` on. A batch (its location; no bytes), torn (the
+// bytes end inside it) or corrupt (a header that cannot be a batch's), with why naming the
+// file and position. Reads nothing outside `header`.
+BatchScanner::Step inspect_batch_header(ByteSpan header, std::uint64_t pos, std::uint64_t remaining,
+                                        std::string_view path);
+
+// Base offsets lie outside the CRC: a batch must start after `previous_last` (the last
+// offset of the batch before it, or the segment's base - 1) and end before `segment_next`
+// (the segment's next offset), else a flipped bit there would misplace it. Corruption
+// naming the file and position otherwise.
+Status check_batch_offsets(const BatchLocation& batch, Offset previous_last, Offset segment_next,
+                           std::string_view path);
 
 }  // namespace samsa::internal

@@ -12,6 +12,7 @@
 #include <climits>
 #include <limits>
 
+#include "batch_scanner.h"
 #include "checkpoint.h"
 #include "invariant.h"
 #include "log_impl.h"
@@ -707,47 +708,140 @@ void Log::set_roll_listener(std::function<void(Offset new_base)> listener) {
 
 // ------------------------------------------------------------------------ reads
 
+namespace {
+
+// Where a read at `offset` starts: the batch holding it in the last segment whose base
+// offset is <= offset, or else the first batch of a later segment (past a gap left by
+// compaction). nullopt when no segment has a batch at or after `offset`.
+struct ReadStart {
+  const Segment* segment = nullptr;
+  BatchLocation first;
+};
+
+Result<std::optional<ReadStart>> find_read_start(const SegmentList& segments, Offset offset) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                             [](Offset o, const auto& s) { return o < s->base_offset(); });
+  if (it != segments.begin()) --it;
+  for (; it != segments.end(); ++it) {
+    SAMSA_TRY_ASSIGN(auto first, (*it)->find_batch(offset));
+    if (first) return std::optional<ReadStart>(ReadStart{it->get(), *first});
+  }
+  return std::optional<ReadStart>();
+}
+
+// Log::read_into's walk: the whole batches at the start of `bytes`, read from `position` of
+// `seg`, whose last offset is below `bound`. `to_segment_end`: the bytes run to the end of
+// the segment as published, so a batch they cut is corruption, not the buffer's end.
+Result<LogRead> walk_batches(const Segment& seg, ByteSpan bytes, Position position, Offset bound,
+                             bool to_segment_end) {
+  namespace L = batch_layout;
+  // Read after the bytes: it covers every batch they hold (published before their size).
+  const Offset segment_next = seg.next_offset();
+  const std::string path = seg.log_path();
+  LogRead result;
+  Offset previous_last = seg.base_offset() - 1;
+  std::size_t at = 0;
+  // Bounded: each round takes a whole batch, at least kHeaderSize bytes, or ends the walk.
+  while (at < bytes.size()) {
+    const std::size_t remaining = bytes.size() - at;
+    const auto step =
+        internal::inspect_batch_header(bytes.subspan(at, std::min(L::kHeaderSize, remaining)),
+                                       position.value() + at, remaining, path);
+    if (step.kind == internal::BatchScanner::Kind::torn) {
+      if (to_segment_end) return Status::corruption(step.why);
+      break;  // the buffer ends inside this batch
+    }
+    if (step.kind != internal::BatchScanner::Kind::batch) return Status::corruption(step.why);
+    const BatchLocation& b = step.location;
+    SAMSA_TRY(internal::check_batch_offsets(b, previous_last, segment_next, path));
+    if (b.last_offset >= bound) break;
+    if (at == 0) result.first_offset = b.base_offset;
+    previous_last = b.last_offset;
+    at += b.size_bytes;
+  }
+  if (at > 0) result.next_offset = previous_last + 1;
+  result.size_bytes = at;
+  return result;
+}
+
+}  // namespace
+
+Result<Offset> Log::Impl::read_bound(Offset offset, const ReadOptions& read_options) const {
+  const Offset start(log_start.load(std::memory_order_acquire));
+  const Offset end(log_end.load(std::memory_order_acquire));
+  if (offset < start || offset > end) {
+    return Status::out_of_range(fmt::format("offset {} is outside log {}'s offsets [{}, {})",
+                                            offset.value(), dir, start.value(), end.value()));
+  }
+  return std::min(read_options.max_offset.value_or(end), end);
+}
+
 Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
   const Impl& m = *impl_;
   const auto segments = m.snapshot();
-  const Offset start(m.log_start.load(std::memory_order_acquire));
-  const Offset end(m.log_end.load(std::memory_order_acquire));
-  if (offset < start || offset > end) {
-    return Status::out_of_range(fmt::format("offset {} is outside log {}'s offsets [{}, {})",
-                                            offset.value(), m.dir, start.value(), end.value()));
-  }
-  const Offset bound = std::min(options.max_offset.value_or(end), end);
+  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
   LogSlice slice;
   if (offset >= bound) return slice;
-  // The last segment whose base offset is <= offset, then onward past any gap.
-  auto it = std::upper_bound(segments->begin(), segments->end(), offset,
-                             [](Offset o, const auto& s) { return o < s->base_offset(); });
-  if (it != segments->begin()) --it;
-  for (; it != segments->end(); ++it) {
-    const Segment& seg = **it;
-    SAMSA_TRY_ASSIGN(auto first, seg.find_batch(offset));
-    if (!first) continue;
-    if (first->last_offset >= bound) return slice;
-    if (!options.min_one_batch && first->size_bytes > options.max_bytes) return slice;
-    std::uint64_t bytes = 0;
-    Offset next = first->base_offset;
-    SAMSA_TRY(seg.for_each_batch(first->position, [&](const BatchLocation& b) {
-      if (b.last_offset >= bound) return false;
-      if (bytes > 0 && bytes + b.size_bytes > options.max_bytes) return false;
-      bytes += b.size_bytes;
-      next = b.last_offset + 1;
-      // Full: no further batch can fit, so do not read its header to find out (a point
-      // read, max_bytes 1, reads one header instead of two).
-      return bytes < options.max_bytes;
-    }));
-    slice.first_offset = first->base_offset;
-    slice.next_offset = next;
-    slice.file = seg.log_file();
-    slice.position = first->position;
-    slice.size_bytes = bytes;
-    return slice;
-  }
+  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
+  if (!start) return slice;
+  const Segment& seg = *start->segment;
+  const BatchLocation& first = start->first;
+  if (first.last_offset >= bound) return slice;
+  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return slice;
+  std::uint64_t bytes = 0;
+  Offset next = first.base_offset;
+  SAMSA_TRY(seg.for_each_batch(first.position, [&](const BatchLocation& b) {
+    if (b.last_offset >= bound) return false;
+    if (bytes > 0 && bytes + b.size_bytes > options.max_bytes) return false;
+    bytes += b.size_bytes;
+    next = b.last_offset + 1;
+    // Full: no further batch can fit, so do not read its header to find out (a point
+    // read, max_bytes 1, reads one header instead of two).
+    return bytes < options.max_bytes;
+  }));
+  slice.first_offset = first.base_offset;
+  slice.next_offset = next;
+  slice.file = seg.log_file();
+  slice.position = first.position;
+  slice.size_bytes = bytes;
   return slice;
+}
+
+Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
+                               const ReadOptions& options) const {
+  const Impl& m = *impl_;
+  const auto segments = m.snapshot();
+  // Batches appended from here on end at or past the bound, so the walk stops before them.
+  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
+  LogRead result;
+  if (offset >= bound) return result;
+  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
+  if (!start) return result;
+  const Segment& seg = *start->segment;
+  const BatchLocation& first = start->first;
+  if (first.last_offset >= bound) return result;
+  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return result;
+  if (first.size_bytes > buffer.size()) {
+    result.needed_bytes = first.size_bytes;
+    return result;
+  }
+  // max_bytes, or the whole first batch when it is larger (then min_one_batch is set).
+  const std::uint64_t limit_bytes = std::max<std::uint64_t>(options.max_bytes, first.size_bytes);
+  // Published bytes are whole batches, and appends only add to them. A truncation racing
+  // this read may cut them (the segment size can even drop below `first`).
+  const std::uint64_t segment_size = seg.size_bytes();
+  const std::uint64_t segment_left =
+      segment_size > first.position.value() ? segment_size - first.position.value() : 0;
+  const auto want = static_cast<std::size_t>(
+      std::min({static_cast<std::uint64_t>(buffer.size()), limit_bytes, segment_left}));
+  SAMSA_TRY_ASSIGN(const std::size_t got, seg.read_at(first.position, buffer.first(want)));
+  if (got < first.size_bytes) {
+    return Status::corruption(fmt::format(
+        "{}: batch at position {} of {} bytes: the segment holds only {} (a racing truncation?)",
+        seg.log_path(), first.position.value(), first.size_bytes, got));
+  }
+  const bool to_segment_end = want == segment_left || got < want;
+  return walk_batches(seg, ByteSpan(buffer.first(got)), first.position, bound, to_segment_end);
 }
 
 bool Log::wait_for_data(Offset offset, std::chrono::milliseconds timeout) const {

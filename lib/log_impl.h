@@ -135,6 +135,9 @@ struct Log::Impl {
     segments = std::move(shared);
   }
   const std::shared_ptr<Segment>& active() const { return segments->back(); }  // write_mu held
+  // Where a read at `offset` stops (exclusive): the lower of read_options.max_offset and the log
+  // end, loaded once. out_of_range outside [log start, log end].
+  Result<Offset> read_bound(Offset offset, const ReadOptions& read_options) const;
 
   std::string path(std::string_view name) const { return join_path(dir, name); }
   Status write_checkpoints();

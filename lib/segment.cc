@@ -274,13 +274,7 @@ Status Segment::for_each_batch(Position start,
     if (step.kind == BatchScanner::Kind::end) return Status();
     if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
     const BatchLocation& b = step.location;
-    if (b.base_offset <= previous_last || b.last_offset < b.base_offset || b.last_offset >= next) {
-      return Status::corruption(fmt::format(
-          "{}: batch at position {} claims offsets [{}, {}], out of order after offset {} in a "
-          "segment ending before offset {}",
-          impl_->path(), b.position.value(), b.base_offset.value(), b.last_offset.value(),
-          previous_last.value(), next.value()));
-    }
+    SAMSA_TRY(internal::check_batch_offsets(b, previous_last, next, scanner.path()));
     previous_last = b.last_offset;
     if (!visit(b)) return Status();
   }

@@ -167,6 +167,17 @@ struct ReadOptions {
   bool min_one_batch = true;
 };
 
+// What Log::read_into put at the start of the caller's buffer: whole batches of one segment,
+// laid end to end. Bytes of the buffer past size_bytes are garbage.
+struct LogRead {
+  Offset first_offset = Offset::none();  // base offset of the first batch; none when nothing
+  Offset next_offset = Offset::none();   // one past the last batch's last offset
+  std::size_t size_bytes = 0;            // whole batches at the start of the buffer (<= its size)
+  // When size_bytes == 0 because the first batch is larger than the buffer: its size (read
+  // again with a buffer at least this large). 0 otherwise.
+  std::size_t needed_bytes = 0;
+};
+
 // Kafka's ListOffsets sentinels for offset_for_timestamp().
 inline constexpr Timestamp kLatestTimestamp{-1};
 inline constexpr Timestamp kEarliestTimestamp{-2};
@@ -215,6 +226,17 @@ class Log {
   // Whole batches from the one containing `offset`, within one segment. Empty at the log
   // end; out_of_range before the log start or past the log end.
   Result<LogSlice> read(Offset offset, const ReadOptions& options = {}) const;
+
+  // The batches read() returns for `offset` and `options` (or as many whole ones of them
+  // as fit `buffer`), read into `buffer` with one read of the file, for a reader that
+  // copies rather than sends a file range: read() walks the batch headers with reads of
+  // their own before the slice is read again. The headers are checked in memory (framing;
+  // offsets increasing within the segment), a bad one being corruption naming the file and
+  // position; CRCs are not checked, as with read(). When the first batch does not fit
+  // `buffer`, nothing is returned and needed_bytes says its size. Empty at the log end;
+  // out_of_range before the log start or past the log end.
+  Result<LogRead> read_into(Offset offset, MutableByteSpan buffer,
+                            const ReadOptions& options = {}) const;
 
   // Waits until the log end offset passes `offset` (data at `offset` exists) or `timeout`
   // passes; returns whether data exists. What a long-poll fetch needs.
