@@ -461,6 +461,14 @@ Status Log::Impl::lead(std::unique_lock<std::mutex>& lock, SyncWaiter& me) {
       if (!me.completed) release_waiter(me, SyncWaiter::kDone, s, wakes);
       continue;
     }
+    if (failed.load()) {
+      // Something else failed the log during the round (a roll's fdatasync in one of the
+      // writes, say): a later fdatasync that succeeds proves nothing about pages the failed
+      // one dropped, so nobody is acknowledged.
+      fail_waiters_past(-1, failure, wakes);
+      if (!me.completed) release_waiter(me, SyncWaiter::kDone, failure, wakes);
+      continue;
+    }
     if (took.count() > 0) last_sync_time = took;
     if (generation != truncations.load()) {
       // A truncation ran between the writes and now: what it cut is gone; the rest needs a
