@@ -291,51 +291,38 @@ std::vector<std::vector<std::byte>> build_batches(const AppendSpec& s, std::int6
 // with the one-writer ideal group commit instead; the targets print both.
 constexpr const char* kRawThreads = "raw-write+fdatasync-threads";
 
-// group == 0: raw write(); group >= 1: one writer, `group` batches per write()+fdatasync().
-void run_raw_write(const AppendSpec& s, int group, const Mode& mode, const Data& data) {
+// The raw baselines of an append cell: group == 0, one write() per batch; group >= 1, one
+// writer, `group` batches per write()+fdatasync(); threads >= 2, that many appenders each
+// write()+fdatasync() per batch (kRawThreads).
+void run_raw_write(const AppendSpec& s, int group, const Mode& mode, const Data& data,
+                   int threads = 0) {
   const std::int64_t records = target_records(mode, s);
   const auto ring = build_batches(s, records, data);
   const std::string dir = fresh_dir(mode, "raw");
+  const std::int64_t count = records / s.batch_records;
   const RawResult r =
-      raw_write(dir + "/raw.log", ring, records / s.batch_records, group, mode.cell_time);
+      threads >= 2 ? raw_write_threads(dir + "/raw.log", ring, count, threads, mode.cell_time)
+                   : raw_write(dir + "/raw.log", ring, count, group, mode.cell_time);
   fs::remove_all(dir);
   Row row;
   row.workload = "append";
-  row.system = group == 0 ? "raw-write" : "raw-write+fdatasync";
-  row.configuration =
-      group == 0
-          ? "write() of samsa's batch bytes per append, page cache only"
-          : fmt::format("one writer, write() of {} batch(es) then fdatasync() per ack", group);
+  if (threads >= 2) {
+    row.system = kRawThreads;
+    row.configuration = fmt::format(
+        "{} threads, each write() of one batch then fdatasync() per ack, one O_APPEND file",
+        threads);
+  } else {
+    row.system = group == 0 ? "raw-write" : "raw-write+fdatasync";
+    row.configuration =
+        group == 0
+            ? "write() of samsa's batch bytes per append, page cache only"
+            : fmt::format("one writer, write() of {} batch(es) then fdatasync() per ack", group);
+  }
   row.value_bytes = s.value_bytes;
   row.batch_records = s.batch_records;
   row.compression = std::string(to_string(s.compression));
-  row.durability = group == 0 ? "none" : "durable";
-  row.appenders = std::max(group, 1);
-  row.records = r.batches * s.batch_records;
-  row.bytes = row.records * (s.value_bytes + kKeyBytes);
-  row.seconds = r.seconds;
-  row.set_latency(r.latency);
-  report(std::move(row));
-}
-
-// `threads` appenders, each write()+fdatasync() per batch on one shared file.
-void run_raw_write_threads(const AppendSpec& s, int threads, const Mode& mode, const Data& data) {
-  const std::int64_t records = target_records(mode, s);
-  const auto ring = build_batches(s, records, data);
-  const std::string dir = fresh_dir(mode, "raw");
-  const RawResult r =
-      raw_write_threads(dir + "/raw.log", ring, records / s.batch_records, threads, mode.cell_time);
-  fs::remove_all(dir);
-  Row row;
-  row.workload = "append";
-  row.system = kRawThreads;
-  row.configuration = fmt::format(
-      "{} threads, each write() of one batch then fdatasync() per ack, one O_APPEND file", threads);
-  row.value_bytes = s.value_bytes;
-  row.batch_records = s.batch_records;
-  row.compression = std::string(to_string(s.compression));
-  row.durability = "durable";
-  row.appenders = threads;
+  row.durability = group == 0 && threads < 2 ? "none" : "durable";
+  row.appenders = threads >= 2 ? threads : std::max(group, 1);
   row.records = r.batches * s.batch_records;
   row.bytes = row.records * (s.value_bytes + kKeyBytes);
   row.seconds = r.seconds;
@@ -771,7 +758,7 @@ void run_appends(const Mode& mode, const Data& data) {
         if (!runs(mode, "durable")) break;
         const AppendSpec s{v, b, Compression::none, Durability::durable, n};
         run_raw_write(s, n, mode, data);
-        if (n > 1) run_raw_write_threads(s, n, mode, data);
+        if (n > 1) run_raw_write(s, n, mode, data, /*threads=*/n);
         run_append(make_samsa_store(Compression::none), s, mode, data);
       }
       // Peers: the cells the targets compare (and, in full, 1 KiB and batches of 1).

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "log_fixture.h"
 #include "log_test_util.h"
 #include "samsa/faulty_env.h"
 #include "samsa/log.h"
@@ -18,40 +19,10 @@ namespace {
 
 constexpr const char* kDir = "/data/orders-3";
 
-struct Fixture {
-  FaultyEnv env{7};
-  ManualClock clock{Timestamp(1'700'000'000'000)};
-  LogConfig config;
-  std::unique_ptr<Log> log;
+struct Fixture : test::LogFixture {
   // Reused by every read_into of a test: large enough for any read it makes.
   std::vector<std::byte> buffer = std::vector<std::byte>(1 << 20);
-  explicit Fixture(LogConfig c = {}) : config(std::move(c)) {
-    auto opened = Log::open(env, kDir, config, clock);
-    INFO(opened.status().to_string());
-    REQUIRE(opened.ok());
-    log = std::move(opened).value();
-  }
-  AppendInfo append(int records, std::size_t value_bytes = 10) {
-    RecordBatchBuilder builder;
-    const std::string value(value_bytes, 'x');
-    for (int i = 0; i < records; ++i) {
-      const std::string key = fmt::format("key-{}", i);
-      REQUIRE(builder.append(clock.now() + i, as_bytes(key), as_bytes(value)).ok());
-    }
-    auto info = log->append(builder);
-    INFO(info.status().to_string());
-    REQUIRE(info.ok());
-    return *info;
-  }
-  // Log::read's bytes for the same arguments.
-  std::vector<std::byte> read_bytes(Offset offset, ReadOptions options = {}) {
-    auto slice = log->read(offset, options);
-    INFO(slice.status().to_string());
-    REQUIRE(slice.ok());
-    std::vector<std::byte> bytes;
-    REQUIRE(slice->read_into(bytes).ok());
-    return bytes;
-  }
+  explicit Fixture(LogConfig c = {}) : LogFixture(std::move(c)) {}
   // read_into with the first `buffer_bytes` of the shared buffer, which must succeed.
   LogRead read_into(Offset offset, std::size_t buffer_bytes, ReadOptions options = {}) {
     REQUIRE(buffer_bytes <= buffer.size());

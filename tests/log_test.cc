@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "counting_env.h"
+#include "log_fixture.h"
 #include "samsa/faulty_env.h"
 #include "samsa/log.h"
 #include "samsa/segment.h"
@@ -17,41 +18,7 @@ using namespace samsa;
 
 namespace {
 
-struct Fixture {
-  FaultyEnv env{7};
-  ManualClock clock{Timestamp(1'700'000'000'000)};
-  LogConfig config;
-  std::unique_ptr<Log> log;
-  explicit Fixture(LogConfig c = {}) : config(std::move(c)) { reopen(); }
-  void reopen() {
-    log.reset();
-    auto opened = Log::open(env, "/data/orders-3", config, clock);
-    INFO(opened.status().to_string());
-    REQUIRE(opened.ok());
-    log = std::move(opened).value();
-  }
-  AppendInfo append(int records, std::size_t value_bytes = 10, std::optional<Timestamp> ts = {}) {
-    RecordBatchBuilder builder;
-    const std::string value(value_bytes, 'x');
-    for (int i = 0; i < records; ++i) {
-      const std::string key = fmt::format("key-{}", i);
-      REQUIRE(builder.append(ts.value_or(clock.now()) + i, as_bytes(key), as_bytes(value)).ok());
-    }
-    auto info = log->append(builder);
-    INFO(info.status().to_string());
-    REQUIRE(info.ok());
-    return *info;
-  }
-  // The batches of a read, parsed.
-  std::vector<std::byte> read_bytes(Offset offset, ReadOptions options = {}) {
-    auto slice = log->read(offset, options);
-    INFO(slice.status().to_string());
-    REQUIRE(slice.ok());
-    std::vector<std::byte> bytes;
-    REQUIRE(slice->read_into(bytes).ok());
-    return bytes;
-  }
-};
+using Fixture = test::LogFixture;
 
 // What a test needs of a batch it read; values, since the bytes are gone after the call.
 struct BatchSummary {
