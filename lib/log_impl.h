@@ -141,9 +141,10 @@ struct Log::Impl {
 
   std::string path(std::string_view name) const { return join_path(dir, name); }
   Status write_checkpoints();
-  Status fail(Status s);          // records the first failure (fail-stop)
-  Status check_writable() const;  // write_mu held
-  Status roll(Offset new_base);   // write_mu held
+  Status fail(Status s);                 // records the first failure (fail-stop), completes waiters
+  void record_failure(const Status& s);  // sync_mu held: the first failure only
+  Status check_writable() const;         // write_mu held
+  Status roll(Offset new_base);          // write_mu held
   Status maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, Timestamp max_ts);
   // Group commit up to `target`, read when `truncations` was `generation`; no lock held.
   Status sync_to(Offset target, std::uint64_t generation);

@@ -1,6 +1,6 @@
 // Group commit under the durable policy: the leader writes the group's appends and syncs
-// for everyone (lib/log.cc, Log::Impl::commit and lead). What each appender gets back when
-// the group is refused in part, fails, or is truncated under it.
+// for everyone (lib/log_group_commit.cc, Log::Impl::commit and lead). What each appender gets back
+// when the group is refused in part, fails, or is truncated under it.
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
