@@ -50,6 +50,8 @@ class Server {
   std::uint16_t metrics_port() const { return http_ ? http_->port() : 0; }
   Broker& broker() { return *broker_; }
   Metrics& metrics() { return metrics_; }
+  // Long-poll fetches waiting for data or their deadline.
+  std::size_t waiting_fetches() const { return waiters_.size(); }
   // Maintenance passes completed (over every partition) since open(). When it was n at some
   // moment, the pass that brings it to n + 2 began after that moment.
   std::uint64_t maintenance_passes() const {
