@@ -120,6 +120,11 @@ Status Log::failure() const {
   return impl_->failure;
 }
 
+std::size_t Log::waiting_for_sync() const {
+  std::lock_guard lock(impl_->sync_mu);
+  return impl_->sync_waiters.size();
+}
+
 // ------------------------------------------------------------------------ writes
 
 void Log::Impl::record_failure(const Status& s) {

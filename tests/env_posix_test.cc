@@ -17,12 +17,13 @@
 namespace samsa {
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at the end of the test.
+// A fresh directory under $TMPDIR (else /tmp), removed with everything in it at the end of
+// the test. scripts/test runs the suite with TMPDIR on ext4 and on tmpfs.
 class TempDir {
  public:
   TempDir() {
-    char tmpl[] = "/tmp/samsa-env-test-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
+    std::string tmpl = (std::filesystem::temp_directory_path() / "samsa-env-test-XXXXXX").string();
+    const char* made = ::mkdtemp(tmpl.data());
     REQUIRE(made != nullptr);
     path_ = made;
   }

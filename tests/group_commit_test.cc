@@ -87,6 +87,15 @@ class ThreadRecordingHook final : public AppendHook {
   std::thread::id appender_;
 };
 
+// Waits (a bounded loop, no assertion on time) until `n` appends wait on the log's group
+// commit: how a test queues appenders in a known order without sleeping.
+void wait_for_waiting(const Log& log, std::size_t n) {
+  for (int attempt = 0; attempt < 60'000 && log.waiting_for_sync() < n; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(log.waiting_for_sync() == n);
+}
+
 }  // namespace
 
 TEST_CASE("Appends that find the write lock busy are written by the group's leader",
@@ -99,22 +108,17 @@ TEST_CASE("Appends that find the write lock busy are written by the group's lead
   std::thread holder([&] { first = append_records(*log, 2, AppendOptions{.hook = &blocking}); });
   blocking.wait_entered();  // the holder now has the write lock
   constexpr int kThreads = 6;
-  std::atomic<int> started{0};
   std::vector<Result<AppendInfo>> results(kThreads, Status::io_error("not run"));
   std::vector<bool> by_other(kThreads, false);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       ThreadRecordingHook hook(std::this_thread::get_id());
-      ++started;
       results[static_cast<std::size_t>(t)] = append_records(*log, 1, AppendOptions{.hook = &hook});
       by_other[static_cast<std::size_t>(t)] = hook.ran_on_other_thread;
     });
   }
-  // Give them time to find the lock busy and queue (if some are late they write themselves
-  // and the check below still needs only one that queued).
-  while (started.load() < kThreads) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  wait_for_waiting(*log, kThreads);  // each found the lock busy and queued
   blocking.release();
   holder.join();
   for (auto& th : threads) th.join();
@@ -311,17 +315,13 @@ TEST_CASE("Appends the leader wrote for its group fail when a truncation overtak
   std::thread holder([&] { first = append_records(*log, 2, AppendOptions{.hook = &blocking}); });
   blocking.wait_entered();
   constexpr int kThreads = 3;
-  std::atomic<int> started{0};
   std::vector<Result<AppendInfo>> results(kThreads, Status::io_error("not run"));
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      ++started;
-      results[static_cast<std::size_t>(t)] = append_records(*log, 1);
-    });
+    threads.emplace_back(
+        [&, t] { results[static_cast<std::size_t>(t)] = append_records(*log, 1); });
   }
-  while (started.load() < kThreads) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  wait_for_waiting(*log, kThreads);
   // The queued appends' leader writes them after the holder, then its fdatasync stops here.
   env.hold_next_sync();
   blocking.release();
@@ -378,13 +378,13 @@ TEST_CASE("No append is acknowledged by a group whose roll failed its fdatasync"
   std::thread th([&] { h = append_value(10, &blocking); });
   blocking.wait_entered();
   std::thread td([&] { d = append_value(10, nullptr); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_waiting(*log, 1);
   std::thread tx([&] { x = append_value(10, nullptr); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_waiting(*log, 2);
   std::thread tb([&] { b = append_value(10, nullptr); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_waiting(*log, 3);
   std::thread tc([&] { c = append_value(2000, nullptr); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_waiting(*log, 4);
   memory.fail_nth(FaultOp::sync, 2, EIO);  // 1: round 1's fdatasync; 2: the roll's
   blocking.release();
   for (std::thread* t : {&th, &td, &tx, &tb, &tc}) t->join();

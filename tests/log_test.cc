@@ -288,6 +288,74 @@ TEST_CASE("retention_ms deletes segments whose newest record is old enough", "[l
   CHECK(f.log->log_start_offset() <= Offset(20));
 }
 
+namespace {
+// Bytes of one append(2, 50) batch, so that a test can size segments in whole batches.
+std::uint64_t two_record_batch_bytes() {
+  return Fixture().append(2, 50).bytes;
+}
+}  // namespace
+
+TEST_CASE("retention_bytes keeps the newest segments that together reach it", "[log]") {
+  const std::uint64_t batch = two_record_batch_bytes();
+  // 3 batches (6 offsets) a segment; 24 batches: 8 full segments, the 8th the active one.
+  Fixture f(LogConfig{.segment_bytes = 3 * batch,
+                      .retention_bytes = static_cast<std::int64_t>(6 * batch)});
+  for (int i = 0; i < 24; ++i) f.append(2, 50);
+  REQUIRE(f.log->segments().size() == 8);
+  auto report = f.log->apply_retention();
+  REQUIRE(report.ok());
+  // Kafka's rule: a segment goes while what is left still holds retention_bytes; two
+  // segments hold exactly that.
+  CHECK(report->segments_deleted == 6);
+  CHECK(report->bytes_deleted == 18 * batch);
+  CHECK(f.log->log_start_offset() == Offset(36));
+  CHECK(f.log->size_bytes() == 6 * batch);
+  CHECK(f.read_bytes(Offset(46)).size() == batch);
+  // One byte more than two segments: three stay.
+  f.config.retention_bytes += 1;
+  f.reopen();
+  for (int i = 0; i < 6; ++i) f.append(2, 50);
+  report = f.log->apply_retention();
+  REQUIRE(report.ok());
+  CHECK(report->segments_deleted == 1);
+  CHECK(f.log->log_start_offset() == Offset(42));
+  CHECK(f.log->size_bytes() == 9 * batch);
+}
+
+// The server's MaintenanceAppliesRetention (issue 19) failed on tmpfs because its batches
+// carried timestamps years old: time, not size, decided, and a maintenance pass after the
+// last produce took every segment up to the high watermark, the active one too. That is
+// Kafka's rule (deletableSegments, and a roll when all go); this pins it.
+TEST_CASE(
+    "retention_ms expires old create times that retention_bytes would keep, the active "
+    "segment too, below the upper bound",
+    "[log]") {
+  const std::uint64_t batch = two_record_batch_bytes();
+  Fixture f(LogConfig{.segment_bytes = 3 * batch,
+                      .retention_bytes = static_cast<std::int64_t>(6 * batch + 1)});
+  REQUIRE(f.config.retention_ms == 7LL * 24 * 3600 * 1000);  // the default
+  const Timestamp years_ago = f.clock.now() + -3LL * 365 * 24 * 3600 * 1000;
+  for (int i = 0; i < 24; ++i) f.append(2, 50, years_ago);
+  REQUIRE(f.log->segments().size() == 8);
+  // Below an upper bound inside the active segment, the active segment stays.
+  auto bounded = f.log->apply_retention(Offset(45));
+  REQUIRE(bounded.ok());
+  CHECK(bounded->segments_deleted == 7);
+  CHECK(f.log->log_start_offset() == Offset(42));
+  CHECK(f.read_bytes(Offset(46)).size() == batch);
+  // At the log end it goes as well: the log rolls first and keeps one empty segment.
+  auto all = f.log->apply_retention(Offset(48));
+  REQUIRE(all.ok());
+  CHECK(all->segments_deleted == 1);
+  CHECK(f.log->log_start_offset() == Offset(48));
+  CHECK(f.log->log_end_offset() == Offset(48));
+  REQUIRE(f.log->segments().size() == 1);
+  CHECK(f.log->segments().front().base_offset == Offset(48));
+  CHECK(f.log->segments().front().size_bytes == 0);
+  CHECK(f.log->read(Offset(46)).status().code() == StatusCode::out_of_range);
+  CHECK(f.append(2, 50).first_offset == Offset(48));
+}
+
 TEST_CASE("retention never deletes past the upper bound (high watermark)", "[log]") {
   Fixture f(LogConfig{.segment_bytes = 500});
   for (int i = 0; i < 20; ++i) f.append(2, 50);

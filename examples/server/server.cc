@@ -46,6 +46,7 @@ void Server::maintenance_loop() {
         }
       }
     }
+    maintenance_passes_.fetch_add(1, std::memory_order_release);
     lock.lock();
   }
 }

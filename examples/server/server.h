@@ -4,6 +4,7 @@
 // Thread-safety: run() on one thread; stop() from any thread; shutdown() after run().
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -49,6 +50,13 @@ class Server {
   std::uint16_t metrics_port() const { return http_ ? http_->port() : 0; }
   Broker& broker() { return *broker_; }
   Metrics& metrics() { return metrics_; }
+  // Long-poll fetches waiting for data or their deadline.
+  std::size_t waiting_fetches() const { return waiters_.size(); }
+  // Maintenance passes completed (over every partition) since open(). When it was n at some
+  // moment, the pass that brings it to n + 2 began after that moment.
+  std::uint64_t maintenance_passes() const {
+    return maintenance_passes_.load(std::memory_order_acquire);
+  }
 
   // Serves until stop() or a signal on `signal_fd` (-1: none).
   samsa::Status run(int signal_fd = -1);
@@ -74,6 +82,7 @@ class Server {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool maintenance_stop_ = false;
+  std::atomic<std::uint64_t> maintenance_passes_{0};
   std::thread maintenance_;
   bool shut_down_ = false;
 };

@@ -292,6 +292,11 @@ class Log {
   // write whose partial bytes could not be cut back: the log refuses writes until reopened.
   // A write that fails cleanly (e.g. ENOSPC, nothing left behind) fails only that append.
   Status failure() const;
+  // Appends and sync_to() calls waiting on a group commit under the durable policy, the group's
+  // leader among them: those queued behind the write lock, and those written and waiting for the
+  // fdatasync. A gauge for a host's metrics, and what tests wait on to queue appenders in a known
+  // order instead of sleeping.
+  std::size_t waiting_for_sync() const;
 
  private:
   friend class Cleaner;

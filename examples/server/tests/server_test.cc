@@ -1,9 +1,13 @@
 // The server end to end over a socket with hand-built requests: bad input gets Kafka's
 // answer (an error code, or a closed connection where Kafka closes it), nothing stored is
 // lost, and produce, fetch and long polls behave as clients expect.
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "codec/messages.h"
@@ -381,18 +385,32 @@ TEST_CASE("FetchReturnsTheFirstBatchEvenWhenLargerThanMaxBytes") {
   CHECK(f.records.size() == big.size());  // KIP-74: exactly the first whole batch
 }
 
+namespace {
+
+// Waits (a bounded loop, no assertion on time) until `n` fetches wait in the server.
+void wait_for_waiting_fetches(TestServer& s, std::size_t n) {
+  for (int attempt = 0; attempt < 60'000 && s.server().waiting_fetches() < n; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(s.server().waiting_fetches() == n);
+}
+
+// A max_wait no test outlives (24 days): an answer can only come from data arriving.
+constexpr std::int32_t kMaxWaitForever = std::numeric_limits<std::int32_t>::max();
+
+}  // namespace
+
 TEST_CASE("LongPollFetchIsAnsweredWhenDataArrives") {
   TestServer s;
   Client consumer(s.port());
   Client producer(s.port());
   create_topic(producer, "t");
-  const auto start = std::chrono::steady_clock::now();
-  consumer.send(testing::fetch_request(1, "t", 1, 0, 10000, 1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  consumer.send(testing::fetch_request(1, "t", 1, 0, kMaxWaitForever, 1));
+  wait_for_waiting_fetches(s, 1);
   REQUIRE(produce(producer, 2, "t", 1, testing::make_batch(2)).error == 0);
-  auto frame = consumer.receive(std::chrono::seconds(5));
+  auto frame = consumer.receive(std::chrono::seconds(60));
   REQUIRE(frame);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(s.server().waiting_fetches() == 0);
   FetchResult f = parse_fetch(std::move(*frame));
   CHECK(f.high_watermark == 2);
   CHECK(!f.records.empty());
@@ -412,20 +430,20 @@ TEST_CASE("LongPollFetchTimesOutEmpty") {
 }
 
 TEST_CASE("ManyLongPollsHoldNoThreads") {
-  // More waiting fetches than request threads: a ListOffsets still gets through.
+  // More waiting fetches than request threads: a Metadata request still gets through.
   TestServer s;
   Client admin(s.port());
   create_topic(admin, "t");
   std::vector<std::unique_ptr<Client>> waiting;
   for (int i = 0; i < 16; ++i) {
     waiting.push_back(std::make_unique<Client>(s.port()));
-    waiting.back()->send(testing::fetch_request(i, "t", 0, 0, 10000, 1));
+    waiting.back()->send(testing::fetch_request(i, "t", 0, 0, kMaxWaitForever, 1));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  wait_for_waiting_fetches(s, 16);
   admin.send(testing::metadata_request(99, {"t"}));
-  bool timed_out = false;
-  auto frame = admin.receive(std::chrono::seconds(2), &timed_out);
+  auto frame = admin.receive(std::chrono::seconds(60));
   CHECK(frame);
+  CHECK(s.server().waiting_fetches() == 16);
 }
 
 TEST_CASE("IdempotentRetryGetsTheOriginalOffset") {
@@ -467,7 +485,10 @@ TEST_CASE("ProducerIdsAreNotReusedAcrossRestarts") {
     return rr.r.i64();
   };
   ServerOptions o = TestServer::defaults();
-  o.data_dir = (std::filesystem::temp_directory_path() / "samsa-server-pid-test").string();
+  // Per process: another run of the suite on this machine may share the directory.
+  o.data_dir =
+      (std::filesystem::temp_directory_path() / fmt::format("samsa-server-pid-test-{}", ::getpid()))
+          .string();
   std::filesystem::remove_all(o.data_dir);
   std::int64_t first = 0;
   {
@@ -635,29 +656,36 @@ TEST_CASE("MaintenanceAppliesRetention") {
   ServerOptions o = TestServer::defaults();
   o.partition.log.segment_bytes = 2048;
   o.partition.log.retention_bytes = 4096;
+  // Size only: make_batch's timestamps are from 2023, so under the default retention.ms
+  // (7 days) every segment would be expired by time, the active one too.
+  REQUIRE(o.partition.log.retention_ms == -1);
   o.maintenance_interval = std::chrono::milliseconds(20);
   TestServer s(o);
   Client c(s.port());
   create_topic(c, "t");
+  // 5 batches of 20 records fill a segment (the 6th would pass 2048 bytes): 8 segments of
+  // 1755 bytes. Retention keeps the newest 3 (5265 bytes; 2 would be under 4096).
+  const auto batch = testing::make_batch(20);
+  REQUIRE(batch.size() == 351);
   std::int64_t end = 0;
   for (int i = 0; i < 40; ++i) {
-    ProduceResult r = produce(c, i, "t", 0, testing::make_batch(20));
+    ProduceResult r = produce(c, i, "t", 0, batch);
     REQUIRE(r.error == 0);
     end = r.base_offset + 20;
   }
-  // Old segments go once maintenance runs; the log start moves past offset 0.
-  FetchResult f;
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    c.send(testing::fetch_request(100 + attempt, "t", 0, 0));
-    f = parse_fetch(*c.receive());
-    if (f.error == error::kOffsetOutOfRange) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(end == 800);
+  // Wait for a maintenance pass that began after the last produce was acknowledged.
+  const std::uint64_t passes = s.server().maintenance_passes();
+  for (int attempt = 0; attempt < 1000 && s.server().maintenance_passes() < passes + 2; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  CHECK(f.error == error::kOffsetOutOfRange);
-  c.send(testing::fetch_request(999, "t", 0, end - 20));
+  REQUIRE(s.server().maintenance_passes() >= passes + 2);
+  c.send(testing::fetch_request(100, "t", 0, 0));
+  CHECK(parse_fetch(*c.receive()).error == error::kOffsetOutOfRange);
+  c.send(testing::fetch_request(101, "t", 0, end - 20));
   FetchResult tail = parse_fetch(*c.receive());
   CHECK(tail.error == 0);
-  CHECK(tail.log_start_offset > 0);
+  CHECK(tail.log_start_offset == 500);
   CHECK(tail.high_watermark == end);
 }
 

@@ -101,6 +101,10 @@ ServerOptions TestServer::defaults() {
   o.request_threads = 2;
   o.append_threads = 2;
   o.partition.log.segment_index_bytes = 64 * 1024;  // small preallocated indexes
+  // make_batch's timestamps are from November 2023: under the default retention.ms (7 days)
+  // any maintenance pass (every 5 s) would delete every acknowledged batch, the active
+  // segment too, so a test slower than 5 s would lose its data. Tests set retention.ms.
+  o.partition.log.retention_ms = -1;
   return o;
 }
 
