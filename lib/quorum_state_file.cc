@@ -59,9 +59,9 @@ bool uuid_from_string(std::string_view s, DirectoryId& out) {
 struct Json {
   enum class Kind : std::uint8_t { null, boolean, number, string, array, object };
   Kind kind = Kind::null;
-  std::size_t position = 0;  // where the value starts
-  std::string text;          // number: as written; string: decoded
-  std::vector<Json> items;   // array
+  std::size_t position = 0;                           // where the value starts
+  std::string text;                                   // number: as written; string: decoded
+  std::vector<Json> items;                            // array
   std::vector<std::pair<std::string, Json>> members;  // object, in order
 };
 
@@ -85,8 +85,8 @@ class JsonParser {
  private:
   bool fail(std::string_view what) {
     if (status_.ok()) {
-      status_ = Status::corruption(fmt::format("quorum-state {} at byte {}: {}{}", path_, i_,
-                                               what, i_ >= s_.size() ? " (file ends)" : ""));
+      status_ = Status::corruption(fmt::format("quorum-state {} at byte {}: {}{}", path_, i_, what,
+                                               i_ >= s_.size() ? " (file ends)" : ""));
     }
     return false;
   }
@@ -104,13 +104,27 @@ class JsonParser {
     v.position = i_;
     if (i_ >= s_.size()) return fail("expected a value");
     switch (s_[i_]) {
-      case '{': v.kind = Json::Kind::object; return object(v, depth);
-      case '[': v.kind = Json::Kind::array; return array(v, depth);
-      case '"': v.kind = Json::Kind::string; return string(v.text);
-      case 't': v.kind = Json::Kind::boolean; return literal("true");
-      case 'f': v.kind = Json::Kind::boolean; return literal("false");
-      case 'n': v.kind = Json::Kind::null; return literal("null");
-      default: v.kind = Json::Kind::number; return number(v.text);
+      case '{':
+        v.kind = Json::Kind::object;
+        return object(v, depth);
+      case '[':
+        v.kind = Json::Kind::array;
+        return array(v, depth);
+      case '"':
+        v.kind = Json::Kind::string;
+        return string(v.text);
+      case 't':
+        v.kind = Json::Kind::boolean;
+        return literal("true");
+      case 'f':
+        v.kind = Json::Kind::boolean;
+        return literal("false");
+      case 'n':
+        v.kind = Json::Kind::null;
+        return literal("null");
+      default:
+        v.kind = Json::Kind::number;
+        return number(v.text);
     }
   }
   bool object(Json& v, int depth) {
@@ -244,9 +258,9 @@ class Fields {
     return nullptr;
   }
   Status missing(std::string_view name, int version) const {
-    return Status::corruption(fmt::format(
-        "quorum-state {} at byte {}: no \"{}\", which data_version {} requires", path_,
-        object_.position, name, version));
+    return Status::corruption(
+        fmt::format("quorum-state {} at byte {}: no \"{}\", which data_version {} requires", path_,
+                    object_.position, name, version));
   }
   Status wrong(const Json& v, std::string_view name, std::string_view what) const {
     return Status::corruption(
@@ -260,9 +274,9 @@ class Fields {
     const std::string& t = v->text;
     const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
     if (v->kind != Json::Kind::number || ec != std::errc() || end != t.data() + t.size()) {
-      return wrong(*v, name, fmt::format("is not an integer in [{}, {}]",
-                                         std::numeric_limits<T>::min(),
-                                         std::numeric_limits<T>::max()));
+      return wrong(*v, name,
+                   fmt::format("is not an integer in [{}, {}]", std::numeric_limits<T>::min(),
+                               std::numeric_limits<T>::max()));
     }
     return out;
   }
@@ -287,7 +301,8 @@ Status check_version0_fields(const Fields& f) {
   SAMSA_TRY(f.integer<std::int64_t>("appliedOffset", 0).status());
   SAMSA_TRY(f.require("currentVoters", Json::Kind::array, true, 0));
   for (const Json& voter : f.find("currentVoters")->items) {
-    if (voter.kind != Json::Kind::object) return f.wrong(voter, "currentVoters", "holds a non-object");
+    if (voter.kind != Json::Kind::object)
+      return f.wrong(voter, "currentVoters", "holds a non-object");
     SAMSA_TRY(Fields(voter, "").integer<std::int32_t>("voterId", 0).status());
   }
   return {};

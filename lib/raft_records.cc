@@ -84,8 +84,8 @@ class Reader {
     const std::uint64_t count = u - 1;
     if (count * std::max<std::size_t>(min_element_bytes, 1) > r_.remaining() ||
         count > kMaxArrayElements) {
-      return fail(field, at, fmt::format("length {} exceeds the {} bytes left", count,
-                                         r_.remaining()));
+      return fail(field, at,
+                  fmt::format("length {} exceeds the {} bytes left", count, r_.remaining()));
     }
     n = static_cast<std::size_t>(count);
     return true;
@@ -128,22 +128,20 @@ class Reader {
 
  private:
   // A plain (not + 1) count, as the tagged-field section stores it.
-  bool compact_length_raw(std::size_t& n, std::size_t min_element_bytes,
-                          std::string_view field) {
+  bool compact_length_raw(std::size_t& n, std::size_t min_element_bytes, std::string_view field) {
     const std::size_t at = r_.offset();
     std::uint64_t u = 0;
     if (!uvarint(u, field)) return false;
     if (u * min_element_bytes > r_.remaining()) {
-      return fail(field, at, fmt::format("{} tagged fields exceed the {} bytes left", u,
-                                         r_.remaining()));
+      return fail(field, at,
+                  fmt::format("{} tagged fields exceed the {} bytes left", u, r_.remaining()));
     }
     n = static_cast<std::size_t>(u);
     return true;
   }
   bool fail(std::string_view field, std::size_t at, std::string_view what) {
     if (status_.ok()) {
-      status_ = Status::corruption(
-          fmt::format("{}.{} at byte {}: {}", message_, field, at, what));
+      status_ = Status::corruption(fmt::format("{}.{} at byte {}: {}", message_, field, at, what));
     }
     return false;
   }
@@ -320,9 +318,8 @@ std::vector<std::byte> encode_control_value(const ControlRecord& record) {
 
 Result<ControlRecord> decode_control_record(ByteSpan key, ByteSpan value) {
   if (key.size() != kControlKeySize) {
-    return Status::corruption(
-        fmt::format("control record key at byte 0: {} bytes, expected {}", key.size(),
-                    kControlKeySize));
+    return Status::corruption(fmt::format("control record key at byte 0: {} bytes, expected {}",
+                                          key.size(), kControlKeySize));
   }
   const auto version = get_be<std::int16_t>(key.data());
   const auto type = get_be<std::int16_t>(key.data() + 2);
@@ -331,11 +328,16 @@ Result<ControlRecord> decode_control_record(ByteSpan key, ByteSpan value) {
         fmt::format("control record key version at byte 0: {}, expected 0", version));
   }
   switch (static_cast<ControlRecordType>(type)) {
-    case ControlRecordType::leader_change: return decode_leader_change(value);
-    case ControlRecordType::snapshot_header: return decode_snapshot_header(value);
-    case ControlRecordType::snapshot_footer: return decode_snapshot_footer(value);
-    case ControlRecordType::kraft_version: return decode_kraft_version(value);
-    case ControlRecordType::kraft_voters: return decode_voters(value);
+    case ControlRecordType::leader_change:
+      return decode_leader_change(value);
+    case ControlRecordType::snapshot_header:
+      return decode_snapshot_header(value);
+    case ControlRecordType::snapshot_footer:
+      return decode_snapshot_footer(value);
+    case ControlRecordType::kraft_version:
+      return decode_kraft_version(value);
+    case ControlRecordType::kraft_voters:
+      return decode_voters(value);
     case ControlRecordType::abort:
     case ControlRecordType::commit:
       return Status::corruption(fmt::format(
@@ -368,9 +370,9 @@ Result<std::vector<std::byte>> encode_control_batch(std::span<const ControlRecor
 
 Result<std::vector<ControlRecord>> decode_control_batch(const RecordBatchView& batch) {
   if (!batch.is_control()) {
-    return Status::invalid_argument(fmt::format(
-        "batch at position {} (base offset {}) is not a control batch", batch.position(),
-        batch.base_offset().value()));
+    return Status::invalid_argument(
+        fmt::format("batch at position {} (base offset {}) is not a control batch",
+                    batch.position(), batch.base_offset().value()));
   }
   RecordReader reader;
   SAMSA_TRY(reader.reset(batch));

@@ -33,8 +33,7 @@ Result<std::vector<std::byte>> read_all(const File& file, std::uint64_t size) {
   std::vector<std::byte> bytes(size);
   std::uint64_t done = 0;
   while (done < size) {
-    SAMSA_TRY_ASSIGN(const std::size_t n,
-                     file.read_at(done, MutableByteSpan(bytes).subspan(done)));
+    SAMSA_TRY_ASSIGN(const std::size_t n, file.read_at(done, MutableByteSpan(bytes).subspan(done)));
     if (n == 0) {
       return Status::corruption(fmt::format("snapshot {} at byte {}: file ended before its size {}",
                                             file.path(), done, size));
@@ -59,14 +58,16 @@ Status expect_control(const RecordBatchView& batch, std::string_view path, std::
     return Status::corruption(
         fmt::format("snapshot {} at byte {}: {}", path, batch.position(), what));
   };
-  if (!batch.is_control()) return bad("expected a control batch");
+  const std::string_view expected =
+      type == ControlRecordType::snapshot_header
+          ? "the first batch is not a control batch starting with a SnapshotHeaderRecord"
+          : "the last batch is not a control batch holding one SnapshotFooterRecord";
+  if (!batch.is_control()) return bad(expected);
   auto records = decode_control_batch(batch);
   if (!records.ok()) return bad(records.status().message());
   if (records->size() <= index || control_record_type((*records)[index]) != type ||
       (only && records->size() != 1)) {
-    return bad(type == ControlRecordType::snapshot_header
-                   ? "the first batch does not start with a SnapshotHeaderRecord"
-                   : "the last batch is not a lone SnapshotFooterRecord");
+    return bad(expected);
   }
   return {};
 }
@@ -105,6 +106,7 @@ Result<std::vector<SnapshotId>> list_snapshots(Env& env, const std::string& dir)
 }
 
 Result<std::vector<std::vector<std::byte>>> validate_snapshot_bytes(ByteSpan bytes,
+                                                                    LeaderEpoch epoch,
                                                                     std::string_view path) {
   std::vector<RecordBatchView> batches;
   std::uint64_t position = 0;
@@ -113,6 +115,11 @@ Result<std::vector<std::vector<std::byte>>> validate_snapshot_bytes(ByteSpan byt
     auto batch = RecordBatchView::validate(bytes.subspan(position), {}, position);
     if (!batch.ok()) {
       return Status::corruption(fmt::format("snapshot {}: {}", path, batch.status().message()));
+    }
+    if (batch->partition_leader_epoch() != epoch) {
+      return Status::corruption(fmt::format(
+          "snapshot {} at byte {}: partition leader epoch {}, expected the snapshot's {}", path,
+          position, batch->partition_leader_epoch().value(), epoch.value()));
     }
     if (batch->base_offset() != expected) {
       return Status::corruption(fmt::format("snapshot {} at byte {}: base offset {}, expected {}",
@@ -125,8 +132,8 @@ Result<std::vector<std::vector<std::byte>>> validate_snapshot_bytes(ByteSpan byt
   }
   if (batches.size() < 2) {
     return Status::corruption(fmt::format(
-        "snapshot {} at byte {}: {} batches, a snapshot has at least a header and a footer",
-        path, position, batches.size()));
+        "snapshot {} at byte {}: {} batches, a snapshot has at least a header and a footer", path,
+        position, batches.size()));
   }
   SAMSA_TRY(expect_control(batches.front(), path, 0, ControlRecordType::snapshot_header, false));
   SAMSA_TRY(expect_control(batches.back(), path, 0, ControlRecordType::snapshot_footer, true));
@@ -169,11 +176,9 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::create(
       new Impl{env, dir, id, last_contained_log_timestamp, part_path(dir, id), nullptr});
   SAMSA_TRY(open_part(env, impl->part, impl->file));
   std::unique_ptr<SnapshotWriter> writer(new SnapshotWriter(std::move(impl)));
-  const ControlRecord header =
-      SnapshotHeaderRecord{last_contained_log_timestamp.value()};
-  SAMSA_TRY_ASSIGN(const auto batch,
-                   encode_control_batch({&header, 1}, id.epoch, last_contained_log_timestamp,
-                                        Offset(0)));
+  const ControlRecord header = SnapshotHeaderRecord{last_contained_log_timestamp.value()};
+  SAMSA_TRY_ASSIGN(const auto batch, encode_control_batch({&header, 1}, id.epoch,
+                                                          last_contained_log_timestamp, Offset(0)));
   SAMSA_TRY(writer->impl_->file->append(batch));
   writer->impl_->next_offset = Offset(1);
   return writer;
@@ -243,8 +248,12 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(Env& env, const std
   return std::unique_ptr<SnapshotReader>(new SnapshotReader(std::move(impl)));
 }
 
-SnapshotId SnapshotReader::id() const { return impl_->id; }
-std::uint64_t SnapshotReader::size_bytes() const { return impl_->size; }
+SnapshotId SnapshotReader::id() const {
+  return impl_->id;
+}
+std::uint64_t SnapshotReader::size_bytes() const {
+  return impl_->size;
+}
 
 Result<std::size_t> SnapshotReader::read_at(std::uint64_t position, MutableByteSpan out) const {
   if (position > impl_->size) {
@@ -258,7 +267,7 @@ Result<std::size_t> SnapshotReader::read_at(std::uint64_t position, MutableByteS
 
 Result<std::vector<std::vector<std::byte>>> SnapshotReader::data_batches() const {
   SAMSA_TRY_ASSIGN(const auto bytes, read_all(*impl_->file, impl_->size));
-  return validate_snapshot_bytes(bytes, impl_->file->path());
+  return validate_snapshot_bytes(bytes, impl_->id.epoch, impl_->file->path());
 }
 
 // ---- SnapshotReceiver
@@ -282,8 +291,7 @@ SnapshotReceiver::~SnapshotReceiver() {
   (void)impl_->env.remove(impl_->part);
 }
 
-Result<std::unique_ptr<SnapshotReceiver>> SnapshotReceiver::create(Env& env,
-                                                                   const std::string& dir,
+Result<std::unique_ptr<SnapshotReceiver>> SnapshotReceiver::create(Env& env, const std::string& dir,
                                                                    SnapshotId id) {
   auto impl = std::unique_ptr<Impl>(new Impl{env, dir, id, part_path(dir, id), nullptr});
   SAMSA_TRY(open_part(env, impl->part, impl->file));
@@ -297,8 +305,8 @@ Status SnapshotReceiver::write_chunk(std::uint64_t position, ByteSpan bytes) {
         fmt::format("snapshot {}: {}", s.part, s.finished ? "finished" : "a write failed"));
   }
   if (position != s.received) {
-    return Status::out_of_range(fmt::format(
-        "snapshot {}: chunk at position {}, expected {}", s.part, position, s.received));
+    return Status::out_of_range(fmt::format("snapshot {}: chunk at position {}, expected {}",
+                                            s.part, position, s.received));
   }
   if (Status st = s.file->append(bytes); !st.ok()) {
     s.broken = true;
@@ -308,7 +316,9 @@ Status SnapshotReceiver::write_chunk(std::uint64_t position, ByteSpan bytes) {
   return {};
 }
 
-std::uint64_t SnapshotReceiver::received_bytes() const { return impl_->received; }
+std::uint64_t SnapshotReceiver::received_bytes() const {
+  return impl_->received;
+}
 
 Status SnapshotReceiver::finish() {
   Impl& s = *impl_;
@@ -317,7 +327,7 @@ Status SnapshotReceiver::finish() {
         fmt::format("snapshot {}: {}", s.part, s.finished ? "finished" : "a write failed"));
   }
   SAMSA_TRY_ASSIGN(const auto bytes, read_all(*s.file, s.received));
-  if (auto valid = validate_snapshot_bytes(bytes, s.part); !valid.ok()) {
+  if (auto valid = validate_snapshot_bytes(bytes, s.id.epoch, s.part); !valid.ok()) {
     s.broken = true;
     (void)s.file->close();
     (void)s.env.remove(s.part);  // best effort; a .part file is never listed

@@ -83,8 +83,8 @@ struct VotersRecord {
   friend bool operator==(const VotersRecord&, const VotersRecord&) = default;
 };
 
-using ControlRecord = std::variant<LeaderChangeMessage, SnapshotHeaderRecord,
-                                   SnapshotFooterRecord, KRaftVersionRecord, VotersRecord>;
+using ControlRecord = std::variant<LeaderChangeMessage, SnapshotHeaderRecord, SnapshotFooterRecord,
+                                   KRaftVersionRecord, VotersRecord>;
 
 // The type its key names: leader_change, snapshot_header, snapshot_footer, kraft_version or
 // kraft_voters.

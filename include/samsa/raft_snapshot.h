@@ -89,8 +89,8 @@ class SnapshotReader {
   // end. out_of_range when position > size_bytes().
   Result<std::size_t> read_at(std::uint64_t position, MutableByteSpan out) const;
   // Reads the whole file and returns the data batches (not the header and footer batches)
-  // as stored. Checks every CRC and record, contiguous base offsets from 0, a header first
-  // and a footer last; corruption names the file and the byte position.
+  // as stored, checked as validate_snapshot_bytes() does; corruption names the file and the
+  // byte position.
   Result<std::vector<std::vector<std::byte>>> data_batches() const;
 
  private:
@@ -126,9 +126,13 @@ class SnapshotReceiver {
   std::unique_ptr<Impl> impl_;
 };
 
-// Validates a whole snapshot's bytes (header first, footer last, CRCs, contiguous offsets)
-// and returns its data batches. `path` names the file in errors.
+// Validates a whole snapshot's bytes and returns its data batches: every batch validates
+// (CRC, records), base offsets run contiguously from 0, every partition leader epoch is
+// `epoch` (Kafka stamps the snapshot's epoch on all of them), the first batch is a control
+// batch starting with a SnapshotHeaderRecord, the last one a control batch holding one
+// SnapshotFooterRecord. `path` names the file in errors.
 Result<std::vector<std::vector<std::byte>>> validate_snapshot_bytes(ByteSpan bytes,
+                                                                    LeaderEpoch epoch,
                                                                     std::string_view path);
 
 }  // namespace samsa
