@@ -56,13 +56,20 @@ bool uuid_from_string(std::string_view s, DirectoryId& out) {
   return n == out.bytes.size() && (acc & ((1u << bits) - 1)) == 0;
 }
 
+struct JsonMember;
+
 struct Json {
   enum class Kind : std::uint8_t { null, boolean, number, string, array, object };
   Kind kind = Kind::null;
-  std::size_t position = 0;                           // where the value starts
-  std::string text;                                   // number: as written; string: decoded
-  std::vector<Json> items;                            // array
-  std::vector<std::pair<std::string, Json>> members;  // object, in order
+  std::size_t position = 0;         // where the value starts
+  std::string text;                 // number: as written; string: decoded
+  std::vector<Json> items;          // array
+  std::vector<JsonMember> members;  // object, in order
+};
+
+struct JsonMember {
+  std::string first;  // the name
+  Json second;
 };
 
 // A strict RFC 8259 reader over the file's text.
@@ -145,7 +152,7 @@ class JsonParser {
       skip_ws();
       Json member;
       if (!value(member, depth + 1)) return false;
-      v.members.emplace_back(std::move(name), std::move(member));
+      v.members.push_back(JsonMember{std::move(name), std::move(member)});
       skip_ws();
       if (i_ < s_.size() && s_[i_] == ',') {
         ++i_;
