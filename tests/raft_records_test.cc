@@ -596,3 +596,45 @@ TEST_CASE("SnapshotWithoutFooterIsRefused", "[raft_snapshot]") {
             fmt::format("at byte {}: base offset 5, expected 1", header_batch->size())));
   CHECK_FALSE(validate_snapshot_bytes({}, LeaderEpoch(1), "snap").ok());
 }
+
+// Whole batches, built independently of samsa (a Python script packing DefaultRecordBatch
+// and DefaultRecord field by field, with a bitwise CRC-32C, polynomial 0x82F63B78):
+// attributes 0x0020 (control), producer id/epoch/sequence -1, one record each, key
+// i16 0 + i16 type, timestamps kT0.
+TEST_CASE("ControlBatchGoldenBytes", "[raft_records]") {
+  const ControlRecord leader_change = LeaderChangeMessage{1, {1, 2, 3}, {1, 2}};
+  auto batch = encode_control_batch({&leader_change, 1}, LeaderEpoch(5), Timestamp(kT0));
+  REQUIRE(batch.ok());
+  CHECK(*batch == from_hex("0000000000000000 0000005e 00000005 02 1735ab2b 0020 00000000"
+                           "0000018bcfe56800 0000018bcfe56800 ffffffffffffffff ffff ffffffff"
+                           "00000001"
+                           "58 00 00 00 08 00000002 44"
+                           "0000 00000001 04 0000000100 0000000200 0000000300 03 0000000100"
+                           "0000000200 00"
+                           "00"));
+}
+
+TEST_CASE("SnapshotGoldenBytes", "[raft_snapshot]") {
+  // An empty snapshot at epoch 3: the header batch at offset 0, the footer batch at 1 (Kafka's
+  // RecordsSnapshotWriter counts offsets from 0 within the file), both at epoch 3.
+  FaultyEnv env(1);
+  REQUIRE(env.create_dirs("/d").ok());
+  const SnapshotId id{Offset(50), LeaderEpoch(3)};
+  auto writer = SnapshotWriter::create(env, "/d", id, Timestamp(kT0));
+  REQUIRE(writer.ok());
+  REQUIRE((*writer)->freeze().ok());
+  auto bytes = read_file(env, "/d/00000000000000000050-0000000003.checkpoint");
+  REQUIRE(bytes.ok());
+  CHECK(*bytes ==
+        from_hex("0000000000000000 00000047 00000003 02 c7ac7804 0020 00000000"
+                 "0000018bcfe56800 0000018bcfe56800 ffffffffffffffff ffff ffffffff 00000001"
+                 "2a 00 00 00 08 00000003 16 0000 0000018bcfe56800 00 00"
+                 "0000000000000001 0000003f 00000003 02 8f6608e6 0020 00000000"
+                 "0000018bcfe56800 0000018bcfe56800 ffffffffffffffff ffff ffffffff 00000001"
+                 "1a 00 00 00 08 00000004 06 0000 00 00"));
+  auto reader = SnapshotReader::open(env, "/d", id);
+  REQUIRE(reader.ok());
+  auto data = (*reader)->data_batches();
+  REQUIRE(data.ok());
+  CHECK(data->empty());
+}
