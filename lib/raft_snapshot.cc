@@ -157,6 +157,15 @@ struct SnapshotWriter::Impl {
   // Invariant: the base offset the next appended batch gets (the header batch is 0).
   Offset next_offset{0};
   bool frozen = false;
+  bool broken = false;  // a write failed: how much of it landed is unknown
+
+  Status check_writable() const {
+    if (frozen) return Status::failed_precondition(fmt::format("snapshot {} is frozen", part));
+    if (broken) {
+      return Status::failed_precondition(fmt::format("snapshot {}: an earlier write failed", part));
+    }
+    return {};
+  }
 };
 
 SnapshotWriter::SnapshotWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -186,7 +195,7 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::create(
 
 Status SnapshotWriter::append(ByteSpan batches) {
   Impl& s = *impl_;
-  if (s.frozen) return Status::failed_precondition(fmt::format("snapshot {} is frozen", s.part));
+  SAMSA_TRY(s.check_writable());
   std::vector<std::byte> copy(batches.begin(), batches.end());
   Offset next = s.next_offset;
   for (std::size_t position = 0; position < copy.size();) {
@@ -204,17 +213,22 @@ Status SnapshotWriter::append(ByteSpan batches) {
     next = next + delta + 1;
     position += size;
   }
-  SAMSA_TRY(s.file->append(copy));
+  if (Status st = s.file->append(copy); !st.ok()) {
+    s.broken = true;
+    return st;
+  }
   s.next_offset = next;
   return {};
 }
 
 Status SnapshotWriter::freeze() {
   Impl& s = *impl_;
-  if (s.frozen) return Status::failed_precondition(fmt::format("snapshot {} is frozen", s.part));
+  SAMSA_TRY(s.check_writable());
   const ControlRecord footer = SnapshotFooterRecord{};
   SAMSA_TRY_ASSIGN(const auto batch,
                    encode_control_batch({&footer, 1}, s.id.epoch, s.timestamp, s.next_offset));
+  // Any failure from here on leaves the .part file in an unknown state: never retry into it.
+  s.broken = true;
   SAMSA_TRY(s.file->append(batch));
   SAMSA_TRY(s.file->sync());
   SAMSA_TRY(s.file->close());

@@ -638,3 +638,33 @@ TEST_CASE("SnapshotGoldenBytes", "[raft_snapshot]") {
   REQUIRE(data.ok());
   CHECK(data->empty());
 }
+
+TEST_CASE("SnapshotWriterFailedWriteIsNeverFrozen", "[raft_snapshot]") {
+  for (FaultOp op : {FaultOp::write, FaultOp::sync, FaultOp::rename}) {
+    INFO("failing op " << int(op));
+    FaultyEnv env(1);
+    REQUIRE(env.create_dirs("/d").ok());
+    const SnapshotId id{Offset(10), LeaderEpoch(2)};
+    {
+      auto writer = SnapshotWriter::create(env, "/d", id, Timestamp(kT0));
+      REQUIRE(writer.ok());
+      env.short_write_nth(1, 10);  // only for op == write: a torn append
+      if (op != FaultOp::write) {
+        env.clear_faults();
+        REQUIRE((*writer)->append(data_batch(3)).ok());
+        env.fail_nth(op, 1, 5 /* EIO */);
+        CHECK_FALSE((*writer)->freeze().ok());
+      } else {
+        CHECK_FALSE((*writer)->append(data_batch(3)).ok());
+      }
+      // Nothing more goes into a .part file whose contents are unknown.
+      CHECK((*writer)->freeze().code() == StatusCode::failed_precondition);
+    }
+    auto listed = list_snapshots(env, "/d");
+    REQUIRE(listed.ok());
+    CHECK(listed->empty());
+    auto names = env.list_dir("/d");
+    REQUIRE(names.ok());
+    CHECK(names->empty());  // the destroyed writer removed its .part file
+  }
+}
