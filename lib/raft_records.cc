@@ -317,15 +317,18 @@ std::vector<std::byte> encode_control_value(const ControlRecord& record) {
 }
 
 Result<ControlRecord> decode_control_record(ByteSpan key, ByteSpan value) {
-  if (key.size() != kControlKeySize) {
-    return Status::corruption(fmt::format("control record key at byte 0: {} bytes, expected {}",
-                                          key.size(), kControlKeySize));
+  // Kafka's ControlRecordType.parseTypeId: at least 4 bytes, a negative version is
+  // corruption, a newer one is read as version 0 (its extra bytes ignored).
+  if (key.size() < kControlKeySize) {
+    return Status::corruption(
+        fmt::format("control record key at byte 0: {} bytes, expected at least {}", key.size(),
+                    kControlKeySize));
   }
   const auto version = get_be<std::int16_t>(key.data());
   const auto type = get_be<std::int16_t>(key.data() + 2);
-  if (version != kControlKeyVersion) {
+  if (version < kControlKeyVersion) {
     return Status::corruption(
-        fmt::format("control record key version at byte 0: {}, expected 0", version));
+        fmt::format("control record key version at byte 0: {} is negative", version));
   }
   switch (static_cast<ControlRecordType>(type)) {
     case ControlRecordType::leader_change:

@@ -93,8 +93,10 @@ ControlRecordType control_record_type(const ControlRecord& record);
 // The record's value: Kafka's serialization of the message.
 std::vector<std::byte> encode_control_value(const ControlRecord& record);
 
-// Decodes a control record from its key (i16 version 0, i16 type) and value. A key of
-// another size or version, a transaction marker type (abort, commit), an unknown type, a
+// Decodes a control record from its key (i16 version, i16 type) and value. As in Kafka, a
+// key version above 0 is read as version 0 and bytes after the type are ignored. A key
+// shorter than 4 bytes or with a negative version, a transaction marker type (abort,
+// commit), an unknown type, a
 // truncated or overlong value, or bytes left over are corruption naming the field and the
 // byte position within the key or value.
 Result<ControlRecord> decode_control_record(ByteSpan key, ByteSpan value);
