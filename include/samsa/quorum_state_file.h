@@ -4,7 +4,8 @@
 // One line of compact JSON, no trailing newline, as Kafka's generated
 // QuorumStateDataJsonConverter writes it with "data_version" appended:
 //   {"leaderId":1,"leaderEpoch":5,"votedId":-1,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA","data_version":1}
-// samsa writes data_version 1 and reads 0 and 1. Grammar and example: docs/FORMAT.md,
+// samsa writes data_version 1 (Kafka writes 1 under kraft.version 1, 0 under kraft.version
+// 0) and reads 0 and 1. Grammar and example: docs/FORMAT.md,
 // "quorum-state".
 //
 // Thread-safety: free functions; concurrent writers of one path need external ordering.
