@@ -307,6 +307,9 @@ SnapshotReceiver::~SnapshotReceiver() {
 
 Result<std::unique_ptr<SnapshotReceiver>> SnapshotReceiver::create(Env& env, const std::string& dir,
                                                                    SnapshotId id) {
+  const std::string final_path = join_path(dir, snapshot_file_name(id));
+  SAMSA_TRY_ASSIGN(const bool exists, env.exists(final_path));
+  if (exists) return Status::already_exists(fmt::format("snapshot {} exists", final_path));
   auto impl = std::unique_ptr<Impl>(new Impl{env, dir, id, part_path(dir, id), nullptr});
   SAMSA_TRY(open_part(env, impl->part, impl->file));
   return std::unique_ptr<SnapshotReceiver>(new SnapshotReceiver(std::move(impl)));

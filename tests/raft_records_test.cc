@@ -533,6 +533,7 @@ TEST_CASE("SnapshotReceiverTakesChunksInOrder", "[raft_snapshot]") {
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   CHECK(*a == *b);
+  CHECK(SnapshotReceiver::create(env, "/d", id).status().code() == StatusCode::already_exists);
 }
 
 TEST_CASE("SnapshotFlippedByteIsReported", "[raft_snapshot]") {

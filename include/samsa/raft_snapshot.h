@@ -107,6 +107,7 @@ class SnapshotReader {
 // Thread-safety: one thread at a time.
 class SnapshotReceiver {
  public:
+  // already_exists when the snapshot is already frozen in `dir`.
   static Result<std::unique_ptr<SnapshotReceiver>> create(Env& env, const std::string& dir,
                                                           SnapshotId id);
   ~SnapshotReceiver();
