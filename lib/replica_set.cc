@@ -13,6 +13,8 @@ namespace samsa {
 
 ReplicaSet::ReplicaSet(ReplicaSetConfig config, const ReplicaLog& log)
     : config_(config), log_(&log), high_watermark_(log.high_watermark()) {
+  SAMSA_ASSERT(config_.broker_epoch > 0, "broker epoch {} must be positive", config_.broker_epoch);
+  next_correlation_ = config_.broker_epoch << 24;
   SAMSA_ASSERT(config_.self != BrokerId::none(), "ReplicaSet without an id");
   SAMSA_ASSERT(config_.fetch_response_bytes_max > 0 && config_.pending_produces_max > 0,
                "bounds must be positive: fetch_response_bytes_max={} pending_produces_max={}",

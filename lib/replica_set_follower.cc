@@ -36,6 +36,7 @@ void ReplicaSet::follower_send(std::int64_t now_ms) {
   phase_ = FollowerPhase::fetching;
   FetchRequest req;
   req.replica_id = config_.self;
+  req.replica_epoch = config_.broker_epoch;
   req.current_leader_epoch = leader_epoch_;
   req.max_wait_ms = config_.fetch_max_wait_ms;
   req.fetch_offset = log_->log_end_offset();

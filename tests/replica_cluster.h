@@ -210,6 +210,7 @@ class ReplicaCluster {
     n.partition = std::move(opened).value();
     ReplicaSetConfig rc = options_.replica;
     rc.self = id;
+    rc.broker_epoch = ++incarnations_;
     n.driver = std::make_unique<ReplicaDriver>(*n.partition, rc);
     n.up = true;
   }
@@ -281,6 +282,7 @@ class ReplicaCluster {
   std::vector<Acked> acked_;
   std::vector<std::string> events_;
   std::int64_t now_ms_ = 1'000'000;
+  std::int64_t incarnations_ = 0;
 };
 
 }  // namespace samsa::test

@@ -89,6 +89,8 @@ class Script {
     if (cmd.name == "log") return log(cmd);
     if (cmd.name == "acks") return acks();
     if (cmd.name == "stats") return stats(cmd);
+    if (cmd.name == "inject") return inject(cmd);
+    if (cmd.name == "corrupt") return corrupt();
     if (cmd.name == "queue") {
       std::string out;
       for (const auto& e : queue_) out += describe_message(e) + "\n";
@@ -231,6 +233,49 @@ class Script {
     return fmt::format("truncations={} truncated_below_hw={} rejected={} isr_shrinks={} isr_expansions={}\n",
                        s.truncations, s.records_truncated_below_hw, s.batches_rejected,
                        s.isr_shrinks, s.isr_expansions);
+  }
+
+  // A hand-made Fetch (or OffsetForLeaderEpoch with `epoch_request`) from `from` to `to`;
+  // prints and takes the answers addressed to `from`.
+  std::string inject(const DataCommand& cmd) {
+    const BrokerId from(static_cast<std::int32_t>(cmd.num("from")));
+    const BrokerId to(static_cast<std::int32_t>(cmd.num("to")));
+    const LeaderEpoch epoch(static_cast<std::int32_t>(cmd.num("epoch")));
+    Envelope e{from, to, 777, FetchRequest{}};
+    if (cmd.has("epoch_request")) {
+      e.message = OffsetForLeaderEpochRequest{from, epoch,
+                                              LeaderEpoch(static_cast<std::int32_t>(cmd.num("asked")))};
+    } else {
+      FetchRequest f;
+      f.replica_id = from;
+      f.current_leader_epoch = epoch;
+      f.fetch_offset = Offset(cmd.num("offset", 0));
+      f.last_fetched_epoch = LeaderEpoch(static_cast<std::int32_t>(cmd.num("last_epoch", -1)));
+      f.partition_max_bytes = static_cast<std::int32_t>(cmd.num("max_bytes", 1 << 20));
+      e.message = f;
+    }
+    cluster_->deliver(e);
+    std::string out;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->to != from || it->correlation_id != 777) {
+        ++it;
+        continue;
+      }
+      out += describe_message(*it) + "\n";
+      it = queue_.erase(it);
+    }
+    return out.empty() ? "no answer\n" : out;
+  }
+
+  // Flips a byte inside the records of the first queued FetchResponse that has any.
+  std::string corrupt() {
+    for (auto& e : queue_) {
+      auto* r = std::get_if<FetchResponse>(&e.message);
+      if (!r || r->records.size() < 70) continue;
+      r->records[65] ^= std::byte{0x5a};
+      return "corrupted " + describe_message(e) + "\n";
+    }
+    return "nothing to corrupt\n";
   }
 
   std::string take_events() {

@@ -133,6 +133,10 @@ class ReplicaLog {
 
 struct ReplicaSetConfig {
   BrokerId self;
+  // This incarnation's broker epoch (ReplicaState.ReplicaEpoch), > 0 and growing with each
+  // restart; it also makes correlation ids unique across restarts, so an answer to a request
+  // sent before a restart is never taken for one sent after.
+  std::int64_t broker_epoch = 1;
   std::int64_t replica_lag_time_max_ms = 30'000;  // replica.lag.time.max.ms
   int min_insync_replicas = 1;                    // min.insync.replicas
   std::int64_t request_timeout_ms = 30'000;       // acks=all appends fail after this
