@@ -150,6 +150,19 @@ AlterResult alter_isr(const PartitionState& state, BrokerId from_leader, LeaderE
   return {KafkaError::none, std::move(next)};
 }
 
+ElectionResult fence_broker(const PartitionState& state, BrokerId broker,
+                            const std::function<bool(BrokerId)>& alive,
+                            const ElectionConfig& config) {
+  auto alive_but = [&](BrokerId id) { return id != broker && alive(id); };
+  if (broker == state.leader) return elect_leader(state, alive_but, config, /*force=*/true);
+  if (!contains(state.isr, broker)) return {state, ElectionKind::unchanged};
+  PartitionState next = state;
+  std::erase(next.isr, broker);
+  update_elr(state.isr, next, config);
+  next.partition_epoch = PartitionEpoch(state.partition_epoch.value() + 1);
+  return {std::move(next), ElectionKind::unchanged};
+}
+
 std::string describe(const PartitionState& state) {
   std::string out = fmt::format("leader={} epoch={}/{} isr=({})", state.leader.value(),
                                 state.leader_epoch.value(), state.partition_epoch.value(),

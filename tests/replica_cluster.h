@@ -88,6 +88,13 @@ class ReplicaCluster {
     apply(result);
     return result;
   }
+  ElectionResult fence(BrokerId id) {
+    auto result = fence_broker(state_, id, [this](BrokerId b) { return alive(b); },
+                               options_.election);
+    events_.push_back(fmt::format("fenced {}: {}", id.value(), describe(result.next)));
+    apply(result);
+    return result;
+  }
   ElectionResult elect_preferred() {
     auto result = elect_preferred_leader(state_, [this](BrokerId id) { return alive(id); });
     apply(result);

@@ -12,6 +12,8 @@
 //   tick ms=MS                             time passes; every live replica ticks
 //   isolate node=N | heal node=N           drop what N sends and receives
 //   crash node=N | restart node=N          power cut (unsynced data lost) / reopen
+//   checkpoint node=N                      the periodic HW checkpoint (Partition::maintain)
+//   fence node=N                           the controller fences a broker (out of the ISR)
 //   status | log node=N | acks | stats node=N | queue
 #include <catch2/catch.hpp>
 
@@ -77,6 +79,14 @@ class Script {
       isolated_.erase(BrokerId(static_cast<std::int32_t>(cmd.num("node"))));
       return "ok\n";
     }
+    if (cmd.name == "checkpoint") {  // the periodic HW checkpoint (Partition::maintain)
+      auto r = cluster_->node(node_of(cmd)).partition->maintain();
+      return r.ok() ? "ok\n" : "error: " + r.status().to_string() + "\n";
+    }
+    if (cmd.name == "fence") {
+      cluster_->fence(node_of(cmd));
+      return take_events();
+    }
     if (cmd.name == "crash") {
       cluster_->crash(node_of(cmd));
       return "ok\n";
@@ -116,6 +126,9 @@ class Script {
     o.election.min_insync_replicas = o.replica.min_insync_replicas;
     o.election.unclean_leader_election_enable = cmd.has("unclean");
     o.election.eligible_leader_replicas_enable = !cmd.has("no_elr");
+    shown_acks_ = 0;
+    queue_.clear();
+    isolated_.clear();
     cluster_ = std::make_unique<ReplicaCluster>(o, [this](Envelope e) { queue_.push_back(std::move(e)); });
     return "ok\n";
   }

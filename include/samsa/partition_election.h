@@ -100,6 +100,12 @@ AlterResult alter_isr(const PartitionState& state, BrokerId from_leader, LeaderE
                       PartitionEpoch partition_epoch, const std::vector<BrokerId>& new_isr,
                       const std::function<bool(BrokerId)>& alive, const ElectionConfig& config);
 
+// The controller fences a broker (its session expired, or it shut down): it leaves the
+// ISR (joining the ELR as the upkeep rule says) and, when it led, a new leader is elected.
+ElectionResult fence_broker(const PartitionState& state, BrokerId broker,
+                            const std::function<bool(BrokerId)>& alive,
+                            const ElectionConfig& config);
+
 // "leader=1 epoch=3/7 isr=(1,2) elr=(3)" for logs and test scripts.
 std::string describe(const PartitionState& state);
 
