@@ -114,6 +114,15 @@ void ReplicaSet::follower_on_fetch_response(const Envelope& env, std::int64_t no
     return;  // stale or duplicated
   }
   in_flight_correlation_ = 0;
+  if (resp.error_code == KafkaError::offset_out_of_range &&
+      resp.leader_log_end_offset != Offset::none() &&
+      resp.leader_log_end_offset < log_->log_end_offset()) {
+    // AbstractFetcherThread.fetchOffsetAndTruncate: the leader's log is shorter (an unclean
+    // election without epochs to compare): cut to its end.
+    follower_truncate({LeaderEpoch::none(), resp.leader_log_end_offset});
+    follower_after_response(now_ms);
+    return;
+  }
   if (resp.error_code != KafkaError::none) {
     follower_error(resp.error_code, now_ms);
     return;

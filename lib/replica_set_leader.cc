@@ -85,6 +85,7 @@ void ReplicaSet::leader_on_fetch(const Envelope& env, std::int64_t now_ms) {
   }
   if (req.fetch_offset < start || req.fetch_offset > end) {
     resp.error_code = KafkaError::offset_out_of_range;
+    resp.leader_log_end_offset = end;
     ++stats_.fetch_errors;
     answer_fetch(env, std::move(resp));
     return;

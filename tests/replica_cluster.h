@@ -51,6 +51,7 @@ struct Acked {
 
 class ReplicaCluster {
  public:
+  static constexpr std::int64_t kBaseTimestampMs = 1'700'000'000'000;  // records' time base
   using Transport = std::function<void(Envelope)>;
 
   ReplicaCluster(ClusterOptions options, Transport transport)
@@ -171,7 +172,7 @@ class ReplicaCluster {
     RecordBatchBuilder builder;
     for (int i = 0; i < count; ++i) {
       const std::string value = fmt::format("{}-{}", tag, i);
-      SAMSA_TRY(builder.append(Timestamp(now_ms_), std::nullopt,
+      SAMSA_TRY(builder.append(Timestamp(kBaseTimestampMs + now_ms_), std::nullopt,
                                std::as_bytes(std::span(value.data(), value.size()))));
     }
     SAMSA_TRY_ASSIGN(auto built, builder.build());

@@ -65,6 +65,9 @@ struct FetchResponse {
   std::vector<std::byte> records;  // Records: whole batches
   // Not on the wire: the request's FetchOffset, so a stale response is recognized.
   Offset fetch_offset = Offset::none();
+  // Not on the wire: with OFFSET_OUT_OF_RANGE, the leader's log end (what Kafka's follower
+  // asks with ListOffsets(latest) before it truncates to it).
+  Offset leader_log_end_offset = Offset::none();
 };
 
 struct OffsetForLeaderEpochRequest {
