@@ -72,12 +72,18 @@ std::pair<BrokerId, ElectionKind> choose(const PartitionState& state,
 
 std::string_view to_string(ElectionKind kind) {
   switch (kind) {
-    case ElectionKind::unchanged: return "unchanged";
-    case ElectionKind::isr: return "isr";
-    case ElectionKind::elr: return "elr";
-    case ElectionKind::last_known_leader: return "last_known_leader";
-    case ElectionKind::unclean: return "unclean";
-    case ElectionKind::offline: return "offline";
+    case ElectionKind::unchanged:
+      return "unchanged";
+    case ElectionKind::isr:
+      return "isr";
+    case ElectionKind::elr:
+      return "elr";
+    case ElectionKind::last_known_leader:
+      return "last_known_leader";
+    case ElectionKind::unclean:
+      return "unclean";
+    case ElectionKind::offline:
+      return "offline";
   }
   return "?";
 }
@@ -164,11 +170,12 @@ ElectionResult fence_broker(const PartitionState& state, BrokerId broker,
 }
 
 std::string describe(const PartitionState& state) {
-  std::string out = fmt::format("leader={} epoch={}/{} isr=({})", state.leader.value(),
-                                state.leader_epoch.value(), state.partition_epoch.value(),
-                                join(state.isr));
+  std::string out =
+      fmt::format("leader={} epoch={}/{} isr=({})", state.leader.value(),
+                  state.leader_epoch.value(), state.partition_epoch.value(), join(state.isr));
   if (!state.elr.empty()) out += fmt::format(" elr=({})", join(state.elr));
-  if (!state.last_known_elr.empty()) out += fmt::format(" last_known=({})", join(state.last_known_elr));
+  if (!state.last_known_elr.empty())
+    out += fmt::format(" last_known=({})", join(state.last_known_elr));
   return out;
 }
 

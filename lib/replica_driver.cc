@@ -25,8 +25,9 @@ ReplicaDriver::ReplicaDriver(Partition& partition, ReplicaSetConfig config)
 Status ReplicaDriver::execute(const Ready& ready) {
   const std::string& dir = partition_->dir();
   if (ready.truncate_to) {
-    SAMSA_TRY(partition_->truncate_to(*ready.truncate_to)
-                  .with_context(fmt::format("{}: truncate to {}", dir, ready.truncate_to->value())));
+    SAMSA_TRY(
+        partition_->truncate_to(*ready.truncate_to)
+            .with_context(fmt::format("{}: truncate to {}", dir, ready.truncate_to->value())));
   }
   if (!ready.append.empty()) {
     const Offset at = partition_->log_end_offset();
@@ -39,13 +40,13 @@ Status ReplicaDriver::execute(const Ready& ready) {
   // Durable: under samsa's default flush policy both calls above returned after fdatasync.
   if (ready.log_start_offset && *ready.log_start_offset > partition_->log_start_offset()) {
     SAMSA_TRY(partition_->delete_records_before(*ready.log_start_offset)
-                  .with_context(fmt::format("{}: log start to {}", dir,
-                                            ready.log_start_offset->value())));
+                  .with_context(
+                      fmt::format("{}: log start to {}", dir, ready.log_start_offset->value())));
   }
   if (ready.high_watermark) {
     SAMSA_TRY(partition_->update_high_watermark(*ready.high_watermark)
-                  .with_context(fmt::format("{}: high watermark {}", dir,
-                                            ready.high_watermark->value())));
+                  .with_context(
+                      fmt::format("{}: high watermark {}", dir, ready.high_watermark->value())));
   }
   return Status::ok_status();
 }
@@ -81,8 +82,8 @@ Result<ProduceOutcome> ReplicaDriver::produce(MutableByteSpan batches, Acks acks
     return outcome;
   }
   SAMSA_TRY_ASSIGN(auto r, partition_->append(batches, replica_.leader_epoch()));
-  outcome.completion = replica_.appended(r.info.first_offset, r.info.last_offset, acks, now_ms,
-                                         &outcome.produce_id);
+  outcome.completion =
+      replica_.appended(r.info.first_offset, r.info.last_offset, acks, now_ms, &outcome.produce_id);
   return outcome;
 }
 

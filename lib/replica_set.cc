@@ -63,7 +63,8 @@ void ReplicaSet::become_leader(LeaderEpoch leader_epoch, PartitionEpoch partitio
                                std::vector<BrokerId> elr, std::int64_t now_ms) {
   assert_no_pending_log_change();
   SAMSA_ASSERT(std::find(replicas.begin(), replicas.end(), config_.self) != replicas.end(),
-               "replica {} made leader of a partition it is not a replica of", config_.self.value());
+               "replica {} made leader of a partition it is not a replica of",
+               config_.self.value());
   if (leader_epoch < leader_epoch_) return;  // stale: the controller has moved on
   const bool new_epoch = role_ != ReplicaRole::leader || leader_epoch != leader_epoch_;
   if (role_ == ReplicaRole::follower) in_flight_correlation_ = 0;
@@ -146,8 +147,8 @@ void ReplicaSet::stop() {
 
 void ReplicaSet::step(const Envelope& envelope, std::int64_t now_ms) {
   assert_no_pending_log_change();
-  SAMSA_ASSERT(envelope.to == config_.self, "message for {} stepped into {}",
-               envelope.to.value(), config_.self.value());
+  SAMSA_ASSERT(envelope.to == config_.self, "message for {} stepped into {}", envelope.to.value(),
+               config_.self.value());
   std::visit(
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
@@ -171,7 +172,8 @@ void ReplicaSet::step_alter_partition(const AlterPartitionResponse& response, st
   if (response.error_code != KafkaError::none) {
     // INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH, ...: a newer state is on its way.
     pending_alter_.reset();
-  } else if (response.leader_epoch == leader_epoch_ && response.partition_epoch > partition_epoch_) {
+  } else if (response.leader_epoch == leader_epoch_ &&
+             response.partition_epoch > partition_epoch_) {
     if (response.isr.size() < isr_.size()) ++stats_.isr_shrinks;
     if (response.isr.size() > isr_.size()) ++stats_.isr_expansions;
     isr_ = response.isr;
@@ -227,14 +229,14 @@ std::optional<ProduceCompletion> ReplicaSet::appended(Offset base_offset, Offset
   SAMSA_ASSERT(role_ == ReplicaRole::leader, "appended() on replica {} which is not leader",
                config_.self.value());
   SAMSA_ASSERT(base_offset <= last_offset && last_offset < log_->log_end_offset(),
-               "appended [{}, {}] outside the log end {}", base_offset.value(),
-               last_offset.value(), log_->log_end_offset().value());
+               "appended [{}, {}] outside the log end {}", base_offset.value(), last_offset.value(),
+               log_->log_end_offset().value());
   const std::uint64_t id = next_produce_id_++;
   if (produce_id) *produce_id = id;
   std::optional<ProduceCompletion> now;
   if (acks == Acks::all) {
-    pending_.push_back({id, last_offset + 1, base_offset, last_offset,
-                        now_ms + config_.request_timeout_ms});
+    pending_.push_back(
+        {id, last_offset + 1, base_offset, last_offset, now_ms + config_.request_timeout_ms});
   } else {
     now = ProduceCompletion{id, KafkaError::none, base_offset, last_offset};
   }
@@ -260,13 +262,16 @@ void ReplicaSet::complete_produces(std::int64_t now_ms) {
 }
 
 void ReplicaSet::fail_produces(KafkaError error) {
-  for (const PendingProduce& p : pending_) out_.completions.push_back({p.id, error, p.base, p.last});
+  for (const PendingProduce& p : pending_)
+    out_.completions.push_back({p.id, error, p.base, p.last});
   pending_.clear();
 }
 
 // --- Ready
 
-bool ReplicaSet::has_ready() const { return !out_.empty(); }
+bool ReplicaSet::has_ready() const {
+  return !out_.empty();
+}
 
 Ready ReplicaSet::ready() {
   SAMSA_ASSERT(!awaiting_advance_, "ready() twice without advance()");
@@ -282,11 +287,19 @@ void ReplicaSet::advance(std::int64_t now_ms) {
   awaiting_advance_ = false;
   if (role_ == ReplicaRole::follower && phase_ == FollowerPhase::waiting_apply) {
     phase_ = FollowerPhase::idle;
-    high_watermark_ = std::max(std::min(high_watermark_, log_->log_end_offset()),
-                               log_->high_watermark());
+    high_watermark_ =
+        std::max(std::min(high_watermark_, log_->log_end_offset()), log_->high_watermark());
     follower_send(now_ms);
   }
   check_invariants();
+}
+
+std::string ReplicaSet::debug_state() const {
+  return fmt::format(
+      "phase={} in_flight={} deadline={} backoff_until={} need_epoch_truncation={} "
+      "pending_alter={} pending_produces={}",
+      static_cast<int>(phase_), in_flight_correlation_, in_flight_deadline_ms_, backoff_until_ms_,
+      need_epoch_truncation_, pending_alter_.has_value(), pending_.size());
 }
 
 void ReplicaSet::check_invariants() const {

@@ -40,8 +40,9 @@ void ReplicaSet::follower_send(std::int64_t now_ms) {
   req.current_leader_epoch = leader_epoch_;
   req.max_wait_ms = config_.fetch_max_wait_ms;
   req.fetch_offset = log_->log_end_offset();
-  req.last_fetched_epoch = config_.truncate_on_fetch ? log_->latest_epoch().value_or(LeaderEpoch::none())
-                                                     : LeaderEpoch::none();
+  req.last_fetched_epoch = config_.truncate_on_fetch
+                               ? log_->latest_epoch().value_or(LeaderEpoch::none())
+                               : LeaderEpoch::none();
   req.log_start_offset = log_->log_start_offset();
   req.partition_max_bytes = std::min(config_.fetch_max_bytes, config_.fetch_response_bytes_max);
   fetch_offset_ = req.fetch_offset;
@@ -55,7 +56,8 @@ void ReplicaSet::follower_error(KafkaError error, std::int64_t now_ms) {
   // FENCED_LEADER_EPOCH: this replica is behind the controller; Kafka's fetcher parks the
   // partition until the new leadership arrives. Everything else: back off and retry.
   backoff_until_ms_ = now_ms + config_.fetch_backoff_ms;
-  if (error == KafkaError::fenced_leader_epoch) backoff_until_ms_ = now_ms + config_.fetch_timeout_ms;
+  if (error == KafkaError::fenced_leader_epoch)
+    backoff_until_ms_ = now_ms + config_.fetch_timeout_ms;
 }
 
 // getOffsetTruncationState: where the follower cuts, given where the leader says an epoch
@@ -95,7 +97,8 @@ bool ReplicaSet::follower_accept_records(const FetchResponse& resp) {
   ByteSpan rest(resp.records);
   Offset next = fetch_offset_;
   for (std::size_t batches = 0; !rest.empty(); ++batches) {
-    SAMSA_ASSERT(batches <= resp.records.size(), "batch loop ran past {} bytes", resp.records.size());
+    SAMSA_ASSERT(batches <= resp.records.size(), "batch loop ran past {} bytes",
+                 resp.records.size());
     auto view = RecordBatchView::validate(rest);
     if (!view.ok() || view->base_offset() != next ||
         view->partition_leader_epoch() > leader_epoch_) {

@@ -220,8 +220,8 @@ void ReplicaSet::maybe_shrink_isr(std::int64_t now_ms) {
 void ReplicaSet::propose_isr(std::vector<BrokerId> new_isr) {
   SAMSA_ASSERT(in(new_isr, config_.self), "leader {} proposing an ISR without itself",
                config_.self.value());
-  pending_alter_ = AlterPartitionRequest{config_.self, leader_epoch_, std::move(new_isr),
-                                         partition_epoch_};
+  pending_alter_ =
+      AlterPartitionRequest{config_.self, leader_epoch_, std::move(new_isr), partition_epoch_};
   pending_alter_sent_ = false;
   out_.alter_partition = pending_alter_;
 }

@@ -91,6 +91,7 @@ TEST_CASE("AlterPartition checks the epochs and the new members", "[election][ki
   CHECK(ok.error == KafkaError::none);
   CHECK(ok.next.isr == ids({1, 2, 3}));
   CHECK(ok.next.partition_epoch == PartitionEpoch(10));
-  auto shrink = alter_isr(ok.next, BrokerId(1), LeaderEpoch(5), PartitionEpoch(10), ids({1}), up, c);
+  auto shrink =
+      alter_isr(ok.next, BrokerId(1), LeaderEpoch(5), PartitionEpoch(10), ids({1}), up, c);
   CHECK(shrink.next.elr == ids({2, 3}));
 }

@@ -84,14 +84,14 @@ class ReplicaCluster {
 
   // --- the controller
   ElectionResult elect(bool force = false) {
-    auto result = elect_leader(state_, [this](BrokerId id) { return alive(id); },
-                               options_.election, force);
+    auto result = elect_leader(
+        state_, [this](BrokerId id) { return alive(id); }, options_.election, force);
     apply(result);
     return result;
   }
   ElectionResult fence(BrokerId id) {
-    auto result = fence_broker(state_, id, [this](BrokerId b) { return alive(b); },
-                               options_.election);
+    auto result = fence_broker(
+        state_, id, [this](BrokerId b) { return alive(b); }, options_.election);
     events_.push_back(fmt::format("fenced {}: {}", id.value(), describe(result.next)));
     apply(result);
     return result;
@@ -115,14 +115,14 @@ class ReplicaCluster {
       AlterPartitionRequest req = alters_.front();
       alters_.pop_front();
       ++handled;
-      auto r = alter_isr(state_, req.broker_id, req.leader_epoch, req.partition_epoch,
-                         req.new_isr, [this](BrokerId id) { return alive(id); },
-                         options_.election);
+      auto r = alter_isr(
+          state_, req.broker_id, req.leader_epoch, req.partition_epoch, req.new_isr,
+          [this](BrokerId id) { return alive(id); }, options_.election);
       AlterPartitionResponse resp{r.error, r.next.leader, r.next.leader_epoch, r.next.isr,
                                   r.next.partition_epoch};
       if (r.error == KafkaError::none) state_ = r.next;
-      events_.push_back(fmt::format("alter-partition from {}: isr=({}) -> {}", req.broker_id.value(),
-                                    ids(req.new_isr), to_string(r.error)));
+      events_.push_back(fmt::format("alter-partition from {}: isr=({}) -> {}",
+                                    req.broker_id.value(), ids(req.new_isr), to_string(r.error)));
       if (!alive(req.broker_id)) continue;
       node(req.broker_id).driver->replica().step_alter_partition(resp, now_ms_);
       drain(req.broker_id);
@@ -275,7 +275,8 @@ class ReplicaCluster {
       Record record;
       while (reader.next(record).value()) {
         if (record.offset < from || record.offset >= end) continue;
-        std::string value(reinterpret_cast<const char*>(record.value->data()), record.value->size());
+        std::string value(reinterpret_cast<const char*>(record.value->data()),
+                          record.value->size());
         out.push_back(fmt::format("{}:{}", record.offset.value(), value));
       }
       pos += view->size_bytes();

@@ -28,7 +28,9 @@ using namespace samsa::test;
 
 namespace {
 
-std::string acks_name(Acks a) { return a == Acks::all ? "all" : a == Acks::leader ? "1" : "0"; }
+std::string acks_name(Acks a) {
+  return a == Acks::all ? "all" : a == Acks::leader ? "1" : "0";
+}
 
 std::string describe_message(const Envelope& e) {
   return std::visit(
@@ -36,12 +38,13 @@ std::string describe_message(const Envelope& e) {
         using M = std::decay_t<decltype(m)>;
         const std::string head = fmt::format("{}->{}", e.from.value(), e.to.value());
         if constexpr (std::is_same_v<M, FetchRequest>) {
-          return fmt::format("{} Fetch offset={} last_epoch={} epoch={}", head, m.fetch_offset.value(),
-                             m.last_fetched_epoch.value(), m.current_leader_epoch.value());
+          return fmt::format("{} Fetch offset={} last_epoch={} epoch={}", head,
+                             m.fetch_offset.value(), m.last_fetched_epoch.value(),
+                             m.current_leader_epoch.value());
         } else if constexpr (std::is_same_v<M, FetchResponse>) {
-          std::string s = fmt::format("{} FetchResponse {} hw={} bytes={}", head,
-                                      to_string(m.error_code), m.high_watermark.value(),
-                                      m.records.size());
+          std::string s =
+              fmt::format("{} FetchResponse {} hw={} bytes={}", head, to_string(m.error_code),
+                          m.high_watermark.value(), m.records.size());
           if (m.diverging_epoch) {
             s += fmt::format(" diverging=(epoch={}, end={})", m.diverging_epoch->epoch.value(),
                              m.diverging_epoch->end_offset.value());
@@ -129,13 +132,16 @@ class Script {
     shown_acks_ = 0;
     queue_.clear();
     isolated_.clear();
-    cluster_ = std::make_unique<ReplicaCluster>(o, [this](Envelope e) { queue_.push_back(std::move(e)); });
+    cluster_ =
+        std::make_unique<ReplicaCluster>(o, [this](Envelope e) { queue_.push_back(std::move(e)); });
     return "ok\n";
   }
 
   std::string elect(const DataCommand& cmd) {
-    if (cmd.has("preferred")) cluster_->elect_preferred();
-    else cluster_->elect(cmd.has("force"));
+    if (cmd.has("preferred"))
+      cluster_->elect_preferred();
+    else
+      cluster_->elect(cmd.has("force"));
     std::string out = take_events();
     return out.empty() ? "unchanged: " + describe(cluster_->state()) + "\n" : out;
   }
@@ -162,7 +168,8 @@ class Script {
     for (int i = 0; i < n && !queue_.empty(); ++i) {
       Envelope e = std::move(queue_.front());
       queue_.pop_front();
-      const bool dropped = isolated_.count(e.from) || isolated_.count(e.to) || !cluster_->alive(e.to);
+      const bool dropped =
+          isolated_.count(e.from) || isolated_.count(e.to) || !cluster_->alive(e.to);
       if (!quiet) out += (dropped ? "dropped " : "") + describe_message(e) + "\n";
       if (!dropped) cluster_->deliver(e);
     }
@@ -209,9 +216,12 @@ class Script {
       const ReplicaSet& r = n->driver->replica();
       std::string epochs;
       for (const auto& e : n->partition->epoch_entries()) {
-        epochs += (epochs.empty() ? "" : ",") + fmt::format("{}@{}", e.epoch.value(), e.start_offset.value());
+        epochs += (epochs.empty() ? "" : ",") +
+                  fmt::format("{}@{}", e.epoch.value(), e.start_offset.value());
       }
-      const char* role = r.role() == ReplicaRole::leader ? "leader" : r.role() == ReplicaRole::follower ? "follower" : "none";
+      const char* role = r.role() == ReplicaRole::leader     ? "leader"
+                         : r.role() == ReplicaRole::follower ? "follower"
+                                                             : "none";
       out += fmt::format("r{}: {} epoch={} leo={} hw={} epochs=({})", id.value(), role,
                          r.leader_epoch().value(), n->partition->log_end_offset().value(),
                          n->partition->high_watermark().value(), epochs);
@@ -243,9 +253,10 @@ class Script {
 
   std::string stats(const DataCommand& cmd) {
     const ReplicaSetStats& s = cluster_->node(node_of(cmd)).driver->replica().stats();
-    return fmt::format("truncations={} truncated_below_hw={} rejected={} isr_shrinks={} isr_expansions={}\n",
-                       s.truncations, s.records_truncated_below_hw, s.batches_rejected,
-                       s.isr_shrinks, s.isr_expansions);
+    return fmt::format(
+        "truncations={} truncated_below_hw={} rejected={} isr_shrinks={} isr_expansions={}\n",
+        s.truncations, s.records_truncated_below_hw, s.batches_rejected, s.isr_shrinks,
+        s.isr_expansions);
   }
 
   // A hand-made Fetch (or OffsetForLeaderEpoch with `epoch_request`) from `from` to `to`;
@@ -256,8 +267,8 @@ class Script {
     const LeaderEpoch epoch(static_cast<std::int32_t>(cmd.num("epoch")));
     Envelope e{from, to, 777, FetchRequest{}};
     if (cmd.has("epoch_request")) {
-      e.message = OffsetForLeaderEpochRequest{from, epoch,
-                                              LeaderEpoch(static_cast<std::int32_t>(cmd.num("asked")))};
+      e.message = OffsetForLeaderEpochRequest{
+          from, epoch, LeaderEpoch(static_cast<std::int32_t>(cmd.num("asked")))};
     } else {
       FetchRequest f;
       f.replica_id = from;
@@ -312,7 +323,8 @@ TEST_CASE("ReplicaSet scenarios (tests/testdata/replica/*.txt)", "[replica][data
   for (const auto& file : files) {
     SECTION(file) {
       Script script;
-      const int commands = run_data_file(file, [&](const DataCommand& cmd) { return script.run(cmd); });
+      const int commands =
+          run_data_file(file, [&](const DataCommand& cmd) { return script.run(cmd); });
       CHECK(commands > 0);
     }
   }

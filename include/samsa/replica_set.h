@@ -42,15 +42,15 @@ namespace samsa {
 
 // --- messages: Kafka's RPC fields, named as in clients/.../common/message/*.json
 
-struct FetchRequest {  // Fetch v15+, one partition, sent by a follower
-  BrokerId replica_id;                 // ReplicaState.ReplicaId
-  std::int64_t replica_epoch = -1;     // ReplicaState.ReplicaEpoch (broker epoch)
-  std::int32_t max_wait_ms = 0;        // MaxWaitMs
-  LeaderEpoch current_leader_epoch;    // CurrentLeaderEpoch
-  Offset fetch_offset;                 // FetchOffset
+struct FetchRequest {                // Fetch v15+, one partition, sent by a follower
+  BrokerId replica_id;               // ReplicaState.ReplicaId
+  std::int64_t replica_epoch = -1;   // ReplicaState.ReplicaEpoch (broker epoch)
+  std::int32_t max_wait_ms = 0;      // MaxWaitMs
+  LeaderEpoch current_leader_epoch;  // CurrentLeaderEpoch
+  Offset fetch_offset;               // FetchOffset
   LeaderEpoch last_fetched_epoch = LeaderEpoch::none();  // LastFetchedEpoch
-  Offset log_start_offset;             // LogStartOffset (the follower's)
-  std::int32_t partition_max_bytes = 0;  // PartitionMaxBytes
+  Offset log_start_offset;                               // LogStartOffset (the follower's)
+  std::int32_t partition_max_bytes = 0;                  // PartitionMaxBytes
 };
 
 struct FetchResponse {
@@ -60,9 +60,9 @@ struct FetchResponse {
   Offset log_start_offset = Offset::none();  // LogStartOffset
   // DivergingEpoch{Epoch, EndOffset}: set when the follower's log diverged (KIP-320).
   std::optional<EpochEndOffset> diverging_epoch;
-  BrokerId current_leader_id = BrokerId::none();  // CurrentLeader.LeaderId
+  BrokerId current_leader_id = BrokerId::none();           // CurrentLeader.LeaderId
   LeaderEpoch current_leader_epoch = LeaderEpoch::none();  // CurrentLeader.LeaderEpoch
-  std::vector<std::byte> records;  // Records: whole batches
+  std::vector<std::byte> records;                          // Records: whole batches
   // Not on the wire: the request's FetchOffset, so a stale response is recognized.
   Offset fetch_offset = Offset::none();
   // Not on the wire: with OFFSET_OUT_OF_RANGE, the leader's log end (what Kafka's follower
@@ -82,10 +82,10 @@ struct OffsetForLeaderEpochResponse {
   Offset end_offset = Offset::none();
 };
 
-struct AlterPartitionRequest {  // the leader to the controller (KIP-497)
-  BrokerId broker_id;           // BrokerId: the leader
-  LeaderEpoch leader_epoch;     // LeaderEpoch
-  std::vector<BrokerId> new_isr;  // NewIsrWithEpochs[].BrokerId
+struct AlterPartitionRequest {     // the leader to the controller (KIP-497)
+  BrokerId broker_id;              // BrokerId: the leader
+  LeaderEpoch leader_epoch;        // LeaderEpoch
+  std::vector<BrokerId> new_isr;   // NewIsrWithEpochs[].BrokerId
   PartitionEpoch partition_epoch;  // PartitionEpoch the change is based on
 };
 
@@ -251,6 +251,9 @@ class ReplicaSet {
   Offset follower_log_end(BrokerId id) const;
   const ReplicaSetConfig& config() const { return config_; }
 
+  // "phase=fetching in_flight=... backoff_until=..." for traces.
+  std::string debug_state() const;
+
   // Asserts every invariant (called at the end of each public entry point).
   void check_invariants() const;
 
@@ -281,8 +284,7 @@ class ReplicaSet {
   FetchResponse leader_fetch_response(const FetchRequest& req, FollowerState* follower);
   void answer_fetch(const Envelope& request, FetchResponse response);
   void answer_parked(std::int64_t now_ms, bool deadline_only);
-  void update_follower(BrokerId id, FollowerState& f, const FetchRequest& req,
-                       std::int64_t now_ms);
+  void update_follower(BrokerId id, FollowerState& f, const FetchRequest& req, std::int64_t now_ms);
   bool maybe_increment_hw(std::int64_t now_ms);
   void maybe_expand_isr(BrokerId id, std::int64_t now_ms);
   void maybe_shrink_isr(std::int64_t now_ms);
