@@ -213,6 +213,9 @@ class ReplicaCluster {
     ClusterNode& n = node(id);
     PartitionConfig config;
     config.replicated = true;
+    // Small preallocated indexes and segments: FaultyEnv keeps every byte in memory, twice.
+    config.log.segment_index_bytes = 64 * 1024;
+    config.log.segment_bytes = 256 * 1024;
     auto opened = Partition::open(*n.env, fmt::format("/r{}/t-0", id.value()), config, n.clock);
     if (!opened.ok()) throw std::runtime_error(opened.status().to_string());
     n.partition = std::move(opened).value();
