@@ -43,6 +43,14 @@ void update_elr(const std::vector<BrokerId>& old_isr, PartitionState& next,
   std::erase_if(next.elr, [&](BrokerId id) { return contains(next.isr, id); });
 }
 
+// Without the ELR, Kafka never empties the ISR: its last member stays in it (leader -1)
+// and is elected cleanly when it returns.
+void keep_last_isr_member(const PartitionState& state, PartitionState& next,
+                          const ElectionConfig& config) {
+  if (config.eligible_leader_replicas_enable || !next.isr.empty() || state.isr.empty()) return;
+  next.isr = {contains(state.isr, state.leader) ? state.leader : state.isr.front()};
+}
+
 // The new leader and how it was chosen, or none (offline).
 std::pair<BrokerId, ElectionKind> choose(const PartitionState& state,
                                          const std::function<bool(BrokerId)>& alive,
@@ -97,6 +105,7 @@ ElectionResult elect_leader(const PartitionState& state, const std::function<boo
   PartitionState next = state;
   // Dead replicas leave the ISR (the controller fences them), as does a forced-out leader.
   std::erase_if(next.isr, [&](BrokerId id) { return !alive(id) || (force && id == state.leader); });
+  keep_last_isr_member(state, next, config);
   update_elr(state.isr, next, config);
   // The last ISR member to leave, when the ISR and ELR both empty out (KIP-966).
   if (next.isr.empty() && next.elr.empty() && config.eligible_leader_replicas_enable &&
@@ -108,9 +117,19 @@ ElectionResult elect_leader(const PartitionState& state, const std::function<boo
   if (kind == ElectionKind::elr || kind == ElectionKind::last_known_leader ||
       kind == ElectionKind::unclean) {
     next.isr = {leader};
-    std::erase(next.elr, leader);
-    if (kind != ElectionKind::elr) next.elr.clear();
+    if (kind == ElectionKind::unclean) next.elr.clear();
     next.last_known_elr.clear();
+  }
+  // The upkeep rule again, for the ISR the election made: an ISR at min ISR lets the HW
+  // move without the ELR, whose members then stop holding every committed record.
+  std::erase_if(next.elr, [&](BrokerId id) { return contains(next.isr, id); });
+  if (static_cast<int>(next.isr.size()) >= config.min_insync_replicas) {
+    next.elr.clear();
+    next.last_known_elr.clear();
+  }
+  if (kind == ElectionKind::offline && state.leader == BrokerId::none() && next.isr == state.isr &&
+      next.elr == state.elr && next.last_known_elr == state.last_known_elr) {
+    return {state, ElectionKind::unchanged};  // still offline: nothing changed, no new epoch
   }
   next.leader_epoch = LeaderEpoch(state.leader_epoch.value() + 1);
   next.partition_epoch = PartitionEpoch(state.partition_epoch.value() + 1);
@@ -164,6 +183,7 @@ ElectionResult fence_broker(const PartitionState& state, BrokerId broker,
   if (!contains(state.isr, broker)) return {state, ElectionKind::unchanged};
   PartitionState next = state;
   std::erase(next.isr, broker);
+  keep_last_isr_member(state, next, config);
   update_elr(state.isr, next, config);
   next.partition_epoch = PartitionEpoch(state.partition_epoch.value() + 1);
   return {std::move(next), ElectionKind::unchanged};

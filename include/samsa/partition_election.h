@@ -13,6 +13,8 @@
 //      unclean (committed records may be lost; the followers' ReplicaSets count what they
 //      truncate below their high watermark);
 //   5. otherwise the partition is offline: no leader, and the state says so.
+// Without the ELR (eligible_leader_replicas_enable = false, Kafka before KIP-966) the ISR
+// is never emptied: its last member stays in it while offline, and leads when it returns.
 // A preferred-leader election elects replicas[0] only when it is alive and in the ISR.
 //
 // ELR upkeep on every ISR change (KIP-966): when the new ISR has at least
