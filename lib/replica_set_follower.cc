@@ -60,25 +60,32 @@ void ReplicaSet::follower_error(KafkaError error, std::int64_t now_ms) {
     backoff_until_ms_ = now_ms + config_.fetch_timeout_ms;
 }
 
+TruncationDecision follower_truncation(const EpochEndOffset& leader_answer,
+                                       const EpochEndOffset& mine, Offset log_end_offset,
+                                       Offset high_watermark) {
+  const Offset end = log_end_offset;
+  if (leader_answer.end_offset == Offset::none()) {
+    return {std::min(high_watermark, end), true};  // the leader knows nothing older: the HW
+  }
+  if (mine.epoch == LeaderEpoch::none() || mine.end_offset == Offset::none()) {
+    return {std::min(leader_answer.end_offset, end), true};
+  }
+  if (mine.epoch != leader_answer.epoch) {
+    return {std::min(mine.end_offset, end), false};  // cut to our older epoch's end, ask again
+  }
+  return {std::min({mine.end_offset, leader_answer.end_offset, end}), true};
+}
+
 // getOffsetTruncationState: where the follower cuts, given where the leader says an epoch
 // ended. Sets need_epoch_truncation_ when another round is needed (KIP-279).
 void ReplicaSet::follower_truncate(const EpochEndOffset& leader_answer) {
   const Offset end = log_->log_end_offset();
-  Offset target = end;
-  bool complete = true;
-  if (leader_answer.end_offset == Offset::none()) {
-    target = std::min(high_watermark_, end);  // the leader knows nothing older: the HW
-  } else {
-    const EpochEndOffset mine = log_->end_offset_for_epoch(leader_answer.epoch);
-    if (mine.epoch == LeaderEpoch::none() || mine.end_offset == Offset::none()) {
-      target = std::min(leader_answer.end_offset, end);
-    } else if (mine.epoch != leader_answer.epoch) {
-      target = std::min(mine.end_offset, end);  // cut to our older epoch's end, ask again
-      complete = false;
-    } else {
-      target = std::min({mine.end_offset, leader_answer.end_offset, end});
-    }
-  }
+  const EpochEndOffset mine = leader_answer.end_offset == Offset::none()
+                                  ? EpochEndOffset{}
+                                  : log_->end_offset_for_epoch(leader_answer.epoch);
+  const TruncationDecision d = follower_truncation(leader_answer, mine, end, high_watermark_);
+  Offset target = d.offset;
+  const bool complete = d.complete;
   need_epoch_truncation_ = !config_.truncate_on_fetch && !complete;
   if (target < log_->log_start_offset()) target = log_->log_start_offset();
   if (target >= end) return;

@@ -181,6 +181,20 @@ struct Ready {
   }
 };
 
+// Kafka's follower truncation (AbstractFetcherThread.getOffsetTruncationState), pure: given
+// where the leader says an epoch ended (a DivergingEpoch or an OffsetForLeaderEpoch answer)
+// and where that epoch ends in the follower's own log (`mine`: its end_offset_for_epoch of
+// the leader's answer's epoch), the offset to cut the follower's log at, and whether the
+// logs then agree (false: the follower knew an older epoch only; cut, then ask again with
+// its new latest epoch, KIP-279). An answer without an offset cuts at the high watermark.
+struct TruncationDecision {
+  Offset offset;
+  bool complete = true;
+};
+TruncationDecision follower_truncation(const EpochEndOffset& leader_answer,
+                                       const EpochEndOffset& mine, Offset log_end_offset,
+                                       Offset high_watermark);
+
 enum class ReplicaRole : std::uint8_t { none, leader, follower };
 
 // Counters a host reports (and the simulator checks).
