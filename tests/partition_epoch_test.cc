@@ -31,9 +31,8 @@ int reconcile(PartitionFixture& leader, PartitionFixture& follower) {
     const EpochEndOffset mine = answer.end_offset == Offset::none()
                                     ? EpochEndOffset{}
                                     : follower.partition->end_offset_for_epoch(answer.epoch);
-    const TruncationDecision d =
-        follower_truncation(answer, mine, follower.partition->log_end_offset(),
-                            follower.partition->high_watermark());
+    const TruncationDecision d = follower_truncation(
+        answer, mine, follower.partition->log_end_offset(), follower.partition->high_watermark());
     REQUIRE(follower.partition->truncate_to(d.offset).ok());
     if (d.complete) return round;
   }
