@@ -204,7 +204,7 @@ class ReplicaCluster {
 
   static std::string ids(const std::vector<BrokerId>& v) {
     std::string out;
-    for (BrokerId id : v) out += (out.empty() ? "" : ",") + fmt::format("{}", id.value());
+    for (BrokerId id : v) out += fmt::format("{}{}", out.empty() ? "" : ",", id.value());
     return out;
   }
 

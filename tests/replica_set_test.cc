@@ -216,8 +216,8 @@ class Script {
       const ReplicaSet& r = n->driver->replica();
       std::string epochs;
       for (const auto& e : n->partition->epoch_entries()) {
-        epochs += (epochs.empty() ? "" : ",") +
-                  fmt::format("{}@{}", e.epoch.value(), e.start_offset.value());
+        epochs += fmt::format("{}{}@{}", epochs.empty() ? "" : ",", e.epoch.value(),
+                              e.start_offset.value());
       }
       const char* role = r.role() == ReplicaRole::leader     ? "leader"
                          : r.role() == ReplicaRole::follower ? "follower"
