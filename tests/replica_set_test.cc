@@ -12,6 +12,7 @@
 //   tick ms=MS                             time passes; every live replica ticks
 //   isolate node=N | heal node=N           drop what N sends and receives
 //   crash node=N | restart node=N          power cut (unsynced data lost) / reopen
+//   delete_records node=N before=OFFSET     DeleteRecords on that replica's Partition
 //   checkpoint node=N                      the periodic HW checkpoint (Partition::maintain)
 //   fence node=N                           the controller fences a broker (out of the ISR)
 //   status | log node=N | acks | stats node=N | queue
@@ -81,6 +82,11 @@ class Script {
     if (cmd.name == "heal") {
       isolated_.erase(BrokerId(static_cast<std::int32_t>(cmd.num("node"))));
       return "ok\n";
+    }
+    if (cmd.name == "delete_records") {  // Kafka's DeleteRecords on one replica's Partition
+      Status st =
+          cluster_->node(node_of(cmd)).partition->delete_records_before(Offset(cmd.num("before")));
+      return st.ok() ? "ok\n" : "error: " + st.to_string() + "\n";
     }
     if (cmd.name == "checkpoint") {  // the periodic HW checkpoint (Partition::maintain)
       auto r = cluster_->node(node_of(cmd)).partition->maintain();
@@ -222,8 +228,9 @@ class Script {
       const char* role = r.role() == ReplicaRole::leader     ? "leader"
                          : r.role() == ReplicaRole::follower ? "follower"
                                                              : "none";
-      out += fmt::format("r{}: {} epoch={} leo={} hw={} epochs=({})", id.value(), role,
-                         r.leader_epoch().value(), n->partition->log_end_offset().value(),
+      out += fmt::format("r{}: {} epoch={} start={} leo={} hw={} epochs=({})", id.value(), role,
+                         r.leader_epoch().value(), n->partition->log_start_offset().value(),
+                         n->partition->log_end_offset().value(),
                          n->partition->high_watermark().value(), epochs);
       if (r.role() == ReplicaRole::leader) {
         out += fmt::format(" isr=({})", ReplicaCluster::ids(r.isr()));
