@@ -2,7 +2,7 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only append|durable|reads|recovery|idempotence|compaction]
+//                    [--only append|durable|reads|recovery|idempotence|compaction|replication]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -38,6 +38,9 @@ namespace samsa::bench {
 // compaction_bench.cc: one Cleaner pass over a keyed log in `dir`, and read() of the same
 // files; returns their rows.
 std::vector<Row> run_compaction(const std::string& dir, std::uint64_t log_bytes);
+// replication_bench.cc: 3 replicas in one process (acks=all, min ISR 2) beside the
+// single-node durable append, and acks=all latency at 10% of peak beside one fdatasync.
+std::vector<Row> run_replication(const std::string& dir, std::chrono::milliseconds cell);
 
 namespace {
 
@@ -615,6 +618,31 @@ const Row* find(const std::string& workload, const std::string& durability, int 
   return nullptr;
 }
 
+template <typename Check>
+void replication_targets(const Check& check, std::vector<std::string>& lines) {
+  const Row *single = nullptr, *rep = nullptr, *lat = nullptr, *sync = nullptr;
+  for (const Row& r : g_rows) {
+    if (r.workload == "replication" && r.system == "samsa-single-node") single = &r;
+    if (r.workload == "replication" && r.system == "samsa-3-replicas") rep = &r;
+    if (r.workload == "replication_latency" && r.system == "samsa-3-replicas") lat = &r;
+    if (r.workload == "replication_latency" && r.system == "raw-write+fdatasync") sync = &r;
+  }
+  check("replication 3x acks=all 100 B x 100: / single-node durable", rep,
+        rep && single ? rep->records_per_s() / single->records_per_s() : -1, 0.5, "x");
+  check("replication 3x acks=all 100 B x 100: records/s (Kafka 2014: 421,823)", rep,
+        rep ? rep->records_per_s() : -1, 421823, "rec/s");
+  if (lat && sync) {
+    const double ratio = lat->p99_us / sync->p99_us;
+    lines.push_back(fmt::format(
+        "{} {:<58} {:.3g} x (p50 {:.0f} us, p99 {:.0f} us; fdatasync p99 "
+        "{:.0f} us; goal <= 3 x)",
+        ratio <= 3 ? "PASS" : "MISS", "replication acks=all p99 at 10% of peak / fdatasync p99",
+        ratio, lat->p50_us, lat->p99_us, sync->p99_us));
+  } else if (rep) {
+    lines.push_back("MISS replication acks=all latency at 10% of peak: not measured");
+  }
+}
+
 std::vector<std::string> targets() {
   std::vector<std::string> lines;
   auto check = [&](const char* what, const Row* r, double value, double goal, const char* unit) {
@@ -657,6 +685,7 @@ std::vector<std::string> targets() {
     if (r.workload == "idempotence") idem = &r;
   check("idempotent producers 100 B x 100: Partition / Log (median pair)", idem,
         idempotence_ratio(), 0.95, "x");
+  replication_targets(check, lines);
   return lines;
 }
 
@@ -787,7 +816,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
                std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
-                                     "compaction"}
+                                     "compaction", "replication"}
                    .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
@@ -796,7 +825,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
       fmt::print(stderr,
                  "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
                  "[--no-peers] [--no-plot] "
-                 "[--only append|durable|reads|recovery|idempotence|compaction]\n");
+                 "[--only append|durable|reads|recovery|idempotence|compaction|replication]\n");
       return 2;
     }
   }
@@ -841,6 +870,11 @@ int run(int argc, char** argv) {
   if (runs(mode, "recovery")) run_recovery(mode, data);
   if (runs(mode, "idempotence")) run_idempotence(mode, data);
   if (runs(mode, "compaction")) run_compaction_rows(mode);
+  if (runs(mode, "replication")) {
+    for (Row& row : run_replication(fresh_dir(mode, "replication"), 3 * mode.cell_time)) {
+      report(std::move(row));
+    }
+  }
   fs::remove_all(mode.work_dir);
   compute_ratios();
   const auto lines = targets();

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "partition_test_util.h"
+#include "samsa/replica_set.h"
 
 using namespace samsa;
 using namespace samsa::test;
@@ -17,29 +18,23 @@ PartitionConfig replicated() {
   return config;
 }
 
-// Kafka's follower truncation (AbstractFetcherThread.getOffsetTruncationState): ask the
-// leader where the follower's latest epoch ended; when the leader answers with an older
-// epoch the follower also has, cut at the smaller end; when the follower's own epoch for the
-// answer is older still, cut at its end and ask again. Returns the rounds taken.
+// The follower's side of Kafka's truncation, with the library's decision
+// (samsa::follower_truncation, what ReplicaSet uses): ask the leader where the follower's
+// latest epoch ended, cut where the decision says, and ask again until it is complete.
+// Returns the rounds taken.
 int reconcile(PartitionFixture& leader, PartitionFixture& follower) {
-  for (int round = 1; round <= 16; ++round) {
+  constexpr int kRoundsMax = 16;
+  for (int round = 1; round <= kRoundsMax; ++round) {
     const auto latest = follower.partition->latest_epoch();
     if (!latest) return round;  // an empty follower has nothing to cut
     const EpochEndOffset answer = leader.partition->end_offset_for_epoch(*latest);
-    const Offset end = follower.partition->log_end_offset();
-    if (answer.end_offset == Offset::none()) {
-      REQUIRE(follower.partition->truncate_to(follower.partition->high_watermark()).ok());
-      return round;
-    }
-    const EpochEndOffset mine = follower.partition->end_offset_for_epoch(answer.epoch);
-    if (mine.epoch == LeaderEpoch::none() || mine.epoch == answer.epoch) {
-      const Offset cut = mine.epoch == LeaderEpoch::none()
-                             ? std::min(answer.end_offset, end)
-                             : std::min(answer.end_offset, mine.end_offset);
-      REQUIRE(follower.partition->truncate_to(cut).ok());
-      return round;
-    }
-    REQUIRE(follower.partition->truncate_to(std::min(mine.end_offset, end)).ok());
+    const EpochEndOffset mine = answer.end_offset == Offset::none()
+                                    ? EpochEndOffset{}
+                                    : follower.partition->end_offset_for_epoch(answer.epoch);
+    const TruncationDecision d = follower_truncation(
+        answer, mine, follower.partition->log_end_offset(), follower.partition->high_watermark());
+    REQUIRE(follower.partition->truncate_to(d.offset).ok());
+    if (d.complete) return round;
   }
   FAIL("reconcile did not finish in 16 rounds");
   return -1;
