@@ -131,10 +131,11 @@ void Log::Impl::record_failure(const Status& s) {
 }
 
 Status Log::Impl::fail(Status s) {
-  Wakes wakes;
+  internal::Wakes wakes;
   std::unique_lock lock(sync_mu);
   record_failure(s);
-  fail_waiters_past(-1, failure, wakes);  // all but the leader: it sees `failed` after its sync
+  group_commit.failed(failure,
+                      wakes);  // all but the leader's claimed ones: it sees `failed` after its sync
   gather_cv.notify_all();
   lock.unlock();
   wake(wakes);
@@ -183,7 +184,8 @@ Status Log::Impl::roll(Offset new_base) {
   active_created_ms = clock.now().value();
   {
     std::lock_guard lock(sync_mu);
-    recovery_point = std::max(recovery_point.load(), old->next_offset().value());
+    group_commit.raise_durable(old->next_offset());
+    publish_recovery_point();
   }
   if (roll_listener) roll_listener(new_base);
   return write_checkpoints();
@@ -596,17 +598,11 @@ Status Log::truncate_to(Offset offset) {
   if (cleaned && *cleaned > new_end) {
     if (Status s = m.write_cleaner_checkpoint(new_end); !s.ok()) return m.fail(s);
   }
-  m.log_end.store(new_end.value(), std::memory_order_release);
+  // The recovery point drops before the log end, and the log start before the log end:
+  // each store keeps log start <= log end and recovery point <= log end.
+  m.note_truncation(new_end);
   if (everything) m.log_start.store(offset.value(), std::memory_order_release);
-  {
-    Impl::Wakes wakes;
-    std::unique_lock sync_lock(m.sync_mu);
-    m.note_truncation(new_end.value());
-    m.recovery_point = std::min(m.recovery_point.load(), offset.value());
-    m.fail_waiters_past(new_end.value(), new_end, wakes);
-    sync_lock.unlock();
-    m.wake(wakes);
-  }
+  m.log_end.store(new_end.value(), std::memory_order_release);
   // Newest segment first, then the directory synced, then the cut: whatever fails or
   // crashes midway, what is on disk is a prefix of the log (the truncation maybe undone),
   // never a log with a hole.
@@ -623,19 +619,12 @@ Status Log::truncate_to(Offset offset) {
     if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
     if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
   }
-  const std::int64_t end = keep.back()->next_offset().value();
-  m.log_end.store(end, std::memory_order_release);
-  {
-    // The end may sit below `offset` (the whole batch holding it went): nothing at or past
-    // it is durable, or the next durable append would skip its fdatasync.
-    Impl::Wakes wakes;
-    std::unique_lock sync_lock(m.sync_mu);
-    m.note_truncation(end);
-    m.recovery_point = std::min(m.recovery_point.load(), end);
-    m.fail_waiters_past(end, Offset(end), wakes);
-    sync_lock.unlock();
-    m.wake(wakes);
-  }
+  // The end may sit below `offset` (the whole batch holding it went, or a gap compaction
+  // left): nothing at or past it is durable, or the next durable append would skip its
+  // fdatasync.
+  const Offset end = keep.back()->next_offset();
+  m.note_truncation(end);
+  m.log_end.store(end.value(), std::memory_order_release);
   return m.write_checkpoints();
 }
 

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <thread>
 #include <vector>
 
+#include "group_commit.h"
 #include "samsa/log.h"
 #include "samsa/segment.h"
 
@@ -57,14 +57,12 @@ struct Log::Impl {
   std::mutex write_mu;
   bool closed = false;  // guarded by write_mu
 
-  // Group commit: one thread (the leader) syncs for everyone waiting (guarded by sync_mu).
+  // Group commit (log_group_commit.cc): one thread, the leader, writes the appends of the
+  // appenders waiting under the durable policy and syncs for all of them. What it decides
+  // is in `group_commit` (group_commit.h, pure); the mutex, the futex and the I/O are here.
   // Lock order: write_mu before sync_mu, never the other way.
   mutable std::mutex sync_mu;
-  // An appender waiting in sync_to, on its own stack. The leader completes it (or hands it
-  // the lead) and wakes it alone: a notify_all on one condition variable woke every
-  // appender at once, and they then took sync_mu one after another, a chain of context
-  // switches between one fdatasync and the next.
-  // An append under the durable policy, written by the group commit leader.
+  // An append under the durable policy that found write_mu busy: the leader writes it.
   struct WriteRequest {
     MutableByteSpan batches;
     const BatchSpans* spans;
@@ -72,33 +70,21 @@ struct Log::Impl {
     const AppendOptions* options;
     AppendInfo info;  // set by the leader when written
   };
-  struct SyncWaiter {
+  // An appender waiting in commit(), on its own stack. It sleeps on `sync_epoch` until the
+  // leader sets its `state` (the leader's last touch of it, release), then reads its result.
+  struct SyncWaiter : internal::CommitWaiter {
     static constexpr std::uint32_t kWaiting = 0, kDone = 1, kLead = 2;
-    std::thread::id thread;
-    std::int64_t target = 0;        // durable once the recovery point reaches it
-    WriteRequest* write = nullptr;  // an append the leader writes first (then sets target)
-    bool unwritten = false;         // `write` not written yet
-    bool claimed = false;           // in the leader's round: only the leader completes it
-    Status status;                  // set with completed (guarded by sync_mu)
-    bool completed = false;         // out of sync_waiters with `status` (guarded by sync_mu)
-    std::atomic<std::uint32_t> state{kWaiting};  // then kDone or kLead, the leader's last touch
+    WriteRequest* write = nullptr;  // the append the leader writes, if any
+    std::atomic<std::uint32_t> state{kWaiting};
   };
-  std::vector<SyncWaiter*> sync_waiters;     // waiting, the leader among them
+  internal::GroupCommit group_commit;        // guarded by sync_mu
   std::atomic<std::uint32_t> sync_epoch{0};  // waiters sleep on it; bumped to wake them
-  SyncWaiter* leader = nullptr;              // the one syncing or about to (in sync_waiters)
   // Counts truncations (changed under write_mu and sync_mu): a sync that a truncation
   // overlapped does not move the recovery point.
   std::atomic<std::uint64_t> truncations{0};
-  // (truncation count, new end) of the last 64 truncations (guarded by sync_mu).
-  std::vector<std::pair<std::uint64_t, std::int64_t>> truncation_ends;
-  std::vector<std::thread::id> last_group;  // the threads the last sync covered
-  std::chrono::nanoseconds last_sync_time{0};
-  bool gathering = false;           // the leader waits on gather_cv for its group
-  std::size_t gather_expected = 0;  // the group it waits for
-  int gather_backoff = 0;           // syncs to skip after the next wait that runs out
-  int gather_skip = 0;              // syncs left that do not wait for a group
-  std::condition_variable gather_cv;
-  Status failure;  // set once, on the first write or fsync error
+  std::int64_t last_sync_ns = 0;      // the last fdatasync's duration (guarded by sync_mu)
+  std::condition_variable gather_cv;  // the leader waits on it for its group
+  Status failure;  // set once, on the first write or fsync error (guarded by sync_mu)
   std::atomic<bool> failed{false};
 
   // Tailing readers wait here for the log end to move.
@@ -150,26 +136,19 @@ struct Log::Impl {
   Status sync_to(Offset target, std::uint64_t generation);
   // Group commit of `write` (durable policy) or, without one, a sync up to `target`.
   Status commit(WriteRequest* write, Offset target, std::uint64_t generation);
-  // sync_mu held: the leader's part of commit, and how waiters leave it.
+  // sync_mu held: the leader's part of commit; returns with sync_mu released.
   Status lead(std::unique_lock<std::mutex>& lock, SyncWaiter& me);
+  // One leader round: writes `writes` under write_mu, then syncs the active segment (no
+  // lock held).
+  internal::RoundResult write_and_sync(const std::vector<internal::CommitWaiter*>& writes,
+                                       std::int64_t& sync_ns);
   void gather_group(std::unique_lock<std::mutex>& lock);
-  std::size_t pending_waiters() const;
-  std::size_t expected_group() const;
-  // Whom to wake once sync_mu is released, and with what (kDone or kLead).
-  using Wakes = std::vector<std::pair<SyncWaiter*, std::uint32_t>>;
-  // kDone: completes w with `status` (out of sync_waiters); kLead: hands it the lead. Either
-  // way adds it to `wakes` unless it is the leader (which is not asleep).
-  void release_waiter(SyncWaiter& w, std::uint32_t state, const Status& status, Wakes& wakes);
-  void wake(const Wakes& wakes);  // without sync_mu
-  // Completes every waiter whose target is past `end` with `status` (truncation, failure).
-  void fail_waiters_past(std::int64_t end, const Status& status, Wakes& wakes);
-  void fail_waiters_past(std::int64_t end, Offset truncated_to, Wakes& wakes);
-  void fail_waiters(std::int64_t end, const std::function<Status(const SyncWaiter&)>& status_of,
-                    Wakes& wakes);
-  Status truncated_before_durable(Offset end, Offset target) const;
-  void note_truncation(std::int64_t end);  // write_mu and sync_mu held
-  // The lowest end a truncation after `generation` left; -1 when too many ran to tell.
-  std::int64_t lowest_end_since(std::uint64_t generation) const;
+  void wake(const internal::Wakes& wakes);  // without sync_mu
+  // The log was truncated to `end` (write_mu held; takes sync_mu): the recovery point drops
+  // to it, waiters it cut fail.
+  void note_truncation(Offset end);
+  std::optional<Status> failure_if_failed() const;  // sync_mu held
+  void publish_recovery_point();                    // sync_mu held: from `group_commit`
   // The part of Log::append after validation: takes write_mu, then syncs per the policy.
   Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
                                       std::int64_t records, const AppendOptions& request);

@@ -262,7 +262,11 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
   log_end = end;
   log_start = std::clamp<std::int64_t>(log_start.load(), list.front()->base_offset().value(), end);
   // Everything is on disk now: what was rescanned was synced above, the rest was flushed.
-  recovery_point = end;
+  {
+    std::lock_guard lock(sync_mu);
+    group_commit = internal::GroupCommit(Offset(end));
+    publish_recovery_point();
+  }
   publish(std::move(list));
   return Status();
 }
