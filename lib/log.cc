@@ -91,13 +91,13 @@ const LogConfig& Log::config() const {
   return impl_->config;
 }
 Offset Log::log_start_offset() const {
-  return Offset(impl_->log_start.load());
+  return impl_->log_start.load();
 }
 Offset Log::log_end_offset() const {
-  return Offset(impl_->log_end.load());
+  return impl_->log_end.load();
 }
 Offset Log::recovery_point() const {
-  return Offset(impl_->recovery_point.load());
+  return impl_->recovery_point.load();
 }
 
 std::uint64_t Log::size_bytes() const {
@@ -134,8 +134,8 @@ Status Log::Impl::fail(Status s) {
   internal::Wakes wakes;
   std::unique_lock lock(sync_mu);
   record_failure(s);
-  group_commit.failed(failure,
-                      wakes);  // all but the leader's claimed ones: it sees `failed` after its sync
+  // All but the leader's claimed ones: it sees `failed` after its round.
+  group_commit.failed(failure, wakes);
   gather_cv.notify_all();
   lock.unlock();
   wake(wakes);
@@ -156,11 +156,29 @@ void Log::Impl::notify_data() {
   data_cv.notify_all();
 }
 
+void Log::Impl::check_offsets() const {
+  const Offset start = log_start.load();
+  const Offset end = log_end.load();
+  const Offset durable = recovery_point.load();
+  SAMSA_ASSERT(start <= end, "log {}: log start {} <= log end {}", dir, start, end);
+  SAMSA_ASSERT(durable <= end, "log {}: recovery point {} <= log end {}", dir, durable, end);
+}
+
+void Log::Impl::store_log_start(Offset start) {
+  log_start.store(start, std::memory_order_release);
+  check_offsets();
+}
+
+void Log::Impl::store_log_end(Offset end) {
+  log_end.store(end, std::memory_order_release);
+  check_offsets();
+}
+
 Status Log::Impl::write_checkpoints() {
   const std::vector<internal::CheckpointEntry> recovery = {
-      {config.topic, config.partition, recovery_point.load()}};
+      {config.topic, config.partition, recovery_point.load().value()}};
   const std::vector<internal::CheckpointEntry> start = {
-      {config.topic, config.partition, log_start.load()}};
+      {config.topic, config.partition, log_start.load().value()}};
   Status s =
       internal::write_offset_checkpoint(env, path("recovery-point-offset-checkpoint"), recovery);
   if (s.ok()) {
@@ -206,7 +224,7 @@ Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, T
   const bool index_full = seg->offset_index().full() || seg->time_index().full();
   const bool offset_overflow = last_offset - seg->base_offset() > INT32_MAX;
   if (!(too_big || too_old || index_full || offset_overflow)) return Status();
-  return roll(Offset(log_end.load()));
+  return roll(log_end.load());
 }
 
 namespace {
@@ -320,9 +338,9 @@ Result<AppendInfo> Log::Impl::write_locked(MutableByteSpan batches, const BatchS
                                            std::int64_t records, const AppendOptions& request) {
   Impl& m = *this;
   SAMSA_TRY(m.check_writable());
-  Offset first(m.log_end.load());
+  Offset first = m.log_end.load();
   if (!request.assign_offsets) {
-    SAMSA_TRY(check_kept_offsets(batches, spans, Offset(m.log_end.load()), m.dir));
+    SAMSA_TRY(check_kept_offsets(batches, spans, m.log_end.load(), m.dir));
     first = RecordBatchView::parse(batches.subspan(spans.front().first)).value().base_offset();
   }
   std::int64_t next = first.value();
@@ -363,7 +381,7 @@ Result<AppendInfo> Log::Impl::write_locked(MutableByteSpan batches, const BatchS
     if (!size.ok() || *size != info.position.value()) return m.fail(s);
     return s;
   }
-  m.log_end.store(next, std::memory_order_release);
+  m.store_log_end(Offset(next));
   if (request.hook != nullptr) request.hook->after_write(views, Offset(next));
   m.notify_data();
   info.first_offset = first;
@@ -382,7 +400,7 @@ Status Log::flush() {
     std::lock_guard lock(m.write_mu);
     SAMSA_TRY(m.check_writable());
     generation = m.truncations.load();
-    end = Offset(m.log_end.load());
+    end = m.log_end.load();
   }
   SAMSA_TRY(m.sync_to(end, generation));
   std::lock_guard lock(m.write_mu);
@@ -393,9 +411,9 @@ Status Log::flush() {
 Status Log::sync_to(Offset end) {
   Impl& m = *impl_;
   const std::uint64_t generation = m.truncations.load();
-  if (end.value() > m.log_end.load()) {
+  if (end > m.log_end.load()) {
     return Status::out_of_range(
-        fmt::format("sync_to({}) of log {} past its end {}", end.value(), m.dir, m.log_end.load()));
+        fmt::format("sync_to({}) of log {} past its end {}", end, m.dir, m.log_end.load()));
   }
   return m.sync_to(end, generation);
 }
@@ -466,11 +484,11 @@ Result<LogRead> walk_batches(const Segment& seg, ByteSpan bytes, Position positi
 }  // namespace
 
 Result<Offset> Log::Impl::read_bound(Offset offset, const ReadOptions& read_options) const {
-  const Offset start(log_start.load(std::memory_order_acquire));
-  const Offset end(log_end.load(std::memory_order_acquire));
+  const Offset start = log_start.load(std::memory_order_acquire);
+  const Offset end = log_end.load(std::memory_order_acquire);
   if (offset < start || offset > end) {
-    return Status::out_of_range(fmt::format("offset {} is outside log {}'s offsets [{}, {})",
-                                            offset.value(), dir, start.value(), end.value()));
+    return Status::out_of_range(
+        fmt::format("offset {} is outside log {}'s offsets [{}, {})", offset, dir, start, end));
   }
   return std::min(read_options.max_offset.value_or(end), end);
 }
@@ -546,7 +564,7 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
 bool Log::wait_for_data(Offset offset, std::chrono::milliseconds timeout) const {
   const Impl& m = *impl_;
   std::unique_lock lock(m.data_mu);
-  return m.data_cv.wait_for(lock, timeout, [&] { return m.log_end.load() > offset.value(); });
+  return m.data_cv.wait_for(lock, timeout, [&] { return m.log_end.load() > offset; });
 }
 
 Result<std::optional<TimestampOffset>> Log::offset_for_timestamp(Timestamp ts) const {
@@ -579,10 +597,10 @@ Status Log::truncate_to(Offset offset) {
   std::lock_guard lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
   if (offset.value() < 0) return Status::invalid_argument("truncate_to a negative offset");
-  if (offset.value() >= m.log_end.load()) return Status();
+  if (offset >= m.log_end.load()) return Status();
   SegmentList keep;
   std::vector<std::shared_ptr<Segment>> drop;
-  const bool everything = offset.value() <= m.log_start.load();
+  const bool everything = offset <= m.log_start.load();
   for (const auto& seg : *m.segments) {
     (everything || seg->base_offset() >= offset ? drop : keep).push_back(seg);
   }
@@ -601,8 +619,8 @@ Status Log::truncate_to(Offset offset) {
   // The recovery point drops before the log end, and the log start before the log end:
   // each store keeps log start <= log end and recovery point <= log end.
   m.note_truncation(new_end);
-  if (everything) m.log_start.store(offset.value(), std::memory_order_release);
-  m.log_end.store(new_end.value(), std::memory_order_release);
+  if (everything) m.store_log_start(offset);
+  m.store_log_end(new_end);
   // Newest segment first, then the directory synced, then the cut: whatever fails or
   // crashes midway, what is on disk is a prefix of the log (the truncation maybe undone),
   // never a log with a hole.
@@ -624,7 +642,7 @@ Status Log::truncate_to(Offset offset) {
   // fdatasync.
   const Offset end = keep.back()->next_offset();
   m.note_truncation(end);
-  m.log_end.store(end.value(), std::memory_order_release);
+  m.store_log_end(end);
   return m.write_checkpoints();
 }
 
@@ -632,12 +650,12 @@ Status Log::delete_records_before(Offset offset) {
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
-  if (offset.value() > m.log_end.load()) {
+  if (offset > m.log_end.load()) {
     return Status::out_of_range(fmt::format("delete_records_before {}: past log {}'s end {}",
-                                            offset.value(), m.dir, m.log_end.load()));
+                                            offset, m.dir, m.log_end.load()));
   }
-  if (offset.value() <= m.log_start.load()) return Status();
-  m.log_start.store(offset.value(), std::memory_order_release);
+  if (offset <= m.log_start.load()) return Status();
+  m.store_log_start(offset);
   return m.write_checkpoints();
 }
 
@@ -649,8 +667,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
   SAMSA_TRY(m.check_writable());
   RetentionReport report;
   const std::int64_t now = m.clock.now().value();
-  const Offset bound =
-      std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
+  const Offset bound = std::min(upper_bound.value_or(m.log_end.load()), m.log_end.load());
   std::uint64_t total = 0;
   for (const auto& seg : *m.segments) total += seg->size_bytes();
   SegmentList keep = *m.segments;
@@ -665,7 +682,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
       if (!expired_all) break;
     }
     if (seg.next_offset() > bound) break;
-    const bool below_start = seg.next_offset().value() <= m.log_start.load();
+    const bool below_start = seg.next_offset() <= m.log_start.load();
     const bool over_size =
         m.config.cleanup_policy.delete_old && m.config.retention_bytes >= 0 &&
         total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
@@ -677,7 +694,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     report.bytes_deleted += seg.size_bytes();
   }
   if (deletable == keep.size()) {
-    SAMSA_TRY(m.roll(Offset(m.log_end.load())));
+    SAMSA_TRY(m.roll(m.log_end.load()));
     keep = *m.segments;
   }
   if (deletable > 0) {
@@ -685,8 +702,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
                                                      keep.begin() + static_cast<long>(deletable));
     keep.erase(keep.begin(), keep.begin() + static_cast<long>(deletable));
     // Kafka advances the log start offset before deleting.
-    m.log_start.store(std::max(m.log_start.load(), keep.front()->base_offset().value()),
-                      std::memory_order_release);
+    m.store_log_start(std::max(m.log_start.load(), keep.front()->base_offset()));
     m.publish(keep);
     for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
     if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
@@ -704,7 +720,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     report.files_removed += 3;
     it = pending.erase(it);
   }
-  report.log_start_offset = Offset(m.log_start.load());
+  report.log_start_offset = m.log_start.load();
   const bool interval =
       m.config.flush_policy == FlushPolicy::interval_may_lose_recent &&
       m.clock.monotonic_ns() - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000;

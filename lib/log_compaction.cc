@@ -130,8 +130,8 @@ Status Log::Impl::plan_compaction(internal::CompactionPass& pass) const {
   pass.snapshot = snapshot();
   const SegmentList& segs = *pass.snapshot;
   for (const auto& seg : segs) pass.sizes.push_back(seg->size_bytes());
-  const Offset start(log_start.load());
-  const Offset end(log_end.load());
+  const Offset start = log_start.load();
+  const Offset end = log_end.load();
   const std::int64_t now = pass.now.value();
   // A checkpoint outside the log (a truncation, a deleted prefix) is not trusted.
   SAMSA_TRY_ASSIGN(const std::optional<Offset> checkpoint, read_cleaner_checkpoint());

@@ -121,7 +121,8 @@ std::optional<Status> Log::Impl::failure_if_failed() const {
 }
 
 void Log::Impl::publish_recovery_point() {
-  recovery_point.store(group_commit.durable().value());
+  recovery_point.store(group_commit.durable(), std::memory_order_release);
+  check_offsets();
 }
 
 // Waits (sync_mu released meanwhile) as group_commit.gather_plan() says.
@@ -152,12 +153,12 @@ internal::RoundResult Log::Impl::write_and_sync(const std::vector<internal::Comm
       round.writes.push_back({Status(), written->last_offset + 1});
     }
     seg = active();
-    round.synced_to = Offset(log_end.load());
+    round.synced_to = log_end.load();
     round.generation = truncations.load();
   }
   // Everything before the active segment was synced when it rolled.
   sync_ns = 0;
-  if (round.synced_to.value() > recovery_point.load()) {
+  if (round.synced_to > recovery_point.load()) {
     const std::int64_t start = clock.monotonic_ns();
     round.sync_status = seg->sync();
     sync_ns = clock.monotonic_ns() - start;

@@ -15,6 +15,7 @@
 #include "group_commit.h"
 #include "samsa/log.h"
 #include "samsa/segment.h"
+#include "strong_types.h"
 
 namespace samsa {
 
@@ -40,7 +41,10 @@ struct Log::Impl {
   SegmentConfig segment_config;
   std::unique_ptr<FileLock> dir_lock;
   RecoveryReport report;
-  bool recovery_point_checkpointed = false;  // at open: the checkpoint had this log's entry
+  // At open: the checkpointed recovery point and log start (the offsets are set once the
+  // segments are loaded).
+  std::optional<Offset> checkpointed_recovery_point;
+  Offset checkpointed_log_start;
 
   // Readers copy the list under the mutex (briefly) and then work on their copy; writers
   // build a new list and swap it in. Segments are shared so a reader's copy (and any
@@ -48,10 +52,16 @@ struct Log::Impl {
   mutable std::mutex segments_mu;
   std::shared_ptr<const SegmentList> segments;
 
-  // Invariant: log_start <= log_end; recovery_point <= log_end.
-  std::atomic<std::int64_t> log_start{0};
-  std::atomic<std::int64_t> log_end{0};
-  std::atomic<std::int64_t> recovery_point{0};
+  // Invariant: log_start <= log_end; recovery_point <= log_end. Checked at every store
+  // (store_log_start, store_log_end, publish_recovery_point): each moves under write_mu,
+  // the recovery point also under sync_mu; a truncation lowers the recovery point and the
+  // log start before the log end, an append raises the log end before the recovery point.
+  internal::AtomicOffset log_start;
+  internal::AtomicOffset log_end;
+  internal::AtomicOffset recovery_point;
+  void store_log_start(Offset start);  // write_mu held
+  void store_log_end(Offset end);      // write_mu held
+  void check_offsets() const;          // the invariant above, printing the values
 
   // One writer at a time: append, roll, truncate, retention, close.
   std::mutex write_mu;

@@ -89,9 +89,8 @@ Status Log::Impl::open() {
     return std::nullopt;
   };
   const auto checkpointed = read_checkpoint("recovery-point-offset-checkpoint");
-  recovery_point_checkpointed = checkpointed.has_value();
-  recovery_point = checkpointed.value_or(0);
-  log_start = read_checkpoint("log-start-offset-checkpoint").value_or(0);
+  if (checkpointed) checkpointed_recovery_point = Offset(*checkpointed);
+  checkpointed_log_start = Offset(read_checkpoint("log-start-offset-checkpoint").value_or(0));
   SAMSA_TRY(load_segments(names, clean));
   last_flush_ns = clock.monotonic_ns();
   active_created_ms = clock.now().value();
@@ -164,8 +163,8 @@ Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
                            : std::string("its last batch");
   const std::string what =
       fmt::format("{}: {}, past offset {} where {}", seg.log_path(), where, limit.value(),
-                  limit.value() == recovery_point.load() ? "the log ended at its clean shutdown"
-                                                         : "the next segment begins");
+                  limit == checkpointed_recovery_point ? "the log ended at its clean shutdown"
+                                                       : "the next segment begins");
   if (!options.truncate_corruption) return Status::corruption(what);
   SAMSA_TRY_ASSIGN(const std::uint64_t removed, seg.truncate_to(limit));
   SAMSA_TRY(seg.flush_indexes());
@@ -182,7 +181,7 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     if (auto base = parse_segment_file_name(name, ".log")) bases.push_back(*base);
   }
   std::sort(bases.begin(), bases.end());
-  const Offset rp(recovery_point.load());
+  const Offset rp = checkpointed_recovery_point.value_or(Offset(0));
   SegmentList list;
   bool cut = false;
   for (std::size_t i = 0; i < bases.size(); ++i) {
@@ -235,7 +234,7 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     // as a segment running into the next one (or, after a clean shutdown, past the log end
     // the recovery point recorded).
     const Offset limit = !last                                  ? bases[i + 1]
-                         : clean && recovery_point_checkpointed ? rp
+                         : clean && checkpointed_recovery_point ? rp
                                                                 : Offset(INT64_MAX);
     if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
       SAMSA_TRY(cut_overlap(*seg, limit, cut));
@@ -244,7 +243,7 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
   }
   if (cut && !bases.empty()) SAMSA_TRY(env.sync_dir(dir));
   if (list.empty()) {
-    const Offset start(std::max<std::int64_t>(log_start.load(), 0));
+    const Offset start = std::max(checkpointed_log_start, Offset(0));
     SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
                      Segment::create(env, dir, start, segment_config));
     SAMSA_TRY(env.sync_dir(dir));
@@ -259,8 +258,8 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
   if (report.rescanned_from == Offset::none() || report.rescanned_from.value() > end) {
     report.rescanned_from = Offset(end);
   }
-  log_end = end;
-  log_start = std::clamp<std::int64_t>(log_start.load(), list.front()->base_offset().value(), end);
+  log_end.store(Offset(end));
+  log_start.store(std::clamp(checkpointed_log_start, list.front()->base_offset(), Offset(end)));
   // Everything is on disk now: what was rescanned was synced above, the rest was flushed.
   {
     std::lock_guard lock(sync_mu);

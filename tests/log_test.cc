@@ -325,6 +325,23 @@ TEST_CASE("After an fsync error the log refuses writes until reopened", "[log]")
   CHECK(f.append(1).first_offset == Offset(2));
 }
 
+// The recovery point drops before the log end moves: a truncation that stops midway (its
+// directory fsync failed) left it above the log end, at the offset asked for, while the
+// log ended at the start of the batch holding that offset.
+TEST_CASE("A truncation that fails midway leaves the recovery point at or below the log end",
+          "[log]") {
+  Fixture f;
+  f.append(3);  // [0, 3)
+  f.append(1);  // [3, 4)
+  REQUIRE(f.log->recovery_point() == Offset(4));
+  f.env.fail_nth(FaultOp::sync_dir, 1, EIO);
+  const Status cut = f.log->truncate_to(Offset(2));  // inside [0, 3): the log ends at 0
+  CHECK(cut.code() == StatusCode::io_error);
+  CHECK(f.log->log_end_offset() == Offset(0));
+  CHECK(f.log->recovery_point() <= f.log->log_end_offset());
+  CHECK_FALSE(f.log->failure().ok());
+}
+
 TEST_CASE("A tailing reader wakes when data arrives, or times out", "[log]") {
   Fixture f;
   CHECK_FALSE(f.log->wait_for_data(Offset(0), std::chrono::milliseconds(10)));
