@@ -26,12 +26,13 @@ std::size_t floor_segment(const SegmentList& segments, Offset offset) {
 
 // The next batch of a scan, whole; torn or corrupt bytes in a segment that is not being
 // appended to are corruption.
-Result<std::optional<RecordBatchView>> next_batch(BatchScanner& scanner, bool check_crc) {
-  SAMSA_TRY_ASSIGN(auto step, scanner.next(true));
+enum class Crc : std::uint8_t { trusted, checked };
+Result<std::optional<RecordBatchView>> next_batch(BatchScanner& scanner, Crc crc) {
+  SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::whole_batch));
   if (step.kind == BatchScanner::Kind::end) return std::optional<RecordBatchView>();
   if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
   SAMSA_TRY_ASSIGN(auto view, RecordBatchView::parse(step.bytes, step.location.position.value()));
-  if (check_crc) SAMSA_TRY(view.check_crc());
+  if (crc == Crc::checked) SAMSA_TRY(view.check_crc());
   return std::optional<RecordBatchView>(view);
 }
 
@@ -50,7 +51,7 @@ Status scan_producers(const std::string& dir, const Segment& seg, std::uint64_t 
   BatchScanner scanner = scan(dir, seg, from, to, buffer_bytes);
   // Each step consumes a whole batch: at most (to - from) / header size steps.
   for (;;) {
-    SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/false));
+    SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::trusted));
     if (!batch) return Status();
     if (batch->producer_id() != ProducerId::none()) {
       last_offsets[batch->producer_id().value()] = batch->last_offset().value();
@@ -225,7 +226,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
     SAMSA_TRY(scan_producers(dir, seg, 0, from, buffer, producers));
     BatchScanner scanner = scan(dir, seg, from, size, buffer);
     while (put == internal::OffsetMap::Put::ok) {
-      SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/true));
+      SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
       if (!batch) break;
       stats.bytes_read += batch->size_bytes();
       stats.map_bytes_read += batch->size_bytes();
@@ -310,7 +311,7 @@ Result<bool> Log::Impl::clean_group(const SegmentList& group, internal::BatchFil
       const Segment& seg = *group[i];
       BatchScanner scanner = scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes);
       for (;;) {  // each step consumes a whole batch of a file of sizes[i] bytes
-        SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/true));
+        SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
         if (!batch) break;
         pass.stats.bytes_read += batch->size_bytes();
         // The group's last batch stays, empty if need be: the cleaned segment then ends

@@ -122,8 +122,8 @@ Status Log::Impl::resolve_leftover_files(std::vector<std::string>& names) {
     SAMSA_TRY_ASSIGN(const std::uint64_t size, file->size());
     internal::BatchScanner scanner(*file, 0, size, path(swap));
     Offset next = *base;
-    for (;;) {
-      SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
+    for (;;) {  // each step takes a whole batch of the file's `size` bytes, or ends the scan
+      SAMSA_TRY_ASSIGN(auto step, scanner.next(internal::BatchScanner::Read::header_only));
       if (step.kind != internal::BatchScanner::Kind::batch) break;
       next = step.location.last_offset + 1;
     }

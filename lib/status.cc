@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "invariant.h"
+
 namespace samsa {
 
 std::string_view to_string(StatusCode code) {
@@ -81,9 +83,7 @@ Status Status::with_context(std::string_view context) const {
 
 namespace internal {
 void die_on_bad_result_access(const Status& status) {
-  std::fprintf(stderr, "samsa: Result accessed without a value (or built from ok): %s\n",
-               status.to_string().c_str());
-  std::abort();
+  SAMSA_FAIL("Result accessed without a value (or built from ok): {}", status.to_string());
 }
 }  // namespace internal
 
