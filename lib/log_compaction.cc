@@ -195,6 +195,39 @@ Status Log::Impl::build_offset_map(internal::CompactionPass& pass, internal::Off
       fmt::format("log {}: the offset map asked to start over twice", dir));
 }
 
+namespace {
+
+// The keys of one batch, reused from batch to batch.
+struct BatchKeys {
+  RecordReader reader;
+  Record record;
+  std::vector<std::pair<internal::KeyHash, Offset>> hashed;
+};
+
+// Puts the keys of `batch` at or past `first_dirty` into `map`: all hashed and their slots
+// prefetched first, then put in order until one put is not ok.
+Result<internal::OffsetMap::Put> index_batch_keys(const RecordBatchView& batch, Offset first_dirty,
+                                                  internal::OffsetMap& map, BatchKeys& keys,
+                                                  CleanerStats& stats) {
+  keys.hashed.clear();
+  SAMSA_TRY(keys.reader.reset(batch));
+  for (;;) {  // bounded by the batch's record count (the reader checks it)
+    SAMSA_TRY_ASSIGN(const bool more, keys.reader.next(keys.record));
+    if (!more) break;
+    if (!keys.record.key || keys.record.offset < first_dirty) continue;
+    keys.hashed.emplace_back(internal::hash_key(*keys.record.key), keys.record.offset);
+    map.prefetch(keys.hashed.back().first);
+  }
+  auto put = internal::OffsetMap::Put::ok;
+  for (std::size_t k = 0; k < keys.hashed.size() && put == internal::OffsetMap::Put::ok; ++k) {
+    put = map.put(keys.hashed[k].first, keys.hashed[k].second);
+    if (put == internal::OffsetMap::Put::ok) ++stats.map_records;
+  }
+  return put;
+}
+
+}  // namespace
+
 // One attempt of build_offset_map: false when the map asked to start over.
 Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
                                          internal::OffsetMap& map) const {
@@ -205,9 +238,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
   CleanerStats& stats = pass.stats;
   producers.clear();
   stats.map_records = 0;
-  RecordReader reader;
-  Record record;
-  std::vector<std::pair<internal::KeyHash, Offset>> keys;  // of one batch
+  BatchKeys keys;
   std::optional<Offset> last_indexed;  // the last offset of the last batch wholly indexed
   auto put = internal::OffsetMap::Put::ok;
   std::size_t i = 0;
@@ -234,20 +265,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
         producers[batch->producer_id().value()] = batch->last_offset().value();
       }
       if (!batch->is_control()) {  // control records have keys, but not a user's
-        // The batch's keys hashed and their slots prefetched, then put in order.
-        keys.clear();
-        SAMSA_TRY(reader.reset(*batch));
-        for (;;) {  // bounded by the batch's record count (the reader checks it)
-          SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
-          if (!more) break;
-          if (!record.key || record.offset < first_dirty) continue;
-          keys.emplace_back(internal::hash_key(*record.key), record.offset);
-          map.prefetch(keys.back().first);
-        }
-        for (std::size_t k = 0; k < keys.size() && put == internal::OffsetMap::Put::ok; ++k) {
-          put = map.put(keys[k].first, keys[k].second);
-          if (put == internal::OffsetMap::Put::ok) ++stats.map_records;
-        }
+        SAMSA_TRY_ASSIGN(put, index_batch_keys(*batch, first_dirty, map, keys, stats));
       }
       if (put == internal::OffsetMap::Put::ok && batch->last_offset() >= first_dirty) {
         last_indexed = batch->last_offset();

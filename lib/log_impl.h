@@ -171,6 +171,12 @@ struct Log::Impl {
   Status open();
   Status resolve_leftover_files(std::vector<std::string>& names);
   Status load_segments(const std::vector<std::string>& names, bool clean);
+  // One segment of load_segments, rescanned or its indexes rebuilt as needed; `next_base`
+  // is the next segment's base (none for the last); sets `cut` when its tail was cut.
+  Result<std::shared_ptr<Segment>> load_segment(Offset base, std::optional<Offset> next_base,
+                                                bool clean, bool& cut);
+  Status rescan_segment(Segment& seg, bool rebuild_only, Offset keep_below, bool& cut);
+  Status remove_segment_files(Offset base);  // a segment after a cut one
   // A segment whose batches claim offsets at or past `limit`: corruption, or cut there.
   Status cut_overlap(Segment& seg, Offset limit, bool& cut);
 

@@ -175,70 +175,82 @@ Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
   return Status();
 }
 
+Status Log::Impl::remove_segment_files(Offset base) {
+  for (const auto& n :
+       {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
+    SAMSA_TRY_ASSIGN(const bool exists, env.exists(path(n)));
+    if (exists) SAMSA_TRY(env.remove(path(n)));
+  }
+  ++report.segments_removed;
+  report.notes.push_back(fmt::format("removed segment {} after the cut", log_file_name(base)));
+  return Status();
+}
+
+Status Log::Impl::rescan_segment(Segment& seg, bool rebuild_only, Offset keep_below, bool& cut) {
+  auto recovered = seg.recover(keep_below);
+  if (!recovered.ok()) return recovered.status();
+  report.bytes_rescanned += recovered->valid_bytes + recovered->truncated_bytes;
+  ++report.segments_rescanned;
+  if (rebuild_only) ++report.indexes_rebuilt;
+  if (recovered->truncated_bytes > 0) {
+    report.bytes_truncated += recovered->truncated_bytes;
+    report.notes.push_back(fmt::format("cut {} bytes from {} at byte {}: {}",
+                                       recovered->truncated_bytes, seg.log_path(),
+                                       recovered->valid_bytes, recovered->stopped_by.message()));
+    cut = true;
+  }
+  if (Status s = seg.flush_indexes(); !s.ok()) return s;
+  return seg.sync();
+}
+
+Result<std::shared_ptr<Segment>> Log::Impl::load_segment(Offset base,
+                                                         std::optional<Offset> next_base,
+                                                         bool clean, bool& cut) {
+  const Offset rp = checkpointed_recovery_point.value_or(Offset(0));
+  SAMSA_TRY_ASSIGN(const bool has_index, env.exists(path(offset_index_file_name(base))));
+  SAMSA_TRY_ASSIGN(const bool has_time, env.exists(path(time_index_file_name(base))));
+  const bool last = !next_base;
+  SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg,
+                   Segment::open(env, dir, base, segment_config, last));
+  // Kafka's logSegments(recoveryPoint, ...): the segment holding the recovery point and
+  // every later one were maybe not flushed.
+  const bool unflushed = !clean && (last || *next_base > rp);
+  const bool rescan = options.rescan_all || unflushed;
+  const bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
+  if (rescan || rebuild) {
+    if (rescan && report.rescanned_from == Offset::none()) report.rescanned_from = base;
+    const Offset keep_below = options.truncate_corruption            ? Offset::none()
+                              : unflushed || seg->next_offset() > rp ? rp
+                                                                     : Offset(INT64_MAX);
+    SAMSA_TRY(rescan_segment(*seg, rebuild, keep_below, cut));
+  }
+  // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
+  // as a segment running into the next one (or, after a clean shutdown, past the log end
+  // the recovery point recorded).
+  const Offset limit = !last                                  ? *next_base
+                       : clean && checkpointed_recovery_point ? rp
+                                                              : Offset(INT64_MAX);
+  if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
+    SAMSA_TRY(cut_overlap(*seg, limit, cut));
+  }
+  return seg;
+}
+
 Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clean) {
   std::vector<Offset> bases;
   for (const std::string& name : names) {
     if (auto base = parse_segment_file_name(name, ".log")) bases.push_back(*base);
   }
   std::sort(bases.begin(), bases.end());
-  const Offset rp = checkpointed_recovery_point.value_or(Offset(0));
   SegmentList list;
   bool cut = false;
   for (std::size_t i = 0; i < bases.size(); ++i) {
-    const Offset base = bases[i];
     if (cut) {
-      // Kafka drops every segment after one whose tail was cut.
-      for (const auto& n :
-           {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
-        SAMSA_TRY_ASSIGN(const bool exists, env.exists(path(n)));
-        if (exists) SAMSA_TRY(env.remove(path(n)));
-      }
-      ++report.segments_removed;
-      report.notes.push_back(fmt::format("removed segment {} after the cut", log_file_name(base)));
+      SAMSA_TRY(remove_segment_files(bases[i]));  // Kafka drops every segment after a cut one
       continue;
     }
-    SAMSA_TRY_ASSIGN(const bool has_index, env.exists(path(offset_index_file_name(base))));
-    SAMSA_TRY_ASSIGN(const bool has_time, env.exists(path(time_index_file_name(base))));
-    const bool last = i + 1 == bases.size();
-    SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg,
-                     Segment::open(env, dir, base, segment_config, last));
-    // Kafka's logSegments(recoveryPoint, ...): the segment holding the recovery point and
-    // every later one were maybe not flushed.
-    const bool unflushed = !clean && (last || bases[i + 1] > rp);
-    const bool rescan = options.rescan_all || unflushed;
-    bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
-    if (rescan || rebuild) {
-      if (rescan && report.rescanned_from == Offset::none()) report.rescanned_from = base;
-      const Offset keep_below =
-          options.truncate_corruption
-              ? Offset::none()
-              : (unflushed                                 ? rp
-                 : seg->next_offset().value() > rp.value() ? rp
-                                                           : Offset(INT64_MAX));
-      auto recovered = seg->recover(keep_below);
-      if (!recovered.ok()) return recovered.status();
-      report.bytes_rescanned += recovered->valid_bytes + recovered->truncated_bytes;
-      ++report.segments_rescanned;
-      if (rebuild) ++report.indexes_rebuilt;
-      if (recovered->truncated_bytes > 0) {
-        report.bytes_truncated += recovered->truncated_bytes;
-        report.notes.push_back(
-            fmt::format("cut {} bytes from {} at byte {}: {}", recovered->truncated_bytes,
-                        seg->log_path(), recovered->valid_bytes, recovered->stopped_by.message()));
-        cut = true;
-      }
-      if (Status s = seg->flush_indexes(); !s.ok()) return s;
-      SAMSA_TRY(seg->sync());
-    }
-    // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
-    // as a segment running into the next one (or, after a clean shutdown, past the log end
-    // the recovery point recorded).
-    const Offset limit = !last                                  ? bases[i + 1]
-                         : clean && checkpointed_recovery_point ? rp
-                                                                : Offset(INT64_MAX);
-    if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
-      SAMSA_TRY(cut_overlap(*seg, limit, cut));
-    }
+    const auto next_base = i + 1 < bases.size() ? std::optional(bases[i + 1]) : std::nullopt;
+    SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg, load_segment(bases[i], next_base, clean, cut));
     list.push_back(std::move(seg));
   }
   if (cut && !bases.empty()) SAMSA_TRY(env.sync_dir(dir));
@@ -254,16 +266,16 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     SAMSA_TRY(list.back()->close());
     SAMSA_TRY_ASSIGN(list.back(), Segment::open(env, dir, base, segment_config, true));
   }
-  const std::int64_t end = list.back()->next_offset().value();
-  if (report.rescanned_from == Offset::none() || report.rescanned_from.value() > end) {
-    report.rescanned_from = Offset(end);
+  const Offset end = list.back()->next_offset();
+  if (report.rescanned_from == Offset::none() || report.rescanned_from > end) {
+    report.rescanned_from = end;
   }
-  log_end.store(Offset(end));
-  log_start.store(std::clamp(checkpointed_log_start, list.front()->base_offset(), Offset(end)));
+  log_end.store(end);
+  log_start.store(std::clamp(checkpointed_log_start, list.front()->base_offset(), end));
   // Everything is on disk now: what was rescanned was synced above, the rest was flushed.
   {
     std::lock_guard lock(sync_mu);
-    group_commit = internal::GroupCommit(Offset(end));
+    group_commit = internal::GroupCommit(end);
     publish_recovery_point();
   }
   publish(std::move(list));
