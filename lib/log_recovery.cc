@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "batch_scanner.h"
 #include "checkpoint.h"
@@ -10,24 +11,31 @@
 
 namespace samsa {
 
+std::optional<TopicPartition> parse_partition_dir_name(std::string_view name) {
+  const std::size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
+  const std::string_view digits = name.substr(dash + 1);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;  // from_chars would take a sign
+  }
+  std::int32_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return TopicPartition{std::string(name.substr(0, dash)), n};
+}
+
 namespace {
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.ends_with(suffix);
 }
 
-// "orders-3" -> ("orders", 3); anything else -> (name, 0).
-std::pair<std::string, std::int32_t> topic_partition_from_dir(const std::string& dir) {
+// "/data/orders-3/" -> ("orders", 3); anything else -> (name, 0).
+TopicPartition topic_partition_from_dir(const std::string& dir) {
   std::string name = dir;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   if (const auto slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
-  const auto dash = name.rfind('-');
-  if (dash != std::string::npos && dash > 0 && dash + 1 < name.size() &&
-      std::all_of(name.begin() + static_cast<long>(dash) + 1, name.end(),
-                  [](char c) { return c >= '0' && c <= '9'; }) &&
-      name.size() - dash - 1 <= 9) {
-    return {name.substr(0, dash), std::stoi(name.substr(dash + 1))};
-  }
+  if (auto parsed = parse_partition_dir_name(name)) return *parsed;
   return {name.empty() ? std::string("samsa") : name, 0};
 }
 

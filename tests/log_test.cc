@@ -92,7 +92,7 @@ TEST_CASE("Append refuses a corrupt or oversized batch and stores nothing", "[lo
   REQUIRE(big.append(Timestamp(5), {}, as_bytes(std::string(3000, 'x'))).ok());
   auto too_big = f.log->append(big.build().value());
   REQUIRE_FALSE(too_big.ok());
-  CHECK(too_big.status().code() == StatusCode::invalid_argument);
+  CHECK(too_big.status().code() == StatusCode::record_too_large);
   CHECK_THAT(too_big.status().message(), Catch::Contains("max_batch_bytes 2000"));
   CHECK(f.log->log_end_offset() == Offset(0));
   CHECK(f.log->size_bytes() == 0);
@@ -445,4 +445,16 @@ TEST_CASE("Checkpoints use Kafka's text format and the directory's topic-partiti
       test::to_string(read_file(f.env, "/data/orders-3/log-start-offset-checkpoint").value());
   CHECK(start == "0\n1\norders 3 0\n");
   CHECK(f.env.exists("/data/orders-3/.kafka_cleanshutdown").value());
+}
+
+TEST_CASE("Partition directory names parse as <topic>-<N>, nothing else", "[log]") {
+  CHECK(parse_partition_dir_name("orders-3") == TopicPartition{"orders", 3});
+  CHECK(parse_partition_dir_name("my-topic-12") == TopicPartition{"my-topic", 12});
+  CHECK(parse_partition_dir_name("t-2147483647") == TopicPartition{"t", 2147483647});
+  CHECK(parse_partition_dir_name("orders--3") == TopicPartition{"orders-", 3});  // the last '-'
+  for (const char* bad :
+       {"orders", "orders-", "-3", "orders-+3", "orders-3a", "orders-2147483648", ""}) {
+    INFO(bad);
+    CHECK_FALSE(parse_partition_dir_name(bad).has_value());
+  }
 }

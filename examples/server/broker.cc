@@ -1,6 +1,7 @@
 #include "broker.h"
 
 #include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -19,23 +20,6 @@ bool valid_topic_name(std::string_view name) {
   }
   return true;
 }
-
-namespace {
-
-// "<topic>-<N>" -> (topic, N); nullopt for any other name.
-std::optional<std::pair<std::string, std::int32_t>> parse_partition_dir(std::string_view name) {
-  const std::size_t dash = name.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
-  const std::string_view digits = name.substr(dash + 1);
-  std::int32_t n = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc() || end != digits.data() + digits.size() || n < 0) return std::nullopt;
-  std::string topic(name.substr(0, dash));
-  if (!valid_topic_name(topic)) return std::nullopt;
-  return std::make_pair(std::move(topic), n);
-}
-
-}  // namespace
 
 samsa::Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, WorkPool& append_pool,
                                                     FetchWaiters& waiters) {
@@ -60,10 +44,13 @@ samsa::Status Broker::load_existing() {
   SAMSA_TRY_ASSIGN(auto names, samsa::Env::posix().list_dir(config_.data_dir));
   std::map<std::string, std::int32_t> counts;
   for (const std::string& name : names) {
-    auto parsed = parse_partition_dir(name);
-    if (!parsed) continue;
-    std::int32_t& count = counts[parsed->first];
-    count = std::max(count, parsed->second + 1);
+    const auto parsed = samsa::parse_partition_dir_name(name);
+    if (!parsed || !valid_topic_name(parsed->topic) ||
+        parsed->partition == std::numeric_limits<std::int32_t>::max()) {
+      continue;  // not a partition directory, or one whose count does not fit
+    }
+    std::int32_t& count = counts[parsed->topic];
+    count = std::max(count, parsed->partition + 1);
   }
   for (const auto& [name, count] : counts) {
     SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
