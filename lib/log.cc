@@ -255,7 +255,7 @@ Status validate_batches(ByteSpan batches, const AppendOptions& options,
     auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
     if (!view.ok()) return view.status();
     if (view->size_bytes() > max_batch_bytes) {
-      return Status::invalid_argument(
+      return Status::record_too_large(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
                       view->size_bytes(), max_batch_bytes));
     }
@@ -281,7 +281,7 @@ Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions&
   // samsa encoded this batch itself (framing, CRC, deltas are right by construction): only
   // the size limit is left to check. Decoding every record again cost more than encoding.
   if (batch.size() > impl_->config.max_batch_bytes) {
-    return Status::invalid_argument(
+    return Status::record_too_large(
         fmt::format("batch at position 0 is {} bytes, more than max_batch_bytes {}", batch.size(),
                     impl_->config.max_batch_bytes));
   }

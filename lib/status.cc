@@ -43,6 +43,8 @@ std::string_view to_string(StatusCode code) {
       return "invalid_producer_epoch";
     case StatusCode::unknown_producer_id:
       return "unknown_producer_id";
+    case StatusCode::record_too_large:
+      return "record_too_large";
   }
   return "unknown";
 }
