@@ -34,8 +34,8 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) {
 // Group commit. One thread at a time (the leader) syncs the active segment for everyone
 // waiting; an append is acknowledged only by a sync that started after its write. Under the
 // durable policy the leader also writes the group's appends (flat combining: one thread
-// takes write_mu once for all of them, where sixteen appenders each taking it in turn spent
-// a tenth of their CPU in futex handoffs). The leader then completes each waiter it covered
+// takes write_mu once for all of them, where appenders each taking it in turn spent their
+// CPU in futex handoffs). The leader then completes each waiter it covered
 // and wakes them all with one futex call (wake), and hands the lead to one that arrived
 // meanwhile. Who is acknowledged, cut or failed is decided by `group_commit` (group_commit.h);
 // this file only carries it out.
@@ -43,8 +43,8 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) {
 // A leader that synced as soon as it was elected would cover only those who wrote during
 // the previous sync: the appenders that sync released are still encoding their next batch,
 // and catch the sync after. Concurrent appenders then split into two cohorts that take
-// turns, and every fdatasync carries half of them (measured: 8.3 batches per sync with 16
-// appenders). So the leader first waits, briefly, for its group (gather_group).
+// turns, and every fdatasync carries half of them (measured, benchmarks/README.md). So the
+// leader first waits, briefly, for its group (gather_group).
 Status Log::Impl::sync_to(Offset target, std::uint64_t generation) {
   return commit(nullptr, target, generation);
 }
@@ -91,8 +91,8 @@ Status Log::Impl::commit(WriteRequest* write, Offset target, std::uint64_t gener
 }
 
 // Without sync_mu: the woken threads need it soon. One store per waiter, then one futex
-// wake for all of them on `sync_epoch` (waking each on its own word measured about seven
-// times slower: the waker is preempted by each wakee; benchmarks/README.md).
+// wake for all of them on `sync_epoch`: waking each on its own word preempted the waker at
+// each wakee (benchmarks/README.md, "Timings behind lib/ comments").
 // A waiter may return as soon as it sees its state, so that store is the last touch.
 void Log::Impl::wake(const internal::Wakes& wakes) {
   if (wakes.empty()) return;
