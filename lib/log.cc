@@ -430,18 +430,14 @@ namespace {
 // Where a read at `offset` starts: the batch holding it in the last segment whose base
 // offset is <= offset, or else the first batch of a later segment (past a gap left by
 // compaction). nullopt when no segment has a batch at or after `offset`.
-struct ReadStart {
-  const Segment* segment = nullptr;
-  BatchLocation first;
-};
-
+using internal::ReadStart;
 Result<std::optional<ReadStart>> find_read_start(const SegmentList& segments, Offset offset) {
   auto it = std::upper_bound(segments.begin(), segments.end(), offset,
                              [](Offset o, const auto& s) { return o < s->base_offset(); });
   if (it != segments.begin()) --it;
   for (; it != segments.end(); ++it) {
     SAMSA_TRY_ASSIGN(auto first, (*it)->find_batch(offset));
-    if (first) return std::optional<ReadStart>(ReadStart{it->get(), *first});
+    if (first) return std::optional<ReadStart>(ReadStart{it->get(), *first, Offset::none()});
   }
   return std::optional<ReadStart>();
 }
@@ -493,18 +489,27 @@ Result<Offset> Log::Impl::read_bound(Offset offset, const ReadOptions& read_opti
   return std::min(read_options.max_offset.value_or(end), end);
 }
 
+Result<std::optional<ReadStart>> Log::Impl::read_start(const SegmentList& segs, Offset offset,
+                                                       const ReadOptions& read_options) const {
+  SAMSA_TRY_ASSIGN(const Offset bound, read_bound(offset, read_options));
+  if (offset >= bound) return std::optional<ReadStart>();
+  SAMSA_TRY_ASSIGN(auto start, find_read_start(segs, offset));
+  if (!start || start->first.last_offset >= bound) return std::optional<ReadStart>();
+  if (!read_options.min_one_batch && start->first.size_bytes > read_options.max_bytes) {
+    return std::optional<ReadStart>();
+  }
+  start->bound = bound;
+  return start;
+}
+
 Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
   const Impl& m = *impl_;
   const auto segments = m.snapshot();
-  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
+  SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
+  if (!start) return LogSlice();
+  const auto& [segment, first, bound] = *start;
+  const Segment& seg = *segment;
   LogSlice slice;
-  if (offset >= bound) return slice;
-  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
-  if (!start) return slice;
-  const Segment& seg = *start->segment;
-  const BatchLocation& first = start->first;
-  if (first.last_offset >= bound) return slice;
-  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return slice;
   std::uint64_t bytes = 0;
   Offset next = first.base_offset;
   SAMSA_TRY(seg.for_each_batch(first.position, [&](const BatchLocation& b) {
@@ -529,15 +534,11 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
   const Impl& m = *impl_;
   const auto segments = m.snapshot();
   // Batches appended from here on end at or past the bound, so the walk stops before them.
-  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
+  SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
+  if (!start) return LogRead();
+  const auto& [segment, first, bound] = *start;
+  const Segment& seg = *segment;
   LogRead result;
-  if (offset >= bound) return result;
-  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
-  if (!start) return result;
-  const Segment& seg = *start->segment;
-  const BatchLocation& first = start->first;
-  if (first.last_offset >= bound) return result;
-  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return result;
   if (first.size_bytes > buffer.size()) {
     result.needed_bytes = first.size_bytes;
     return result;

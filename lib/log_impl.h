@@ -30,6 +30,16 @@ using SegmentList = std::vector<std::shared_ptr<Segment>>;
 // The (start, size) of each batch of one append, within its buffer.
 using BatchSpans = std::vector<std::pair<std::size_t, std::size_t>>;
 
+namespace internal {
+// The first batch a read returns, in the caller's snapshot of the segments (which keeps
+// `segment` alive), and the read's bound (exclusive).
+struct ReadStart {
+  const Segment* segment = nullptr;
+  BatchLocation first;
+  Offset bound;
+};
+}  // namespace internal
+
 struct Log::Impl {
   Impl(Env& e, Clock& c) : env(e), clock(c) {}
 
@@ -134,6 +144,11 @@ struct Log::Impl {
   // Where a read at `offset` stops (exclusive): the lower of read_options.max_offset and the log
   // end, loaded once. out_of_range outside [log start, log end].
   Result<Offset> read_bound(Offset offset, const ReadOptions& read_options) const;
+  // The start Log::read and Log::read_into share; nullopt when nothing is to be read (offset
+  // at the bound, no batch at or after it, or the first alone over max_bytes without
+  // min_one_batch).
+  Result<std::optional<internal::ReadStart>> read_start(const SegmentList& segs, Offset offset,
+                                                        const ReadOptions& read_options) const;
 
   std::string path(std::string_view name) const { return join_path(dir, name); }
   Status write_checkpoints();
