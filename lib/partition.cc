@@ -62,6 +62,11 @@ class PartitionAppendHook final : public AppendHook {
 
 // ------------------------------------------------------------------------ Impl helpers
 
+Status Partition::Impl::check_open() const {
+  if (closed.load()) return Status::failed_precondition(fmt::format("partition {} is closed", dir));
+  return Status();
+}
+
 void Partition::Impl::store_high_watermark(Offset hw) {
   high_watermark.store(hw, std::memory_order_release);
   const Offset start = log->log_start_offset();
@@ -115,7 +120,7 @@ Partition::~Partition() {
 Result<PartitionAppendResult> Partition::Impl::append(AppendInput input, AppendOptions options,
                                                       ProducerAppendOrigin origin) {
   std::shared_lock admin(admin_mu);
-  if (closed) return Status::failed_precondition(fmt::format("partition {} is closed", dir));
+  SAMSA_TRY(check_open());
   PartitionAppendHook hook(*this, origin);
   options.hook = &hook;
   // A builder takes the Log's in-process path (no second validation of what samsa encoded).
@@ -188,7 +193,7 @@ bool Partition::wait_for_data(Offset offset, Isolation isolation,
   if (isolation == Isolation::log_end) return m.log->wait_for_data(offset, timeout);
   std::unique_lock lock(m.hw_mu);
   return m.hw_cv.wait_for(lock, timeout, [&] {
-    return m.high_watermark.load() > offset || m.closed_flag.load();
+    return m.high_watermark.load() > offset || m.closed.load();
   }) && m.high_watermark.load() > offset;
 }
 
@@ -237,7 +242,7 @@ Status Partition::update_high_watermark(Offset offset) {
 Status Partition::truncate_to(Offset offset) {
   Impl& m = *impl_;
   std::unique_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   // The high watermark follows the log end down even when the truncation stopped midway
   // (the log end moved before the failure).
   const Status cut = m.log->truncate_to(offset);
@@ -253,7 +258,7 @@ Status Partition::truncate_to(Offset offset) {
 Status Partition::delete_records_before(Offset offset) {
   Impl& m = *impl_;
   std::unique_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   const Offset hw = high_watermark();
   if (offset > hw) {
     return Status::out_of_range(
@@ -268,7 +273,7 @@ Status Partition::delete_records_before(Offset offset) {
 Result<PartitionMaintenanceReport> Partition::maintain() {
   Impl& m = *impl_;
   std::shared_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   PartitionMaintenanceReport report;
   SAMSA_TRY_ASSIGN(report.retention, m.log->apply_retention(high_watermark()));
   const std::vector<SegmentInfo> segments = m.log->segments();
@@ -294,7 +299,7 @@ Result<PartitionMaintenanceReport> Partition::maintain() {
 Status Partition::flush() {
   Impl& m = *impl_;
   std::shared_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   SAMSA_TRY(m.log->flush());
   return m.write_high_watermark_checkpoint();
 }
@@ -312,8 +317,10 @@ Status Partition::close() {
   }
   const Status closed = m.log->close();
   if (result.ok()) result = closed;
-  m.closed = true;
-  m.closed_flag = true;
+  {
+    std::lock_guard lock(m.hw_mu);  // a committed reader checks `closed` under it, then sleeps
+    m.closed = true;
+  }
   m.hw_cv.notify_all();
   return result;
 }

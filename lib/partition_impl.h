@@ -33,8 +33,10 @@ struct Partition::Impl {
   // Appends take it shared (they serialize inside the Log, sharing its group commit);
   // truncation, deletion of records and close take it exclusive.
   std::shared_mutex admin_mu;
-  bool closed = false;  // guarded by admin_mu
-  std::atomic<bool> closed_flag{false};
+  // Set under admin_mu held exclusive; read under admin_mu, or without it by committed
+  // readers waiting on hw_cv.
+  std::atomic<bool> closed{false};
+  Status check_open() const;  // admin_mu held: "partition <dir> is closed" once closed
 
   // Lock order: the Log's write lock, then state_mu.
   mutable std::mutex state_mu;
