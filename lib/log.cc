@@ -61,7 +61,7 @@ Status LogSlice::read_into(MutableByteSpan out) const {
   if (!got.ok()) return got.status();
   if (*got != size_bytes) {
     return Status::io_error(fmt::format("{}: read {} of {} bytes at position {}", file->path(),
-                                        *got, size_bytes, position.value()));
+                                        *got, size_bytes, position));
   }
   return Status();
 }
@@ -239,7 +239,7 @@ Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_
       return Status::invalid_argument(fmt::format(
           "append to log {} keeping offsets: the batch at position {} has base offset {}, below "
           "the next offset {}",
-          dir, at, view.base_offset().value(), next.value()));
+          dir, at, view.base_offset(), next));
     }
     next = view.next_offset();
   }
@@ -307,7 +307,7 @@ Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const Ba
       SAMSA_TRY_ASSIGN(AppendInfo info, m.write_locked(batches, spans, records, request));
       const std::uint64_t generation = m.truncations.load();
       lock.unlock();
-      SAMSA_TRY(m.sync_to(Offset(info.last_offset.value() + 1), generation));
+      SAMSA_TRY(m.sync_to(info.last_offset + 1, generation));
       return info;
     }
     WriteRequest write{batches, &spans, records, &request, AppendInfo()};
@@ -329,7 +329,7 @@ Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const Ba
     }
   }
   lock.unlock();
-  if (need_sync) SAMSA_TRY(m.sync_to(Offset(info.last_offset.value() + 1), generation));
+  if (need_sync) SAMSA_TRY(m.sync_to(info.last_offset + 1, generation));
   return info;
 }
 
@@ -556,7 +556,7 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
   if (got < first.size_bytes) {
     return Status::corruption(fmt::format(
         "{}: batch at position {} of {} bytes: the segment holds only {} (a racing truncation?)",
-        seg.log_path(), first.position.value(), first.size_bytes, got));
+        seg.log_path(), first.position, first.size_bytes, got));
   }
   const bool to_segment_end = want == segment_left || got < want;
   return walk_batches(seg, ByteSpan(buffer.first(got)), first.position, bound, to_segment_end);
@@ -597,7 +597,7 @@ Status Log::truncate_to(Offset offset) {
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
-  if (offset.value() < 0) return Status::invalid_argument("truncate_to a negative offset");
+  if (offset < Offset(0)) return Status::invalid_argument("truncate_to a negative offset");
   if (offset >= m.log_end.load()) return Status();
   SegmentList keep;
   std::vector<std::shared_ptr<Segment>> drop;
