@@ -35,7 +35,7 @@ Result<bool> BatchScanner::fill(std::uint64_t pos, std::size_t need) {
   return got >= need;
 }
 
-Result<BatchScanner::Step> BatchScanner::next(bool whole) {
+Result<BatchScanner::Step> BatchScanner::next(Read read) {
   Step step;
   if (pos_ >= end_) return step;  // Kind::end
   const std::uint64_t remaining = end_ - pos_;
@@ -55,7 +55,7 @@ Result<BatchScanner::Step> BatchScanner::next(bool whole) {
       remaining, path_);
   if (step.kind != Kind::batch) return step;
   const std::uint32_t size = step.location.size_bytes;
-  if (whole) {
+  if (read == Read::whole_batch) {
     SAMSA_TRY_ASSIGN(const bool have_batch, fill(pos_, size));
     if (!have_batch) {
       step.kind = Kind::torn;

@@ -20,7 +20,7 @@ class BatchScanner {
   struct Step {
     Kind kind = Kind::end;
     BatchLocation location;
-    ByteSpan bytes;   // the whole batch, when next(true); valid until the next call
+    ByteSpan bytes;   // the whole batch, with Read::whole_batch; valid until the next call
     std::string why;  // for torn and corrupt: what is wrong, naming the position
   };
 
@@ -30,9 +30,11 @@ class BatchScanner {
   BatchScanner(const File& file, std::uint64_t start, std::uint64_t end, std::string path,
                std::size_t chunk_bytes = 64 * 1024);
 
-  // The next batch (its header only, or all of it when `whole`), or where the scan ends.
-  // I/O errors are returned as errors; torn and corrupt are Steps.
-  Result<Step> next(bool whole);
+  // What next() reads of a batch: the header (enough to step on), or all of its bytes.
+  enum class Read : std::uint8_t { header_only, whole_batch };
+  // The next batch, or where the scan ends. I/O errors are returned as errors; torn and
+  // corrupt are Steps.
+  Result<Step> next(Read read);
   std::uint64_t position() const { return pos_; }
   const std::string& path() const { return path_; }
 

@@ -4,13 +4,16 @@
 
 #include <cstdlib>
 
+#include "invariant.h"
+
 namespace samsa {
 namespace {
 
 std::int64_t read_ns(clockid_t id) {
   timespec ts{};
   // clock_gettime cannot fail for these clock ids on Linux; a failure is a broken system.
-  if (clock_gettime(id, &ts) != 0) std::abort();
+  const int rc = clock_gettime(id, &ts);
+  SAMSA_ASSERT(rc == 0, "clock_gettime({}) returned {}", static_cast<int>(id), rc);
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 

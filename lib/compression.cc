@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -25,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "invariant.h"
 #include "samsa/coding.h"
 
 namespace samsa::internal {
@@ -148,7 +148,8 @@ class OutputSink {
   // Free bytes to decode into; at least one unless the limit has been passed.
   MutableByteSpan room() {
     if (allocated_ == produced_) grow();
-    assert(allocated_ > produced_ && "room() called after the limit was passed");
+    SAMSA_ASSERT(allocated_ > produced_, "room() past the limit: {} bytes allocated, {} produced",
+                 allocated_, produced_);
     return {byte_ptr(out_, base_ + produced_), allocated_ - produced_};
   }
   void commit(std::size_t n) { produced_ += n; }
@@ -208,6 +209,8 @@ Status gzip_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
   std::size_t written = 0;
   grow_exactly(out, base + deflateBound(&zs, input.size()));
   std::size_t pos = 0;
+  // Ends at Z_STREAM_END: each round feeds at most kZlibChunkMax more input, and the output
+  // was sized by deflateBound, so deflate finishes once the last chunk is fed.
   while (true) {
     const std::size_t in_n = std::min(input.size() - pos, kZlibChunkMax);
     const std::size_t out_n = std::min(out.size() - base - written, kZlibChunkMax);
@@ -249,6 +252,8 @@ Status gzip_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
   std::unique_ptr<z_stream, InflateEnd> guard(&zs);
   OutputSink sink(out, max_output, gzip_size_guess(input));
   std::size_t pos = 0;
+  // Ends at Z_STREAM_END, an error, or when the sink passes max_output: every round consumes
+  // input or produces output (else the stream is corrupt and the loop returns).
   while (true) {
     const MutableByteSpan room = sink.room();
     const std::size_t in_n = std::min(input.size() - pos, kZlibChunkMax);
@@ -483,6 +488,8 @@ Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::b
   OutputSink sink(out, max_output, ratio_guess(input));
   std::size_t pos = 0;
   SAMSA_TRY_ASSIGN(std::size_t feed, lz4_header_feed(input, pos));
+  // Ends when LZ4F says the frame is done, an error, or the sink passes max_output: each
+  // round consumes input or produces output (else the frame is truncated: corruption).
   while (true) {
     const MutableByteSpan room = sink.room();
     std::size_t src_n = std::min(feed, input.size() - pos);
@@ -571,6 +578,8 @@ Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
   OutputSink sink(out, max_output, zstd_size_guess(input));
   std::size_t pos = 0;
   std::size_t feed = kZstdFirstFeedBytes;
+  // Ends when the frame is done, an error, or the sink passes max_output: each round
+  // consumes input or produces output (else the stream is truncated: corruption).
   while (true) {
     const MutableByteSpan room = sink.room();
     ZSTD_inBuffer in{input.data() + pos, std::min(feed, input.size() - pos), 0};

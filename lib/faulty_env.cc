@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "invariant.h"
+
 namespace samsa {
 namespace {
 
@@ -133,8 +135,7 @@ std::uint64_t uniform(std::mt19937_64& rng, std::uint64_t lo, std::uint64_t hi) 
 }
 
 [[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "samsa: FaultyEnv: %s\n", message.c_str());
-  std::abort();
+  SAMSA_FAIL("FaultyEnv: {}", message);
 }
 
 // Where a file name lives: its directory and its name in it.

@@ -61,7 +61,7 @@ Status LogSlice::read_into(MutableByteSpan out) const {
   if (!got.ok()) return got.status();
   if (*got != size_bytes) {
     return Status::io_error(fmt::format("{}: read {} of {} bytes at position {}", file->path(),
-                                        *got, size_bytes, position.value()));
+                                        *got, size_bytes, position));
   }
   return Status();
 }
@@ -91,13 +91,13 @@ const LogConfig& Log::config() const {
   return impl_->config;
 }
 Offset Log::log_start_offset() const {
-  return Offset(impl_->log_start.load());
+  return impl_->log_start.load();
 }
 Offset Log::log_end_offset() const {
-  return Offset(impl_->log_end.load());
+  return impl_->log_end.load();
 }
 Offset Log::recovery_point() const {
-  return Offset(impl_->recovery_point.load());
+  return impl_->recovery_point.load();
 }
 
 std::uint64_t Log::size_bytes() const {
@@ -136,10 +136,11 @@ void Log::Impl::record_failure(const Status& s) {
 }
 
 Status Log::Impl::fail(Status s) {
-  Wakes wakes;
+  internal::Wakes wakes;
   std::unique_lock lock(sync_mu);
   record_failure(s);
-  fail_waiters_past(-1, failure, wakes);  // all but the leader: it sees `failed` after its sync
+  // All but the leader's claimed ones: it sees `failed` after its round.
+  group_commit.failed(failure, wakes);
   gather_cv.notify_all();
   lock.unlock();
   wake(wakes);
@@ -160,11 +161,29 @@ void Log::Impl::notify_data() {
   data_cv.notify_all();
 }
 
+void Log::Impl::check_offsets() const {
+  const Offset start = log_start.load();
+  const Offset end = log_end.load();
+  const Offset durable = recovery_point.load();
+  SAMSA_ASSERT(start <= end, "log {}: log start {} <= log end {}", dir, start, end);
+  SAMSA_ASSERT(durable <= end, "log {}: recovery point {} <= log end {}", dir, durable, end);
+}
+
+void Log::Impl::store_log_start(Offset start) {
+  log_start.store(start, std::memory_order_release);
+  check_offsets();
+}
+
+void Log::Impl::store_log_end(Offset end) {
+  log_end.store(end, std::memory_order_release);
+  check_offsets();
+}
+
 Status Log::Impl::write_checkpoints() {
   const std::vector<internal::CheckpointEntry> recovery = {
-      {config.topic, config.partition, recovery_point.load()}};
+      {config.topic, config.partition, recovery_point.load().value()}};
   const std::vector<internal::CheckpointEntry> start = {
-      {config.topic, config.partition, log_start.load()}};
+      {config.topic, config.partition, log_start.load().value()}};
   Status s =
       internal::write_offset_checkpoint(env, path("recovery-point-offset-checkpoint"), recovery);
   if (s.ok()) {
@@ -188,7 +207,8 @@ Status Log::Impl::roll(Offset new_base) {
   active_created_ms = clock.now().value();
   {
     std::lock_guard lock(sync_mu);
-    recovery_point = std::max(recovery_point.load(), old->next_offset().value());
+    group_commit.raise_durable(old->next_offset());
+    publish_recovery_point();
   }
   if (roll_listener) roll_listener(new_base);
   return write_checkpoints();
@@ -209,7 +229,7 @@ Status Log::Impl::maybe_roll(std::uint64_t incoming_bytes, Offset last_offset, T
   const bool index_full = seg->offset_index().full() || seg->time_index().full();
   const bool offset_overflow = last_offset - seg->base_offset() > INT32_MAX;
   if (!(too_big || too_old || index_full || offset_overflow)) return Status();
-  return roll(Offset(log_end.load()));
+  return roll(log_end.load());
 }
 
 namespace {
@@ -224,7 +244,7 @@ Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_
       return Status::invalid_argument(fmt::format(
           "append to log {} keeping offsets: the batch at position {} has base offset {}, below "
           "the next offset {}",
-          dir, at, view.base_offset().value(), next.value()));
+          dir, at, view.base_offset(), next));
     }
     next = view.next_offset();
   }
@@ -240,7 +260,7 @@ Status validate_batches(ByteSpan batches, const AppendOptions& options,
     auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
     if (!view.ok()) return view.status();
     if (view->size_bytes() > max_batch_bytes) {
-      return Status::invalid_argument(
+      return Status::record_too_large(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
                       view->size_bytes(), max_batch_bytes));
     }
@@ -266,7 +286,7 @@ Result<AppendInfo> Log::append(RecordBatchBuilder& builder, const AppendOptions&
   // samsa encoded this batch itself (framing, CRC, deltas are right by construction): only
   // the size limit is left to check. Decoding every record again cost more than encoding.
   if (batch.size() > impl_->config.max_batch_bytes) {
-    return Status::invalid_argument(
+    return Status::record_too_large(
         fmt::format("batch at position 0 is {} bytes, more than max_batch_bytes {}", batch.size(),
                     impl_->config.max_batch_bytes));
   }
@@ -292,7 +312,7 @@ Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const Ba
       SAMSA_TRY_ASSIGN(AppendInfo info, m.write_locked(batches, spans, records, request));
       const std::uint64_t generation = m.truncations.load();
       lock.unlock();
-      SAMSA_TRY(m.sync_to(Offset(info.last_offset.value() + 1), generation));
+      SAMSA_TRY(m.sync_to(info.last_offset + 1, generation));
       return info;
     }
     WriteRequest write{batches, &spans, records, &request, AppendInfo()};
@@ -314,7 +334,7 @@ Result<AppendInfo> Log::Impl::append_validated(MutableByteSpan batches, const Ba
     }
   }
   lock.unlock();
-  if (need_sync) SAMSA_TRY(m.sync_to(Offset(info.last_offset.value() + 1), generation));
+  if (need_sync) SAMSA_TRY(m.sync_to(info.last_offset + 1, generation));
   return info;
 }
 
@@ -323,9 +343,9 @@ Result<AppendInfo> Log::Impl::write_locked(MutableByteSpan batches, const BatchS
                                            std::int64_t records, const AppendOptions& request) {
   Impl& m = *this;
   SAMSA_TRY(m.check_writable());
-  Offset first(m.log_end.load());
+  Offset first = m.log_end.load();
   if (!request.assign_offsets) {
-    SAMSA_TRY(check_kept_offsets(batches, spans, Offset(m.log_end.load()), m.dir));
+    SAMSA_TRY(check_kept_offsets(batches, spans, m.log_end.load(), m.dir));
     first = RecordBatchView::parse(batches.subspan(spans.front().first)).value().base_offset();
   }
   std::int64_t next = first.value();
@@ -366,7 +386,7 @@ Result<AppendInfo> Log::Impl::write_locked(MutableByteSpan batches, const BatchS
     if (!size.ok() || *size != info.position.value()) return m.fail(s);
     return s;
   }
-  m.log_end.store(next, std::memory_order_release);
+  m.store_log_end(Offset(next));
   if (request.hook != nullptr) request.hook->after_write(views, Offset(next));
   m.notify_data();
   info.first_offset = first;
@@ -385,7 +405,7 @@ Status Log::flush() {
     std::lock_guard lock(m.write_mu);
     SAMSA_TRY(m.check_writable());
     generation = m.truncations.load();
-    end = Offset(m.log_end.load());
+    end = m.log_end.load();
   }
   SAMSA_TRY(m.sync_to(end, generation));
   std::lock_guard lock(m.write_mu);
@@ -396,9 +416,9 @@ Status Log::flush() {
 Status Log::sync_to(Offset end) {
   Impl& m = *impl_;
   const std::uint64_t generation = m.truncations.load();
-  if (end.value() > m.log_end.load()) {
+  if (end > m.log_end.load()) {
     return Status::out_of_range(
-        fmt::format("sync_to({}) of log {} past its end {}", end.value(), m.dir, m.log_end.load()));
+        fmt::format("sync_to({}) of log {} past its end {}", end, m.dir, m.log_end.load()));
   }
   return m.sync_to(end, generation);
 }
@@ -415,18 +435,14 @@ namespace {
 // Where a read at `offset` starts: the batch holding it in the last segment whose base
 // offset is <= offset, or else the first batch of a later segment (past a gap left by
 // compaction). nullopt when no segment has a batch at or after `offset`.
-struct ReadStart {
-  const Segment* segment = nullptr;
-  BatchLocation first;
-};
-
+using internal::ReadStart;
 Result<std::optional<ReadStart>> find_read_start(const SegmentList& segments, Offset offset) {
   auto it = std::upper_bound(segments.begin(), segments.end(), offset,
                              [](Offset o, const auto& s) { return o < s->base_offset(); });
   if (it != segments.begin()) --it;
   for (; it != segments.end(); ++it) {
     SAMSA_TRY_ASSIGN(auto first, (*it)->find_batch(offset));
-    if (first) return std::optional<ReadStart>(ReadStart{it->get(), *first});
+    if (first) return std::optional<ReadStart>(ReadStart{it->get(), *first, Offset::none()});
   }
   return std::optional<ReadStart>();
 }
@@ -469,27 +485,36 @@ Result<LogRead> walk_batches(const Segment& seg, ByteSpan bytes, Position positi
 }  // namespace
 
 Result<Offset> Log::Impl::read_bound(Offset offset, const ReadOptions& read_options) const {
-  const Offset start(log_start.load(std::memory_order_acquire));
-  const Offset end(log_end.load(std::memory_order_acquire));
+  const Offset start = log_start.load(std::memory_order_acquire);
+  const Offset end = log_end.load(std::memory_order_acquire);
   if (offset < start || offset > end) {
-    return Status::out_of_range(fmt::format("offset {} is outside log {}'s offsets [{}, {})",
-                                            offset.value(), dir, start.value(), end.value()));
+    return Status::out_of_range(
+        fmt::format("offset {} is outside log {}'s offsets [{}, {})", offset, dir, start, end));
   }
   return std::min(read_options.max_offset.value_or(end), end);
+}
+
+Result<std::optional<ReadStart>> Log::Impl::read_start(const SegmentList& segs, Offset offset,
+                                                       const ReadOptions& read_options) const {
+  SAMSA_TRY_ASSIGN(const Offset bound, read_bound(offset, read_options));
+  if (offset >= bound) return std::optional<ReadStart>();
+  SAMSA_TRY_ASSIGN(auto start, find_read_start(segs, offset));
+  if (!start || start->first.last_offset >= bound) return std::optional<ReadStart>();
+  if (!read_options.min_one_batch && start->first.size_bytes > read_options.max_bytes) {
+    return std::optional<ReadStart>();
+  }
+  start->bound = bound;
+  return start;
 }
 
 Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
   const Impl& m = *impl_;
   const auto segments = m.snapshot();
-  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
+  SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
+  if (!start) return LogSlice();
+  const auto& [segment, first, bound] = *start;
+  const Segment& seg = *segment;
   LogSlice slice;
-  if (offset >= bound) return slice;
-  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
-  if (!start) return slice;
-  const Segment& seg = *start->segment;
-  const BatchLocation& first = start->first;
-  if (first.last_offset >= bound) return slice;
-  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return slice;
   std::uint64_t bytes = 0;
   Offset next = first.base_offset;
   SAMSA_TRY(seg.for_each_batch(first.position, [&](const BatchLocation& b) {
@@ -514,15 +539,11 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
   const Impl& m = *impl_;
   const auto segments = m.snapshot();
   // Batches appended from here on end at or past the bound, so the walk stops before them.
-  SAMSA_TRY_ASSIGN(const Offset bound, m.read_bound(offset, options));
+  SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
+  if (!start) return LogRead();
+  const auto& [segment, first, bound] = *start;
+  const Segment& seg = *segment;
   LogRead result;
-  if (offset >= bound) return result;
-  SAMSA_TRY_ASSIGN(const auto start, find_read_start(*segments, offset));
-  if (!start) return result;
-  const Segment& seg = *start->segment;
-  const BatchLocation& first = start->first;
-  if (first.last_offset >= bound) return result;
-  if (!options.min_one_batch && first.size_bytes > options.max_bytes) return result;
   if (first.size_bytes > buffer.size()) {
     result.needed_bytes = first.size_bytes;
     return result;
@@ -540,7 +561,7 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
   if (got < first.size_bytes) {
     return Status::corruption(fmt::format(
         "{}: batch at position {} of {} bytes: the segment holds only {} (a racing truncation?)",
-        seg.log_path(), first.position.value(), first.size_bytes, got));
+        seg.log_path(), first.position, first.size_bytes, got));
   }
   const bool to_segment_end = want == segment_left || got < want;
   return walk_batches(seg, ByteSpan(buffer.first(got)), first.position, bound, to_segment_end);
@@ -549,7 +570,7 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
 bool Log::wait_for_data(Offset offset, std::chrono::milliseconds timeout) const {
   const Impl& m = *impl_;
   std::unique_lock lock(m.data_mu);
-  return m.data_cv.wait_for(lock, timeout, [&] { return m.log_end.load() > offset.value(); });
+  return m.data_cv.wait_for(lock, timeout, [&] { return m.log_end.load() > offset; });
 }
 
 Result<std::optional<TimestampOffset>> Log::offset_for_timestamp(Timestamp ts) const {
@@ -581,11 +602,11 @@ Status Log::truncate_to(Offset offset) {
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
-  if (offset.value() < 0) return Status::invalid_argument("truncate_to a negative offset");
-  if (offset.value() >= m.log_end.load()) return Status();
+  if (offset < Offset(0)) return Status::invalid_argument("truncate_to a negative offset");
+  if (offset >= m.log_end.load()) return Status();
   SegmentList keep;
   std::vector<std::shared_ptr<Segment>> drop;
-  const bool everything = offset.value() <= m.log_start.load();
+  const bool everything = offset <= m.log_start.load();
   for (const auto& seg : *m.segments) {
     (everything || seg->base_offset() >= offset ? drop : keep).push_back(seg);
   }
@@ -601,17 +622,11 @@ Status Log::truncate_to(Offset offset) {
   if (cleaned && *cleaned > new_end) {
     if (Status s = m.write_cleaner_checkpoint(new_end); !s.ok()) return m.fail(s);
   }
-  m.log_end.store(new_end.value(), std::memory_order_release);
-  if (everything) m.log_start.store(offset.value(), std::memory_order_release);
-  {
-    Impl::Wakes wakes;
-    std::unique_lock sync_lock(m.sync_mu);
-    m.note_truncation(new_end.value());
-    m.recovery_point = std::min(m.recovery_point.load(), offset.value());
-    m.fail_waiters_past(new_end.value(), new_end, wakes);
-    sync_lock.unlock();
-    m.wake(wakes);
-  }
+  // The recovery point drops before the log end, and the log start before the log end:
+  // each store keeps log start <= log end and recovery point <= log end.
+  m.note_truncation(new_end);
+  if (everything) m.store_log_start(offset);
+  m.store_log_end(new_end);
   // Newest segment first, then the directory synced, then the cut: whatever fails or
   // crashes midway, what is on disk is a prefix of the log (the truncation maybe undone),
   // never a log with a hole.
@@ -628,19 +643,12 @@ Status Log::truncate_to(Offset offset) {
     if (auto cut = keep.back()->truncate_to(offset); !cut.ok()) return m.fail(cut.status());
     if (Status s = keep.back()->sync(); !s.ok()) return m.fail(s);
   }
-  const std::int64_t end = keep.back()->next_offset().value();
-  m.log_end.store(end, std::memory_order_release);
-  {
-    // The end may sit below `offset` (the whole batch holding it went): nothing at or past
-    // it is durable, or the next durable append would skip its fdatasync.
-    Impl::Wakes wakes;
-    std::unique_lock sync_lock(m.sync_mu);
-    m.note_truncation(end);
-    m.recovery_point = std::min(m.recovery_point.load(), end);
-    m.fail_waiters_past(end, Offset(end), wakes);
-    sync_lock.unlock();
-    m.wake(wakes);
-  }
+  // The end may sit below `offset` (the whole batch holding it went, or a gap compaction
+  // left): nothing at or past it is durable, or the next durable append would skip its
+  // fdatasync.
+  const Offset end = keep.back()->next_offset();
+  m.note_truncation(end);
+  m.store_log_end(end);
   return m.write_checkpoints();
 }
 
@@ -648,12 +656,12 @@ Status Log::delete_records_before(Offset offset) {
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mu);
   SAMSA_TRY(m.check_writable());
-  if (offset.value() > m.log_end.load()) {
+  if (offset > m.log_end.load()) {
     return Status::out_of_range(fmt::format("delete_records_before {}: past log {}'s end {}",
-                                            offset.value(), m.dir, m.log_end.load()));
+                                            offset, m.dir, m.log_end.load()));
   }
-  if (offset.value() <= m.log_start.load()) return Status();
-  m.log_start.store(offset.value(), std::memory_order_release);
+  if (offset <= m.log_start.load()) return Status();
+  m.store_log_start(offset);
   return m.write_checkpoints();
 }
 
@@ -665,8 +673,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
   SAMSA_TRY(m.check_writable());
   RetentionReport report;
   const std::int64_t now = m.clock.now().value();
-  const Offset bound =
-      std::min(upper_bound.value_or(Offset(m.log_end.load())), Offset(m.log_end.load()));
+  const Offset bound = std::min(upper_bound.value_or(m.log_end.load()), m.log_end.load());
   std::uint64_t total = 0;
   for (const auto& seg : *m.segments) total += seg->size_bytes();
   SegmentList keep = *m.segments;
@@ -681,7 +688,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
       if (!expired_all) break;
     }
     if (seg.next_offset() > bound) break;
-    const bool below_start = seg.next_offset().value() <= m.log_start.load();
+    const bool below_start = seg.next_offset() <= m.log_start.load();
     const bool over_size =
         m.config.cleanup_policy.delete_old && m.config.retention_bytes >= 0 &&
         total >= static_cast<std::uint64_t>(m.config.retention_bytes) + seg.size_bytes();
@@ -693,7 +700,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     report.bytes_deleted += seg.size_bytes();
   }
   if (deletable == keep.size()) {
-    SAMSA_TRY(m.roll(Offset(m.log_end.load())));
+    SAMSA_TRY(m.roll(m.log_end.load()));
     keep = *m.segments;
   }
   if (deletable > 0) {
@@ -701,8 +708,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
                                                      keep.begin() + static_cast<long>(deletable));
     keep.erase(keep.begin(), keep.begin() + static_cast<long>(deletable));
     // Kafka advances the log start offset before deleting.
-    m.log_start.store(std::max(m.log_start.load(), keep.front()->base_offset().value()),
-                      std::memory_order_release);
+    m.store_log_start(std::max(m.log_start.load(), keep.front()->base_offset()));
     m.publish(keep);
     for (const auto& seg : drop) SAMSA_TRY(m.delete_segment(seg));
     if (Status s = m.env.sync_dir(m.dir); !s.ok()) return m.fail(s);
@@ -720,7 +726,7 @@ Result<RetentionReport> Log::apply_retention(std::optional<Offset> upper_bound) 
     report.files_removed += 3;
     it = pending.erase(it);
   }
-  report.log_start_offset = Offset(m.log_start.load());
+  report.log_start_offset = m.log_start.load();
   const bool interval =
       m.config.flush_policy == FlushPolicy::interval_may_lose_recent &&
       m.clock.monotonic_ns() - m.last_flush_ns >= m.config.flush_interval_ms * 1'000'000;

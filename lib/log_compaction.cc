@@ -26,12 +26,13 @@ std::size_t floor_segment(const SegmentList& segments, Offset offset) {
 
 // The next batch of a scan, whole; torn or corrupt bytes in a segment that is not being
 // appended to are corruption.
-Result<std::optional<RecordBatchView>> next_batch(BatchScanner& scanner, bool check_crc) {
-  SAMSA_TRY_ASSIGN(auto step, scanner.next(true));
+enum class Crc : std::uint8_t { trusted, checked };
+Result<std::optional<RecordBatchView>> next_batch(BatchScanner& scanner, Crc crc) {
+  SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::whole_batch));
   if (step.kind == BatchScanner::Kind::end) return std::optional<RecordBatchView>();
   if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
   SAMSA_TRY_ASSIGN(auto view, RecordBatchView::parse(step.bytes, step.location.position.value()));
-  if (check_crc) SAMSA_TRY(view.check_crc());
+  if (crc == Crc::checked) SAMSA_TRY(view.check_crc());
   return std::optional<RecordBatchView>(view);
 }
 
@@ -50,7 +51,7 @@ Status scan_producers(const std::string& dir, const Segment& seg, std::uint64_t 
   BatchScanner scanner = scan(dir, seg, from, to, buffer_bytes);
   // Each step consumes a whole batch: at most (to - from) / header size steps.
   for (;;) {
-    SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/false));
+    SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::trusted));
     if (!batch) return Status();
     if (batch->producer_id() != ProducerId::none()) {
       last_offsets[batch->producer_id().value()] = batch->last_offset().value();
@@ -130,8 +131,8 @@ Status Log::Impl::plan_compaction(internal::CompactionPass& pass) const {
   pass.snapshot = snapshot();
   const SegmentList& segs = *pass.snapshot;
   for (const auto& seg : segs) pass.sizes.push_back(seg->size_bytes());
-  const Offset start(log_start.load());
-  const Offset end(log_end.load());
+  const Offset start = log_start.load();
+  const Offset end = log_end.load();
   const std::int64_t now = pass.now.value();
   // A checkpoint outside the log (a truncation, a deleted prefix) is not trusted.
   SAMSA_TRY_ASSIGN(const std::optional<Offset> checkpoint, read_cleaner_checkpoint());
@@ -194,6 +195,39 @@ Status Log::Impl::build_offset_map(internal::CompactionPass& pass, internal::Off
       fmt::format("log {}: the offset map asked to start over twice", dir));
 }
 
+namespace {
+
+// The keys of one batch, reused from batch to batch.
+struct BatchKeys {
+  RecordReader reader;
+  Record record;
+  std::vector<std::pair<internal::KeyHash, Offset>> hashed;
+};
+
+// Puts the keys of `batch` at or past `first_dirty` into `map`: all hashed and their slots
+// prefetched first, then put in order until one put is not ok.
+Result<internal::OffsetMap::Put> index_batch_keys(const RecordBatchView& batch, Offset first_dirty,
+                                                  internal::OffsetMap& map, BatchKeys& keys,
+                                                  CleanerStats& stats) {
+  keys.hashed.clear();
+  SAMSA_TRY(keys.reader.reset(batch));
+  for (;;) {  // bounded by the batch's record count (the reader checks it)
+    SAMSA_TRY_ASSIGN(const bool more, keys.reader.next(keys.record));
+    if (!more) break;
+    if (!keys.record.key || keys.record.offset < first_dirty) continue;
+    keys.hashed.emplace_back(internal::hash_key(*keys.record.key), keys.record.offset);
+    map.prefetch(keys.hashed.back().first);
+  }
+  auto put = internal::OffsetMap::Put::ok;
+  for (std::size_t k = 0; k < keys.hashed.size() && put == internal::OffsetMap::Put::ok; ++k) {
+    put = map.put(keys.hashed[k].first, keys.hashed[k].second);
+    if (put == internal::OffsetMap::Put::ok) ++stats.map_records;
+  }
+  return put;
+}
+
+}  // namespace
+
 // One attempt of build_offset_map: false when the map asked to start over.
 Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
                                          internal::OffsetMap& map) const {
@@ -204,9 +238,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
   CleanerStats& stats = pass.stats;
   producers.clear();
   stats.map_records = 0;
-  RecordReader reader;
-  Record record;
-  std::vector<std::pair<internal::KeyHash, Offset>> keys;  // of one batch
+  BatchKeys keys;
   std::optional<Offset> last_indexed;  // the last offset of the last batch wholly indexed
   auto put = internal::OffsetMap::Put::ok;
   std::size_t i = 0;
@@ -225,7 +257,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
     SAMSA_TRY(scan_producers(dir, seg, 0, from, buffer, producers));
     BatchScanner scanner = scan(dir, seg, from, size, buffer);
     while (put == internal::OffsetMap::Put::ok) {
-      SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/true));
+      SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
       if (!batch) break;
       stats.bytes_read += batch->size_bytes();
       stats.map_bytes_read += batch->size_bytes();
@@ -233,20 +265,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
         producers[batch->producer_id().value()] = batch->last_offset().value();
       }
       if (!batch->is_control()) {  // control records have keys, but not a user's
-        // The batch's keys hashed and their slots prefetched, then put in order.
-        keys.clear();
-        SAMSA_TRY(reader.reset(*batch));
-        for (;;) {  // bounded by the batch's record count (the reader checks it)
-          SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
-          if (!more) break;
-          if (!record.key || record.offset < first_dirty) continue;
-          keys.emplace_back(internal::hash_key(*record.key), record.offset);
-          map.prefetch(keys.back().first);
-        }
-        for (std::size_t k = 0; k < keys.size() && put == internal::OffsetMap::Put::ok; ++k) {
-          put = map.put(keys[k].first, keys[k].second);
-          if (put == internal::OffsetMap::Put::ok) ++stats.map_records;
-        }
+        SAMSA_TRY_ASSIGN(put, index_batch_keys(*batch, first_dirty, map, keys, stats));
       }
       if (put == internal::OffsetMap::Put::ok && batch->last_offset() >= first_dirty) {
         last_indexed = batch->last_offset();
@@ -310,7 +329,7 @@ Result<bool> Log::Impl::clean_group(const SegmentList& group, internal::BatchFil
       const Segment& seg = *group[i];
       BatchScanner scanner = scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes);
       for (;;) {  // each step consumes a whole batch of a file of sizes[i] bytes
-        SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, /*check_crc=*/true));
+        SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
         if (!batch) break;
         pass.stats.bytes_read += batch->size_bytes();
         // The group's last batch stays, empty if need be: the cleaned segment then ends

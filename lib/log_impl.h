@@ -10,11 +10,12 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <thread>
 #include <vector>
 
+#include "group_commit.h"
 #include "samsa/log.h"
 #include "samsa/segment.h"
+#include "strong_types.h"
 
 namespace samsa {
 
@@ -29,6 +30,16 @@ using SegmentList = std::vector<std::shared_ptr<Segment>>;
 // The (start, size) of each batch of one append, within its buffer.
 using BatchSpans = std::vector<std::pair<std::size_t, std::size_t>>;
 
+namespace internal {
+// The first batch a read returns, in the caller's snapshot of the segments (which keeps
+// `segment` alive), and the read's bound (exclusive).
+struct ReadStart {
+  const Segment* segment = nullptr;
+  BatchLocation first;
+  Offset bound;
+};
+}  // namespace internal
+
 struct Log::Impl {
   Impl(Env& e, Clock& c) : env(e), clock(c) {}
 
@@ -40,7 +51,10 @@ struct Log::Impl {
   SegmentConfig segment_config;
   std::unique_ptr<FileLock> dir_lock;
   RecoveryReport report;
-  bool recovery_point_checkpointed = false;  // at open: the checkpoint had this log's entry
+  // At open: the checkpointed recovery point and log start (the offsets are set once the
+  // segments are loaded).
+  std::optional<Offset> checkpointed_recovery_point;
+  Offset checkpointed_log_start;
 
   // Readers copy the list under the mutex (briefly) and then work on their copy; writers
   // build a new list and swap it in. Segments are shared so a reader's copy (and any
@@ -48,23 +62,27 @@ struct Log::Impl {
   mutable std::mutex segments_mu;
   std::shared_ptr<const SegmentList> segments;
 
-  // Invariant: log_start <= log_end; recovery_point <= log_end.
-  std::atomic<std::int64_t> log_start{0};
-  std::atomic<std::int64_t> log_end{0};
-  std::atomic<std::int64_t> recovery_point{0};
+  // Invariant: log_start <= log_end; recovery_point <= log_end. Checked at every store
+  // (store_log_start, store_log_end, publish_recovery_point): each moves under write_mu,
+  // the recovery point also under sync_mu; a truncation lowers the recovery point and the
+  // log start before the log end, an append raises the log end before the recovery point.
+  internal::AtomicOffset log_start;
+  internal::AtomicOffset log_end;
+  internal::AtomicOffset recovery_point;
+  void store_log_start(Offset start);  // write_mu held
+  void store_log_end(Offset end);      // write_mu held
+  void check_offsets() const;          // the invariant above, printing the values
 
   // One writer at a time: append, roll, truncate, retention, close.
   std::mutex write_mu;
   bool closed = false;  // guarded by write_mu
 
-  // Group commit: one thread (the leader) syncs for everyone waiting (guarded by sync_mu).
+  // Group commit (log_group_commit.cc): one thread, the leader, writes the appends of the
+  // appenders waiting under the durable policy and syncs for all of them. What it decides
+  // is in `group_commit` (group_commit.h, pure); the mutex, the futex and the I/O are here.
   // Lock order: write_mu before sync_mu, never the other way.
   mutable std::mutex sync_mu;
-  // An appender waiting in sync_to, on its own stack. The leader completes it (or hands it
-  // the lead) and wakes it alone: a notify_all on one condition variable woke every
-  // appender at once, and they then took sync_mu one after another, a chain of context
-  // switches between one fdatasync and the next.
-  // An append under the durable policy, written by the group commit leader.
+  // An append under the durable policy that found write_mu busy: the leader writes it.
   struct WriteRequest {
     MutableByteSpan batches;
     const BatchSpans* spans;
@@ -72,33 +90,21 @@ struct Log::Impl {
     const AppendOptions* options;
     AppendInfo info;  // set by the leader when written
   };
-  struct SyncWaiter {
+  // An appender waiting in commit(), on its own stack. It sleeps on `sync_epoch` until the
+  // leader sets its `state` (the leader's last touch of it, release), then reads its result.
+  struct SyncWaiter : internal::CommitWaiter {
     static constexpr std::uint32_t kWaiting = 0, kDone = 1, kLead = 2;
-    std::thread::id thread;
-    std::int64_t target = 0;        // durable once the recovery point reaches it
-    WriteRequest* write = nullptr;  // an append the leader writes first (then sets target)
-    bool unwritten = false;         // `write` not written yet
-    bool claimed = false;           // in the leader's round: only the leader completes it
-    Status status;                  // set with completed (guarded by sync_mu)
-    bool completed = false;         // out of sync_waiters with `status` (guarded by sync_mu)
-    std::atomic<std::uint32_t> state{kWaiting};  // then kDone or kLead, the leader's last touch
+    WriteRequest* write = nullptr;  // the append the leader writes, if any
+    std::atomic<std::uint32_t> state{kWaiting};
   };
-  std::vector<SyncWaiter*> sync_waiters;     // waiting, the leader among them
+  internal::GroupCommit group_commit;        // guarded by sync_mu
   std::atomic<std::uint32_t> sync_epoch{0};  // waiters sleep on it; bumped to wake them
-  SyncWaiter* leader = nullptr;              // the one syncing or about to (in sync_waiters)
   // Counts truncations (changed under write_mu and sync_mu): a sync that a truncation
   // overlapped does not move the recovery point.
   std::atomic<std::uint64_t> truncations{0};
-  // (truncation count, new end) of the last 64 truncations (guarded by sync_mu).
-  std::vector<std::pair<std::uint64_t, std::int64_t>> truncation_ends;
-  std::vector<std::thread::id> last_group;  // the threads the last sync covered
-  std::chrono::nanoseconds last_sync_time{0};
-  bool gathering = false;           // the leader waits on gather_cv for its group
-  std::size_t gather_expected = 0;  // the group it waits for
-  int gather_backoff = 0;           // syncs to skip after the next wait that runs out
-  int gather_skip = 0;              // syncs left that do not wait for a group
-  std::condition_variable gather_cv;
-  Status failure;  // set once, on the first write or fsync error
+  std::int64_t last_sync_ns = 0;      // the last fdatasync's duration (guarded by sync_mu)
+  std::condition_variable gather_cv;  // the leader waits on it for its group
+  Status failure;  // set once, on the first write or fsync error (guarded by sync_mu)
   std::atomic<bool> failed{false};
 
   // Tailing readers wait here for the log end to move.
@@ -138,6 +144,11 @@ struct Log::Impl {
   // Where a read at `offset` stops (exclusive): the lower of read_options.max_offset and the log
   // end, loaded once. out_of_range outside [log start, log end].
   Result<Offset> read_bound(Offset offset, const ReadOptions& read_options) const;
+  // The start Log::read and Log::read_into share; nullopt when nothing is to be read (offset
+  // at the bound, no batch at or after it, or the first alone over max_bytes without
+  // min_one_batch).
+  Result<std::optional<internal::ReadStart>> read_start(const SegmentList& segs, Offset offset,
+                                                        const ReadOptions& read_options) const;
 
   std::string path(std::string_view name) const { return join_path(dir, name); }
   Status write_checkpoints();
@@ -150,26 +161,19 @@ struct Log::Impl {
   Status sync_to(Offset target, std::uint64_t generation);
   // Group commit of `write` (durable policy) or, without one, a sync up to `target`.
   Status commit(WriteRequest* write, Offset target, std::uint64_t generation);
-  // sync_mu held: the leader's part of commit, and how waiters leave it.
+  // sync_mu held: the leader's part of commit; returns with sync_mu released.
   Status lead(std::unique_lock<std::mutex>& lock, SyncWaiter& me);
+  // One leader round: writes `writes` under write_mu, then syncs the active segment (no
+  // lock held).
+  internal::RoundResult write_and_sync(const std::vector<internal::CommitWaiter*>& writes,
+                                       std::int64_t& sync_ns);
   void gather_group(std::unique_lock<std::mutex>& lock);
-  std::size_t pending_waiters() const;
-  std::size_t expected_group() const;
-  // Whom to wake once sync_mu is released, and with what (kDone or kLead).
-  using Wakes = std::vector<std::pair<SyncWaiter*, std::uint32_t>>;
-  // kDone: completes w with `status` (out of sync_waiters); kLead: hands it the lead. Either
-  // way adds it to `wakes` unless it is the leader (which is not asleep).
-  void release_waiter(SyncWaiter& w, std::uint32_t state, const Status& status, Wakes& wakes);
-  void wake(const Wakes& wakes);  // without sync_mu
-  // Completes every waiter whose target is past `end` with `status` (truncation, failure).
-  void fail_waiters_past(std::int64_t end, const Status& status, Wakes& wakes);
-  void fail_waiters_past(std::int64_t end, Offset truncated_to, Wakes& wakes);
-  void fail_waiters(std::int64_t end, const std::function<Status(const SyncWaiter&)>& status_of,
-                    Wakes& wakes);
-  Status truncated_before_durable(Offset end, Offset target) const;
-  void note_truncation(std::int64_t end);  // write_mu and sync_mu held
-  // The lowest end a truncation after `generation` left; -1 when too many ran to tell.
-  std::int64_t lowest_end_since(std::uint64_t generation) const;
+  void wake(const internal::Wakes& wakes);  // without sync_mu
+  // The log was truncated to `end` (write_mu held; takes sync_mu): the recovery point drops
+  // to it, waiters it cut fail.
+  void note_truncation(Offset end);
+  std::optional<Status> failure_if_failed() const;  // sync_mu held
+  void publish_recovery_point();                    // sync_mu held: from `group_commit`
   // The part of Log::append after validation: takes write_mu, then syncs per the policy.
   Result<AppendInfo> append_validated(MutableByteSpan batches, const BatchSpans& spans,
                                       std::int64_t records, const AppendOptions& request);
@@ -182,6 +186,12 @@ struct Log::Impl {
   Status open();
   Status resolve_leftover_files(std::vector<std::string>& names);
   Status load_segments(const std::vector<std::string>& names, bool clean);
+  // One segment of load_segments, rescanned or its indexes rebuilt as needed; `next_base`
+  // is the next segment's base (none for the last); sets `cut` when its tail was cut.
+  Result<std::shared_ptr<Segment>> load_segment(Offset base, std::optional<Offset> next_base,
+                                                bool clean, bool& cut);
+  Status rescan_segment(Segment& seg, bool rebuild_only, Offset keep_below, bool& cut);
+  Status remove_segment_files(Offset base);  // a segment after a cut one
   // A segment whose batches claim offsets at or past `limit`: corruption, or cut there.
   Status cut_overlap(Segment& seg, Offset limit, bool& cut);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "batch_scanner.h"
 #include "checkpoint.h"
@@ -10,24 +11,31 @@
 
 namespace samsa {
 
+std::optional<TopicPartition> parse_partition_dir_name(std::string_view name) {
+  const std::size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
+  const std::string_view digits = name.substr(dash + 1);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;  // from_chars would take a sign
+  }
+  std::int32_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return TopicPartition{std::string(name.substr(0, dash)), n};
+}
+
 namespace {
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.ends_with(suffix);
 }
 
-// "orders-3" -> ("orders", 3); anything else -> (name, 0).
-std::pair<std::string, std::int32_t> topic_partition_from_dir(const std::string& dir) {
+// "/data/orders-3/" -> ("orders", 3); anything else -> (name, 0).
+TopicPartition topic_partition_from_dir(const std::string& dir) {
   std::string name = dir;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   if (const auto slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
-  const auto dash = name.rfind('-');
-  if (dash != std::string::npos && dash > 0 && dash + 1 < name.size() &&
-      std::all_of(name.begin() + static_cast<long>(dash) + 1, name.end(),
-                  [](char c) { return c >= '0' && c <= '9'; }) &&
-      name.size() - dash - 1 <= 9) {
-    return {name.substr(0, dash), std::stoi(name.substr(dash + 1))};
-  }
+  if (auto parsed = parse_partition_dir_name(name)) return *parsed;
   return {name.empty() ? std::string("samsa") : name, 0};
 }
 
@@ -89,9 +97,8 @@ Status Log::Impl::open() {
     return std::nullopt;
   };
   const auto checkpointed = read_checkpoint("recovery-point-offset-checkpoint");
-  recovery_point_checkpointed = checkpointed.has_value();
-  recovery_point = checkpointed.value_or(0);
-  log_start = read_checkpoint("log-start-offset-checkpoint").value_or(0);
+  if (checkpointed) checkpointed_recovery_point = Offset(*checkpointed);
+  checkpointed_log_start = Offset(read_checkpoint("log-start-offset-checkpoint").value_or(0));
   SAMSA_TRY(load_segments(names, clean));
   last_flush_ns = clock.monotonic_ns();
   active_created_ms = clock.now().value();
@@ -123,8 +130,8 @@ Status Log::Impl::resolve_leftover_files(std::vector<std::string>& names) {
     SAMSA_TRY_ASSIGN(const std::uint64_t size, file->size());
     internal::BatchScanner scanner(*file, 0, size, path(swap));
     Offset next = *base;
-    for (;;) {
-      SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
+    for (;;) {  // each step takes a whole batch of the file's `size` bytes, or ends the scan
+      SAMSA_TRY_ASSIGN(auto step, scanner.next(internal::BatchScanner::Read::header_only));
       if (step.kind != internal::BatchScanner::Kind::batch) break;
       next = step.location.last_offset + 1;
     }
@@ -164,8 +171,8 @@ Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
                            : std::string("its last batch");
   const std::string what =
       fmt::format("{}: {}, past offset {} where {}", seg.log_path(), where, limit.value(),
-                  limit.value() == recovery_point.load() ? "the log ended at its clean shutdown"
-                                                         : "the next segment begins");
+                  limit == checkpointed_recovery_point ? "the log ended at its clean shutdown"
+                                                       : "the next segment begins");
   if (!options.truncate_corruption) return Status::corruption(what);
   SAMSA_TRY_ASSIGN(const std::uint64_t removed, seg.truncate_to(limit));
   SAMSA_TRY(seg.flush_indexes());
@@ -176,75 +183,87 @@ Status Log::Impl::cut_overlap(Segment& seg, Offset limit, bool& cut) {
   return Status();
 }
 
+Status Log::Impl::remove_segment_files(Offset base) {
+  for (const auto& n :
+       {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
+    SAMSA_TRY_ASSIGN(const bool exists, env.exists(path(n)));
+    if (exists) SAMSA_TRY(env.remove(path(n)));
+  }
+  ++report.segments_removed;
+  report.notes.push_back(fmt::format("removed segment {} after the cut", log_file_name(base)));
+  return Status();
+}
+
+Status Log::Impl::rescan_segment(Segment& seg, bool rebuild_only, Offset keep_below, bool& cut) {
+  auto recovered = seg.recover(keep_below);
+  if (!recovered.ok()) return recovered.status();
+  report.bytes_rescanned += recovered->valid_bytes + recovered->truncated_bytes;
+  ++report.segments_rescanned;
+  if (rebuild_only) ++report.indexes_rebuilt;
+  if (recovered->truncated_bytes > 0) {
+    report.bytes_truncated += recovered->truncated_bytes;
+    report.notes.push_back(fmt::format("cut {} bytes from {} at byte {}: {}",
+                                       recovered->truncated_bytes, seg.log_path(),
+                                       recovered->valid_bytes, recovered->stopped_by.message()));
+    cut = true;
+  }
+  if (Status s = seg.flush_indexes(); !s.ok()) return s;
+  return seg.sync();
+}
+
+Result<std::shared_ptr<Segment>> Log::Impl::load_segment(Offset base,
+                                                         std::optional<Offset> next_base,
+                                                         bool clean, bool& cut) {
+  const Offset rp = checkpointed_recovery_point.value_or(Offset(0));
+  SAMSA_TRY_ASSIGN(const bool has_index, env.exists(path(offset_index_file_name(base))));
+  SAMSA_TRY_ASSIGN(const bool has_time, env.exists(path(time_index_file_name(base))));
+  const bool last = !next_base;
+  SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg,
+                   Segment::open(env, dir, base, segment_config, last));
+  // Kafka's logSegments(recoveryPoint, ...): the segment holding the recovery point and
+  // every later one were maybe not flushed.
+  const bool unflushed = !clean && (last || *next_base > rp);
+  const bool rescan = options.rescan_all || unflushed;
+  const bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
+  if (rescan || rebuild) {
+    if (rescan && report.rescanned_from == Offset::none()) report.rescanned_from = base;
+    const Offset keep_below = options.truncate_corruption            ? Offset::none()
+                              : unflushed || seg->next_offset() > rp ? rp
+                                                                     : Offset(INT64_MAX);
+    SAMSA_TRY(rescan_segment(*seg, rebuild, keep_below, cut));
+  }
+  // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
+  // as a segment running into the next one (or, after a clean shutdown, past the log end
+  // the recovery point recorded).
+  const Offset limit = !last                                  ? *next_base
+                       : clean && checkpointed_recovery_point ? rp
+                                                              : Offset(INT64_MAX);
+  if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
+    SAMSA_TRY(cut_overlap(*seg, limit, cut));
+  }
+  return seg;
+}
+
 Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clean) {
   std::vector<Offset> bases;
   for (const std::string& name : names) {
     if (auto base = parse_segment_file_name(name, ".log")) bases.push_back(*base);
   }
   std::sort(bases.begin(), bases.end());
-  const Offset rp(recovery_point.load());
   SegmentList list;
   bool cut = false;
   for (std::size_t i = 0; i < bases.size(); ++i) {
-    const Offset base = bases[i];
     if (cut) {
-      // Kafka drops every segment after one whose tail was cut.
-      for (const auto& n :
-           {log_file_name(base), offset_index_file_name(base), time_index_file_name(base)}) {
-        SAMSA_TRY_ASSIGN(const bool exists, env.exists(path(n)));
-        if (exists) SAMSA_TRY(env.remove(path(n)));
-      }
-      ++report.segments_removed;
-      report.notes.push_back(fmt::format("removed segment {} after the cut", log_file_name(base)));
+      SAMSA_TRY(remove_segment_files(bases[i]));  // Kafka drops every segment after a cut one
       continue;
     }
-    SAMSA_TRY_ASSIGN(const bool has_index, env.exists(path(offset_index_file_name(base))));
-    SAMSA_TRY_ASSIGN(const bool has_time, env.exists(path(time_index_file_name(base))));
-    const bool last = i + 1 == bases.size();
-    SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg,
-                     Segment::open(env, dir, base, segment_config, last));
-    // Kafka's logSegments(recoveryPoint, ...): the segment holding the recovery point and
-    // every later one were maybe not flushed.
-    const bool unflushed = !clean && (last || bases[i + 1] > rp);
-    const bool rescan = options.rescan_all || unflushed;
-    bool rebuild = !rescan && (!has_index || !has_time || !seg->sanity_check().ok());
-    if (rescan || rebuild) {
-      if (rescan && report.rescanned_from == Offset::none()) report.rescanned_from = base;
-      const Offset keep_below =
-          options.truncate_corruption
-              ? Offset::none()
-              : (unflushed                                 ? rp
-                 : seg->next_offset().value() > rp.value() ? rp
-                                                           : Offset(INT64_MAX));
-      auto recovered = seg->recover(keep_below);
-      if (!recovered.ok()) return recovered.status();
-      report.bytes_rescanned += recovered->valid_bytes + recovered->truncated_bytes;
-      ++report.segments_rescanned;
-      if (rebuild) ++report.indexes_rebuilt;
-      if (recovered->truncated_bytes > 0) {
-        report.bytes_truncated += recovered->truncated_bytes;
-        report.notes.push_back(
-            fmt::format("cut {} bytes from {} at byte {}: {}", recovered->truncated_bytes,
-                        seg->log_path(), recovered->valid_bytes, recovered->stopped_by.message()));
-        cut = true;
-      }
-      if (Status s = seg->flush_indexes(); !s.ok()) return s;
-      SAMSA_TRY(seg->sync());
-    }
-    // Base offsets lie outside the CRC: a flipped bit in a segment's last batch shows only
-    // as a segment running into the next one (or, after a clean shutdown, past the log end
-    // the recovery point recorded).
-    const Offset limit = !last                                  ? bases[i + 1]
-                         : clean && recovery_point_checkpointed ? rp
-                                                                : Offset(INT64_MAX);
-    if (!cut && seg->next_offset() > limit && seg->next_offset() > seg->base_offset()) {
-      SAMSA_TRY(cut_overlap(*seg, limit, cut));
-    }
+    const auto next_base = i + 1 < bases.size() ? std::optional(bases[i + 1]) : std::nullopt;
+    SAMSA_TRY_ASSIGN(std::shared_ptr<Segment> seg, load_segment(bases[i], next_base, clean, cut));
     list.push_back(std::move(seg));
   }
   if (cut && !bases.empty()) SAMSA_TRY(env.sync_dir(dir));
   if (list.empty()) {
-    const Offset start(std::max<std::int64_t>(log_start.load(), 0));
+    const Offset start = std::max(checkpointed_log_start, Offset(0));
     SAMSA_TRY_ASSIGN(std::unique_ptr<Segment> fresh,
                      Segment::create(env, dir, start, segment_config));
     SAMSA_TRY(env.sync_dir(dir));
@@ -255,14 +274,18 @@ Status Log::Impl::load_segments(const std::vector<std::string>& names, bool clea
     SAMSA_TRY(list.back()->close());
     SAMSA_TRY_ASSIGN(list.back(), Segment::open(env, dir, base, segment_config, true));
   }
-  const std::int64_t end = list.back()->next_offset().value();
-  if (report.rescanned_from == Offset::none() || report.rescanned_from.value() > end) {
-    report.rescanned_from = Offset(end);
+  const Offset end = list.back()->next_offset();
+  if (report.rescanned_from == Offset::none() || report.rescanned_from > end) {
+    report.rescanned_from = end;
   }
-  log_end = end;
-  log_start = std::clamp<std::int64_t>(log_start.load(), list.front()->base_offset().value(), end);
+  log_end.store(end);
+  log_start.store(std::clamp(checkpointed_log_start, list.front()->base_offset(), end));
   // Everything is on disk now: what was rescanned was synced above, the rest was flushed.
-  recovery_point = end;
+  {
+    std::lock_guard lock(sync_mu);
+    group_commit = internal::GroupCommit(end);
+    publish_recovery_point();
+  }
   publish(std::move(list));
   return Status();
 }

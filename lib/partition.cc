@@ -62,27 +62,40 @@ class PartitionAppendHook final : public AppendHook {
 
 // ------------------------------------------------------------------------ Impl helpers
 
+Status Partition::Impl::check_open() const {
+  if (closed.load()) return Status::failed_precondition(fmt::format("partition {} is closed", dir));
+  return Status();
+}
+
+void Partition::Impl::store_high_watermark(Offset hw) {
+  high_watermark.store(hw, std::memory_order_release);
+  const Offset start = log->log_start_offset();
+  const Offset end = log->log_end_offset();
+  SAMSA_ASSERT(start <= hw, "partition {}: log start {} <= high watermark {}", dir, start, hw);
+  SAMSA_ASSERT(hw <= end, "partition {}: high watermark {} <= log end {}", dir, hw, end);
+}
+
 void Partition::Impl::advance_high_watermark(Offset end) {
   {
     std::lock_guard lock(hw_mu);
-    if (end.value() <= high_watermark.load()) return;
-    high_watermark.store(end.value(), std::memory_order_release);
+    if (end <= high_watermark.load()) return;
+    store_high_watermark(end);
   }
   hw_cv.notify_all();
 }
 
 void Partition::Impl::lower_high_watermark(Offset end) {
   std::lock_guard lock(hw_mu);
-  if (end.value() < high_watermark.load()) high_watermark.store(end.value());
+  if (end < high_watermark.load()) store_high_watermark(end);
 }
 
 Status Partition::Impl::write_high_watermark_checkpoint() {
   std::lock_guard lock(checkpoint_mu);
-  const std::int64_t hw = high_watermark.load();
+  const Offset hw = high_watermark.load();
   if (hw == hw_checkpointed) return Status();
   const LogConfig& c = log->config();
   SAMSA_TRY(internal::write_offset_checkpoint(env, join_path(dir, Partition::kHighWatermarkFile),
-                                              {{c.topic, c.partition, hw}}));
+                                              {{c.topic, c.partition, hw.value()}}));
   hw_checkpointed = hw;
   return Status();
 }
@@ -107,7 +120,7 @@ Partition::~Partition() {
 Result<PartitionAppendResult> Partition::Impl::append(AppendInput input, AppendOptions options,
                                                       ProducerAppendOrigin origin) {
   std::shared_lock admin(admin_mu);
-  if (closed) return Status::failed_precondition(fmt::format("partition {} is closed", dir));
+  SAMSA_TRY(check_open());
   PartitionAppendHook hook(*this, origin);
   options.hook = &hook;
   // A builder takes the Log's in-process path (no second validation of what samsa encoded).
@@ -130,7 +143,7 @@ Result<PartitionAppendResult> Partition::Impl::append(AppendInput input, AppendO
     if (!config.replicated) advance_high_watermark(appended->last_offset + 1);
   }
   result.log_start_offset = log->log_start_offset();
-  result.high_watermark = Offset(high_watermark.load());
+  result.high_watermark = high_watermark.load();
   return result;
 }
 
@@ -164,7 +177,7 @@ Result<PartitionReadResult> Partition::read(Offset offset,
   const Impl& m = *impl_;
   PartitionReadResult result;
   // The offsets are taken before the read, so the data returned never passes them.
-  result.high_watermark = Offset(m.high_watermark.load(std::memory_order_acquire));
+  result.high_watermark = m.high_watermark.load(std::memory_order_acquire);
   result.last_stable_offset = result.high_watermark;
   result.log_start_offset = m.log->log_start_offset();
   result.log_end_offset = m.log->log_end_offset();
@@ -180,8 +193,8 @@ bool Partition::wait_for_data(Offset offset, Isolation isolation,
   if (isolation == Isolation::log_end) return m.log->wait_for_data(offset, timeout);
   std::unique_lock lock(m.hw_mu);
   return m.hw_cv.wait_for(lock, timeout, [&] {
-    return m.high_watermark.load() > offset.value() || m.closed_flag.load();
-  }) && m.high_watermark.load() > offset.value();
+    return m.high_watermark.load() > offset || m.closed.load();
+  }) && m.high_watermark.load() > offset;
 }
 
 Result<std::optional<TimestampOffset>> Partition::offset_for_timestamp(Timestamp ts,
@@ -219,6 +232,9 @@ Status Partition::update_high_watermark(Offset offset) {
     return Status::invalid_argument(fmt::format(
         "partition {} is not replicated: its high watermark follows its log end", m.dir));
   }
+  // Shared with appends, exclusive of truncate_to: the log end read here stays until the
+  // high watermark is stored (else a truncation between the two left it past the log end).
+  std::shared_lock admin(m.admin_mu);
   m.advance_high_watermark(std::min(offset, m.log->log_end_offset()));
   return Status();
 }
@@ -226,10 +242,13 @@ Status Partition::update_high_watermark(Offset offset) {
 Status Partition::truncate_to(Offset offset) {
   Impl& m = *impl_;
   std::unique_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
-  SAMSA_TRY(m.log->truncate_to(offset));
+  SAMSA_TRY(m.check_open());
+  // The high watermark follows the log end down even when the truncation stopped midway
+  // (the log end moved before the failure).
+  const Status cut = m.log->truncate_to(offset);
   const Offset end = m.log->log_end_offset();
   m.lower_high_watermark(end);
+  SAMSA_TRY(cut);
   std::lock_guard lock(m.state_mu);
   SAMSA_TRY(m.epochs.truncate_from_end(end));
   SAMSA_TRY(m.epochs.truncate_from_start(m.log->log_start_offset()));
@@ -239,7 +258,7 @@ Status Partition::truncate_to(Offset offset) {
 Status Partition::delete_records_before(Offset offset) {
   Impl& m = *impl_;
   std::unique_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   const Offset hw = high_watermark();
   if (offset > hw) {
     return Status::out_of_range(
@@ -254,7 +273,7 @@ Status Partition::delete_records_before(Offset offset) {
 Result<PartitionMaintenanceReport> Partition::maintain() {
   Impl& m = *impl_;
   std::shared_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   PartitionMaintenanceReport report;
   SAMSA_TRY_ASSIGN(report.retention, m.log->apply_retention(high_watermark()));
   const std::vector<SegmentInfo> segments = m.log->segments();
@@ -271,7 +290,7 @@ Result<PartitionMaintenanceReport> Partition::maintain() {
     SAMSA_TRY_ASSIGN(const auto after, m.producers.list_snapshots());
     report.snapshots_deleted = static_cast<std::int64_t>(before.size() - after.size());
   }
-  const std::int64_t checkpointed = m.hw_checkpointed;
+  const std::optional<Offset> checkpointed = m.hw_checkpointed;
   SAMSA_TRY(m.write_high_watermark_checkpoint());
   report.high_watermark_checkpointed = checkpointed != m.hw_checkpointed;
   return report;
@@ -280,7 +299,7 @@ Result<PartitionMaintenanceReport> Partition::maintain() {
 Status Partition::flush() {
   Impl& m = *impl_;
   std::shared_lock admin(m.admin_mu);
-  if (m.closed) return Status::failed_precondition(fmt::format("partition {} is closed", m.dir));
+  SAMSA_TRY(m.check_open());
   SAMSA_TRY(m.log->flush());
   return m.write_high_watermark_checkpoint();
 }
@@ -298,8 +317,10 @@ Status Partition::close() {
   }
   const Status closed = m.log->close();
   if (result.ok()) result = closed;
-  m.closed = true;
-  m.closed_flag = true;
+  {
+    std::lock_guard lock(m.hw_mu);  // a committed reader checks `closed` under it, then sleeps
+    m.closed = true;
+  }
   m.hw_cv.notify_all();
   return result;
 }
@@ -311,7 +332,7 @@ Offset Partition::log_end_offset() const {
   return impl_->log->log_end_offset();
 }
 Offset Partition::high_watermark() const {
-  return Offset(impl_->high_watermark.load(std::memory_order_acquire));
+  return impl_->high_watermark.load(std::memory_order_acquire);
 }
 Offset Partition::last_stable_offset() const {
   return high_watermark();

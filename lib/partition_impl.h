@@ -6,10 +6,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <variant>
 
 #include "samsa/partition.h"
+#include "strong_types.h"
 
 namespace samsa {
 
@@ -31,8 +33,10 @@ struct Partition::Impl {
   // Appends take it shared (they serialize inside the Log, sharing its group commit);
   // truncation, deletion of records and close take it exclusive.
   std::shared_mutex admin_mu;
-  bool closed = false;  // guarded by admin_mu
-  std::atomic<bool> closed_flag{false};
+  // Set under admin_mu held exclusive; read under admin_mu, or without it by committed
+  // readers waiting on hw_cv.
+  std::atomic<bool> closed{false};
+  Status check_open() const;  // admin_mu held: "partition <dir> is closed" once closed
 
   // Lock order: the Log's write lock, then state_mu.
   mutable std::mutex state_mu;
@@ -41,12 +45,14 @@ struct Partition::Impl {
   Status state_error;              // a snapshot at roll that failed; guarded by state_mu
 
   // Invariant: log_start <= high_watermark <= log_end, except transiently between a log
-  // truncation and lower_high_watermark() (readers clamp to the log's own bounds).
-  std::atomic<std::int64_t> high_watermark{0};
+  // truncation and lower_high_watermark() (readers clamp to the log's own bounds). Checked
+  // at every store (store_high_watermark), which runs under hw_mu and admin_mu (shared or
+  // exclusive), so no truncation moves the log end meanwhile.
+  internal::AtomicOffset high_watermark;
   mutable std::mutex hw_mu;
   mutable std::condition_variable hw_cv;
   std::mutex checkpoint_mu;
-  std::int64_t hw_checkpointed = -1;  // guarded by checkpoint_mu
+  std::optional<Offset> hw_checkpointed;  // none yet; guarded by checkpoint_mu
 
   using AppendInput = std::variant<MutableByteSpan, RecordBatchBuilder*>;
   Result<PartitionAppendResult> append(AppendInput input, AppendOptions options,
@@ -54,6 +60,7 @@ struct Partition::Impl {
   LeaderEpoch leader_epoch_or_latest(LeaderEpoch epoch) const;
   void advance_high_watermark(Offset end);
   void lower_high_watermark(Offset end);
+  void store_high_watermark(Offset hw);  // hw_mu held
   Status write_high_watermark_checkpoint();
   void on_roll(Offset new_base);
 

@@ -58,7 +58,8 @@ Status Partition::Impl::recover(Offset epochs_from) {
   }
   if (!config.replicated) hw = end.value();
   hw = std::clamp(hw, start.value(), end.value());
-  high_watermark.store(hw);
+  std::lock_guard lock(hw_mu);
+  store_high_watermark(Offset(hw));
   return Status();
 }
 

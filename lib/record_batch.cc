@@ -11,6 +11,8 @@
 #include "compression.h"
 #include "samsa/crc32c.h"
 
+#include "invariant.h"
+
 namespace samsa {
 
 namespace L = batch_layout;
@@ -116,7 +118,7 @@ Status RecordBatchView::check_records(const ValidateOptions& options) const {
   RecordReader reader;
   SAMSA_TRY(reader.reset(*this, options));
   Record record;
-  for (;;) {
+  for (;;) {  // RecordReader::next fails past records_count, which bounds this loop
     SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
     if (!more) return Status();
   }
@@ -204,10 +206,7 @@ void RecordHeaders::iterator::load() {
                   r.read_bytes(static_cast<std::size_t>(key_len), key) &&
                   r.read_varint(value_len) && value_len >= -1 &&
                   (value_len < 0 || r.read_bytes(static_cast<std::size_t>(value_len), value));
-  if (!ok) {
-    std::fprintf(stderr, "samsa: RecordHeaders over unchecked bytes (%d headers left)\n", left_);
-    std::abort();
-  }
+  SAMSA_ASSERT(ok, "RecordHeaders over unchecked bytes ({} headers left)", left_);
   current_.key = as_chars(key);
   current_.value = value_len < 0 ? std::nullopt : std::optional<ByteSpan>(value);
   current_size_ = r.offset();

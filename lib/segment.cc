@@ -173,8 +173,8 @@ Status Segment::Impl::load_tail() {
   BatchScanner scanner(*log, start, end, log_path);
   bool first = true;
   bytes_since_last_index_entry = 0;
-  for (;;) {
-    SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
+  for (;;) {  // each step takes a whole batch of [start, end) or ends the scan
+    SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::header_only));
     if (step.kind == BatchScanner::Kind::end) break;
     if (step.kind != BatchScanner::Kind::batch) {
       next_offset = next;
@@ -190,7 +190,7 @@ Status Segment::Impl::load_tail() {
   if (start > 0) {
     // The first batch's timestamp (Kafka's rollingBasedTimestamp) needs one more header.
     BatchScanner head(*log, 0, end, log_path);
-    SAMSA_TRY_ASSIGN(auto step, head.next(false));
+    SAMSA_TRY_ASSIGN(auto step, head.next(BatchScanner::Read::header_only));
     if (step.kind == BatchScanner::Kind::batch) {
       first_batch_ts = step.location.max_timestamp.value();
     }
@@ -269,8 +269,8 @@ Status Segment::for_each_batch(Position start,
   // a flipped bit there is reported instead of misplacing the batch.
   Offset previous_last = impl_->base - 1;
   const Offset next = next_offset();
-  for (;;) {
-    SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
+  for (;;) {  // each step takes a whole batch of [start, end) or ends the scan
+    SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::header_only));
     if (step.kind == BatchScanner::Kind::end) return Status();
     if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
     const BatchLocation& b = step.location;
@@ -337,7 +337,7 @@ Result<std::optional<TimestampOffset>> first_at_or_after(ByteSpan bytes, Positio
   SAMSA_TRY(reader.reset(view));
   std::optional<TimestampOffset> found;
   Record record;
-  for (;;) {
+  for (;;) {  // RecordReader::next fails past records_count, which bounds this loop
     SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
     if (!more) return found;
     if (!found && record.timestamp >= target && record.offset >= start_offset) {
@@ -364,8 +364,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
   if (!first) return std::optional<TimestampOffset>();
   BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->path(), 1 << 20);
   RecordReader reader;
-  for (;;) {
-    SAMSA_TRY_ASSIGN(auto step, scanner.next(false));
+  for (;;) {  // each step takes a whole batch of [start, end) or ends the scan
+    SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::header_only));
     if (step.kind == BatchScanner::Kind::end) return std::optional<TimestampOffset>();
     if (step.kind != BatchScanner::Kind::batch) return Status::corruption(step.why);
     const BatchLocation& b = step.location;
@@ -373,7 +373,7 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     // The batch's bytes, straight from the scanner's buffer (no copy, no second read).
     BatchScanner whole(*impl_->log, b.position.value(), b.position.value() + b.size_bytes,
                        impl_->path(), b.size_bytes);
-    SAMSA_TRY_ASSIGN(auto batch, whole.next(true));
+    SAMSA_TRY_ASSIGN(auto batch, whole.next(BatchScanner::Read::whole_batch));
     if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
     SAMSA_TRY_ASSIGN(auto found,
                      first_at_or_after(batch.bytes, b.position, target, start_offset, reader));
@@ -394,8 +394,8 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
   std::int64_t next = m.base.value();
   std::uint64_t last_index_entry = 0;
   BatchScanner scanner(*m.log, 0, file_size, m.log_path, 1 << 20);
-  for (;;) {
-    SAMSA_TRY_ASSIGN(auto step, scanner.next(true));
+  for (;;) {  // each step takes a whole batch of the file's bytes or ends the scan
+    SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::whole_batch));
     if (step.kind == BatchScanner::Kind::end) break;
     if (step.kind != BatchScanner::Kind::batch) {
       result.stopped_by = Status::corruption(step.why);

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "invariant.h"
+
 namespace samsa {
 
 std::string_view to_string(StatusCode code) {
@@ -41,6 +43,8 @@ std::string_view to_string(StatusCode code) {
       return "invalid_producer_epoch";
     case StatusCode::unknown_producer_id:
       return "unknown_producer_id";
+    case StatusCode::record_too_large:
+      return "record_too_large";
   }
   return "unknown";
 }
@@ -81,9 +85,7 @@ Status Status::with_context(std::string_view context) const {
 
 namespace internal {
 void die_on_bad_result_access(const Status& status) {
-  std::fprintf(stderr, "samsa: Result accessed without a value (or built from ok): %s\n",
-               status.to_string().c_str());
-  std::abort();
+  SAMSA_FAIL("Result accessed without a value (or built from ok): {}", status.to_string());
 }
 }  // namespace internal
 

@@ -109,7 +109,8 @@ TEST_CASE("Appends that find the write lock busy are written by the group's lead
   blocking.wait_entered();  // the holder now has the write lock
   constexpr int kThreads = 6;
   std::vector<Result<AppendInfo>> results(kThreads, Status::io_error("not run"));
-  std::vector<bool> by_other(kThreads, false);
+  // One byte per thread: std::vector<bool> packs them into shared words, a data race (TSan).
+  std::vector<std::uint8_t> by_other(kThreads, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

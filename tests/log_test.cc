@@ -92,7 +92,7 @@ TEST_CASE("Append refuses a corrupt or oversized batch and stores nothing", "[lo
   REQUIRE(big.append(Timestamp(5), {}, as_bytes(std::string(3000, 'x'))).ok());
   auto too_big = f.log->append(big.build().value());
   REQUIRE_FALSE(too_big.ok());
-  CHECK(too_big.status().code() == StatusCode::invalid_argument);
+  CHECK(too_big.status().code() == StatusCode::record_too_large);
   CHECK_THAT(too_big.status().message(), Catch::Contains("max_batch_bytes 2000"));
   CHECK(f.log->log_end_offset() == Offset(0));
   CHECK(f.log->size_bytes() == 0);
@@ -393,6 +393,23 @@ TEST_CASE("After an fsync error the log refuses writes until reopened", "[log]")
   CHECK(f.append(1).first_offset == Offset(2));
 }
 
+// The recovery point drops before the log end moves: a truncation that stops midway (its
+// directory fsync failed) left it above the log end, at the offset asked for, while the
+// log ended at the start of the batch holding that offset.
+TEST_CASE("A truncation that fails midway leaves the recovery point at or below the log end",
+          "[log]") {
+  Fixture f;
+  f.append(3);  // [0, 3)
+  f.append(1);  // [3, 4)
+  REQUIRE(f.log->recovery_point() == Offset(4));
+  f.env.fail_nth(FaultOp::sync_dir, 1, EIO);
+  const Status cut = f.log->truncate_to(Offset(2));  // inside [0, 3): the log ends at 0
+  CHECK(cut.code() == StatusCode::io_error);
+  CHECK(f.log->log_end_offset() == Offset(0));
+  CHECK(f.log->recovery_point() <= f.log->log_end_offset());
+  CHECK_FALSE(f.log->failure().ok());
+}
+
 TEST_CASE("A tailing reader wakes when data arrives, or times out", "[log]") {
   Fixture f;
   CHECK_FALSE(f.log->wait_for_data(Offset(0), std::chrono::milliseconds(10)));
@@ -496,4 +513,16 @@ TEST_CASE("Checkpoints use Kafka's text format and the directory's topic-partiti
       test::to_string(read_file(f.env, "/data/orders-3/log-start-offset-checkpoint").value());
   CHECK(start == "0\n1\norders 3 0\n");
   CHECK(f.env.exists("/data/orders-3/.kafka_cleanshutdown").value());
+}
+
+TEST_CASE("Partition directory names parse as <topic>-<N>, nothing else", "[log]") {
+  CHECK(parse_partition_dir_name("orders-3") == TopicPartition{"orders", 3});
+  CHECK(parse_partition_dir_name("my-topic-12") == TopicPartition{"my-topic", 12});
+  CHECK(parse_partition_dir_name("t-2147483647") == TopicPartition{"t", 2147483647});
+  CHECK(parse_partition_dir_name("orders--3") == TopicPartition{"orders-", 3});  // the last '-'
+  for (const char* bad :
+       {"orders", "orders-", "-3", "orders-+3", "orders-3a", "orders-2147483648", ""}) {
+    INFO(bad);
+    CHECK_FALSE(parse_partition_dir_name(bad).has_value());
+  }
 }

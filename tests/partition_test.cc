@@ -309,6 +309,22 @@ TEST_CASE("Truncation rebuilds producer state to the new log end", "[partition]"
   CHECK(again->info.first_offset == Offset(3));
 }
 
+// The log end moves before the directory fsync of a truncation: one that failed there
+// returned before lowering the high watermark, which stayed past the log end.
+TEST_CASE("A truncation that fails midway still lowers the high watermark to the log end",
+          "[partition]") {
+  PartitionConfig config;
+  config.replicated = true;
+  PartitionFixture f(config);
+  f.append_plain(3);  // [0, 3)
+  f.append_plain(2);  // [3, 5)
+  REQUIRE(f.partition->update_high_watermark(Offset(5)).ok());
+  f.env.fail_nth(FaultOp::sync_dir, 1, EIO);
+  CHECK_FALSE(f.partition->truncate_to(Offset(3)).ok());
+  CHECK(f.partition->log_end_offset() == Offset(3));
+  CHECK(f.partition->high_watermark() == Offset(3));
+}
+
 TEST_CASE("Truncation drops epoch entries from the new end", "[partition]") {
   PartitionFixture f;
   f.append_plain(2, LeaderEpoch(0));
@@ -442,12 +458,20 @@ TEST_CASE("Concurrent idempotent producers each get their own offsets", "[partit
   PartitionFixture f;
   constexpr int kThreads = 4;
   constexpr int kBatches = 50;
+  // Built before the threads start: producer_batch REQUIREs, and Catch2's assertions are
+  // not thread-safe (TSan).
+  std::vector<std::vector<std::vector<std::byte>>> batches(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int b = 0; b < kBatches; ++b) {
+      batches[static_cast<std::size_t>(t)].push_back(
+          producer_batch(ProducerId(100 + t), ProducerEpoch(0), Sequence(b * 2), 2));
+    }
+  }
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int b = 0; b < kBatches; ++b) {
-        auto bytes = producer_batch(ProducerId(100 + t), ProducerEpoch(0), Sequence(b * 2), 2);
+      for (auto& bytes : batches[static_cast<std::size_t>(t)]) {
         auto r = f.partition->append(bytes);
         if (!r.ok() || r->duplicate) ++failures;
       }

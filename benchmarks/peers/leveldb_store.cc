@@ -27,6 +27,7 @@
 #include <leveldb/options.h>
 #include <leveldb/write_batch.h>
 
+#include "peers/ordered_kv.h"
 #include "peers/value_codec.h"
 #include "store.h"
 
@@ -75,22 +76,8 @@ class LevelDBStore final : public Store {
     interval_ms_ = options.interval_ms;
     leveldb::Options db_options;
     db_options.create_if_missing = true;
-    leveldb::DB* db = nullptr;
-    leveldb::Status s = leveldb::DB::Open(db_options, options.dir, &db);
-    if (!s.ok()) return from_leveldb(s, "open " + options.dir);
-    db_.reset(db);
-    // The directory is empty, but continue after existing records all the same.
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    it->SeekToLast();
-    next_offset_ = 0;
-    if (it->Valid()) {
-      leveldb::Slice k = it->key();
-      if (k.size() != 8) return Status::corruption("leveldb: a key that is not 8 bytes");
-      std::uint64_t v = 0;
-      for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(k[i]);
-      next_offset_ = static_cast<std::int64_t>(v) + 1;
-    }
-    if (!it->status().ok()) return from_leveldb(it->status(), "seek to last");
+    SAMSA_TRY(open_ordered_kv(options.dir, db_options, leveldb::ReadOptions(), "leveldb",
+                              from_leveldb, db_, next_offset_));
     last_sync_ = std::chrono::steady_clock::now();
     return Status();
   }
@@ -122,18 +109,7 @@ class LevelDBStore final : public Store {
       const std::function<void(std::string_view key, std::string_view value)>& visit) override {
     if (!db_) return Status::failed_precondition("leveldb: not open");
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    std::int64_t n = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      leveldb::Slice v = it->value();
-      std::string_view key, value;
-      if (!decode_value(std::string_view(v.data(), v.size()), key, value)) {
-        return Status::corruption("leveldb: malformed value at record " + std::to_string(n));
-      }
-      visit(key, value);
-      ++n;
-    }
-    if (!it->status().ok()) return from_leveldb(it->status(), "scan");
-    return n;
+    return scan_records(*it, "leveldb", from_leveldb, visit);
   }
 
   Status get(std::int64_t offset, std::string& value) override {
@@ -142,12 +118,7 @@ class LevelDBStore final : public Store {
     put_key(offset, key);
     leveldb::Status s = db_->Get(leveldb::ReadOptions(), leveldb::Slice(key, 8), &get_buf_);
     if (!s.ok()) return from_leveldb(s, "get " + std::to_string(offset));
-    std::string_view k, val;
-    if (!decode_value(get_buf_, k, val)) {
-      return Status::corruption("leveldb: malformed value at offset " + std::to_string(offset));
-    }
-    value.assign(val);
-    return Status();
+    return value_of(get_buf_, "leveldb", offset, value);
   }
 
   Result<std::int64_t> offset_for_timestamp(std::int64_t) override {

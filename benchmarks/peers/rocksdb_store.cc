@@ -28,6 +28,7 @@
 #include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 
+#include "peers/ordered_kv.h"
 #include "peers/value_codec.h"
 #include "store.h"
 
@@ -92,23 +93,9 @@ class RocksDBStore final : public Store {
     interval_ms_ = options.interval_ms;
     rocksdb::Options db_options;
     db_options.create_if_missing = true;
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, &db);
-    if (!s.ok()) return from_rocksdb(s, "open " + options.dir);
-    db_.reset(db);
+    SAMSA_TRY(open_ordered_kv(options.dir, db_options, rocksdb::ReadOptions(), "rocksdb",
+                              from_rocksdb, db_, next_offset_));
     write_options_.sync = durability_ == Durability::durable;
-    // The directory is empty, but continue after existing records all the same.
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToLast();
-    next_offset_ = 0;
-    if (it->Valid()) {
-      rocksdb::Slice k = it->key();
-      if (k.size() != 8) return Status::corruption("rocksdb: a key that is not 8 bytes");
-      std::uint64_t v = 0;
-      for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(k[i]);
-      next_offset_ = static_cast<std::int64_t>(v) + 1;
-    }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "seek to last");
     last_sync_ = std::chrono::steady_clock::now();
     return Status();
   }
@@ -151,18 +138,7 @@ class RocksDBStore final : public Store {
       const std::function<void(std::string_view key, std::string_view value)>& visit) override {
     if (!db_) return Status::failed_precondition("rocksdb: not open");
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    std::int64_t n = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      rocksdb::Slice v = it->value();
-      std::string_view key, value;
-      if (!decode_value(std::string_view(v.data(), v.size()), key, value)) {
-        return Status::corruption("rocksdb: malformed value at record " + std::to_string(n));
-      }
-      visit(key, value);
-      ++n;
-    }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "scan");
-    return n;
+    return scan_records(*it, "rocksdb", from_rocksdb, visit);
   }
 
   Status get(std::int64_t offset, std::string& value) override {
@@ -173,12 +149,7 @@ class RocksDBStore final : public Store {
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), rocksdb::Slice(key, 8), &v);
     if (!s.ok()) return from_rocksdb(s, "get " + std::to_string(offset));
-    std::string_view k, val;
-    if (!decode_value(std::string_view(v.data(), v.size()), k, val)) {
-      return Status::corruption("rocksdb: malformed value at offset " + std::to_string(offset));
-    }
-    value.assign(val);
-    return Status();
+    return value_of(std::string_view(v.data(), v.size()), "rocksdb", offset, value);
   }
 
   Result<std::int64_t> offset_for_timestamp(std::int64_t) override {

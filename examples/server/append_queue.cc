@@ -5,9 +5,6 @@
 namespace samsa_server {
 namespace {
 
-// Kafka's leader epoch of a partition on a broker that has only ever led it.
-constexpr samsa::LeaderEpoch kLeaderEpoch{0};
-
 AppendOutcome outcome_of(const samsa::Result<samsa::PartitionAppendResult>& r) {
   AppendOutcome out;
   if (!r.ok()) {
@@ -25,7 +22,10 @@ AppendOutcome outcome_of(const samsa::Result<samsa::PartitionAppendResult>& r) {
 
 AppendQueue::AppendQueue(samsa::Partition& partition, WorkPool& pool,
                          std::function<void()> appended)
-    : partition_(partition), pool_(pool), appended_(std::move(appended)) {}
+    : partition_(partition),
+      leader_epoch_(partition.latest_epoch().value_or(samsa::LeaderEpoch(0)).value()),
+      pool_(pool),
+      appended_(std::move(appended)) {}
 
 void AppendQueue::push(AppendJob job) {
   bool start = false;
@@ -78,7 +78,7 @@ void AppendQueue::drain() {
 }
 
 void AppendQueue::append_one(AppendJob& job) {
-  job.done(outcome_of(partition_.append(job.batch, kLeaderEpoch)));
+  job.done(outcome_of(partition_.append(job.batch, leader_epoch())));
 }
 
 void AppendQueue::append_plain(std::vector<AppendJob*>& run) {
@@ -96,7 +96,7 @@ void AppendQueue::append_plain(std::vector<AppendJob*>& run) {
     std::memcpy(combined.data() + at, job->batch.data(), job->batch.size());
     at += job->batch.size();
   }
-  auto result = partition_.append(combined, kLeaderEpoch);
+  auto result = partition_.append(combined, leader_epoch());
   if (!result.ok()) {
     // One bad batch refuses the whole append before anything is written: append them one
     // by one so each gets its own answer.

@@ -13,6 +13,7 @@
 // Thread-safety: push() is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -50,6 +51,15 @@ class AppendQueue {
 
   void push(AppendJob job);
 
+  // The epoch appends are stamped with from now on: at first the partition's latest (0 for
+  // one never led before); a leader change sets the new leader's.
+  samsa::LeaderEpoch leader_epoch() const {
+    return samsa::LeaderEpoch(leader_epoch_.load(std::memory_order_acquire));
+  }
+  void set_leader_epoch(samsa::LeaderEpoch epoch) {
+    leader_epoch_.store(epoch.value(), std::memory_order_release);
+  }
+
  private:
   void drain();
   std::vector<AppendJob> take_some();
@@ -57,6 +67,7 @@ class AppendQueue {
   void append_plain(std::vector<AppendJob*>& run);
 
   samsa::Partition& partition_;
+  std::atomic<samsa::LeaderEpoch::rep> leader_epoch_;
   WorkPool& pool_;
   std::function<void()> appended_;
   std::mutex mu_;

@@ -1,6 +1,7 @@
 #include "broker.h"
 
 #include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -20,31 +21,14 @@ bool valid_topic_name(std::string_view name) {
   return true;
 }
 
-namespace {
-
-// "<topic>-<N>" -> (topic, N); nullopt for any other name.
-std::optional<std::pair<std::string, std::int32_t>> parse_partition_dir(std::string_view name) {
-  const std::size_t dash = name.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
-  const std::string_view digits = name.substr(dash + 1);
-  std::int32_t n = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc() || end != digits.data() + digits.size() || n < 0) return std::nullopt;
-  std::string topic(name.substr(0, dash));
-  if (!valid_topic_name(topic)) return std::nullopt;
-  return std::make_pair(std::move(topic), n);
-}
-
-}  // namespace
-
 samsa::Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config, WorkPool& append_pool,
-                                                    FetchWaiters& waiters) {
+                                                    FetchWaiters& waiters, samsa::Env& env) {
   if (config.default_partitions < 1) {
     return samsa::Status::invalid_argument("default partitions must be at least 1");
   }
-  SAMSA_TRY(samsa::Env::posix().create_dirs(config.data_dir));
-  std::unique_ptr<Broker> b(new Broker(std::move(config), append_pool, waiters));
-  auto lock = samsa::Env::posix().lock(samsa::join_path(b->config_.data_dir, kLockFile));
+  SAMSA_TRY(env.create_dirs(config.data_dir));
+  std::unique_ptr<Broker> b(new Broker(std::move(config), append_pool, waiters, env));
+  auto lock = env.lock(samsa::join_path(b->config_.data_dir, kLockFile));
   if (!lock.ok()) return lock.status().with_context("another server uses this data directory");
   b->lock_ = std::move(lock).value();
   SAMSA_TRY(b->load_producer_ids());
@@ -57,13 +41,16 @@ Broker::~Broker() {
 }
 
 samsa::Status Broker::load_existing() {
-  SAMSA_TRY_ASSIGN(auto names, samsa::Env::posix().list_dir(config_.data_dir));
+  SAMSA_TRY_ASSIGN(auto names, env_.list_dir(config_.data_dir));
   std::map<std::string, std::int32_t> counts;
   for (const std::string& name : names) {
-    auto parsed = parse_partition_dir(name);
-    if (!parsed) continue;
-    std::int32_t& count = counts[parsed->first];
-    count = std::max(count, parsed->second + 1);
+    const auto parsed = samsa::parse_partition_dir_name(name);
+    if (!parsed || !valid_topic_name(parsed->topic) ||
+        parsed->partition == std::numeric_limits<std::int32_t>::max()) {
+      continue;  // not a partition directory, or one whose count does not fit
+    }
+    std::int32_t& count = counts[parsed->topic];
+    count = std::max(count, parsed->partition + 1);
   }
   for (const auto& [name, count] : counts) {
     SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
@@ -84,7 +71,7 @@ samsa::Result<std::shared_ptr<Topic>> Broker::open_topic(const std::string& name
     pc.log.topic = name;
     pc.log.partition = i;
     const std::string dir = samsa::join_path(config_.data_dir, fmt::format("{}-{}", name, i));
-    auto opened = samsa::Partition::open(samsa::Env::posix(), dir, pc);
+    auto opened = samsa::Partition::open(env_, dir, pc);
     if (!opened.ok()) return opened.status().with_context(fmt::format("partition {}", dir));
     handle->partition = std::move(opened).value();
     PartitionHandle* raw = handle.get();
@@ -112,7 +99,7 @@ samsa::Result<std::shared_ptr<Topic>> Broker::get_or_create(std::string_view nam
   if (auto t = find(name)) return t;
   if (closed_) return samsa::Status::failed_precondition("broker closed");
   SAMSA_TRY_ASSIGN(auto topic, open_topic(std::string(name), config_.default_partitions));
-  SAMSA_TRY(samsa::Env::posix().sync_dir(config_.data_dir));
+  SAMSA_TRY(env_.sync_dir(config_.data_dir));
   std::unique_lock lock(topics_mu_);
   topics_.emplace(std::string(name), topic);
   return topic;
@@ -128,9 +115,9 @@ std::vector<std::shared_ptr<Topic>> Broker::topics() const {
 
 samsa::Status Broker::load_producer_ids() {
   const std::string path = samsa::join_path(config_.data_dir, kProducerIdFile);
-  SAMSA_TRY_ASSIGN(bool exists, samsa::Env::posix().exists(path));
+  SAMSA_TRY_ASSIGN(bool exists, env_.exists(path));
   if (!exists) return samsa::Status();
-  SAMSA_TRY_ASSIGN(auto bytes, samsa::read_file(samsa::Env::posix(), path));
+  SAMSA_TRY_ASSIGN(auto bytes, samsa::read_file(env_, path));
   // "v1 <reserved end>\n"
   const std::string_view text = samsa::as_chars(bytes);
   std::int64_t end = -1;
@@ -147,9 +134,8 @@ samsa::Result<std::int64_t> Broker::next_producer_id() {
   if (next_pid_ == reserved_end_) {
     const std::int64_t end = reserved_end_ + kProducerIdBlock;
     const std::string text = fmt::format("v1 {}\n", end);
-    SAMSA_TRY(samsa::write_file_atomically(samsa::Env::posix(),
-                                           samsa::join_path(config_.data_dir, kProducerIdFile),
-                                           samsa::as_bytes(text)));
+    SAMSA_TRY(samsa::write_file_atomically(
+        env_, samsa::join_path(config_.data_dir, kProducerIdFile), samsa::as_bytes(text)));
     reserved_end_ = end;
   }
   return next_pid_++;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "append_queue.h"
+#include "samsa/env.h"
 #include "samsa/partition.h"
 #include "work_pool.h"
 
@@ -61,9 +62,11 @@ class Broker {
   static constexpr std::int64_t kProducerIdBlock = 1000;
 
   // Opens every DIR/<topic>-<N> found. `append_pool` runs the append queues; `waiters` is
-  // told about every append. Both must outlive the broker.
+  // told about every append; every file operation goes through `env`. All three must
+  // outlive the broker.
   static samsa::Result<std::unique_ptr<Broker>> open(BrokerConfig config, WorkPool& append_pool,
-                                                     FetchWaiters& waiters);
+                                                     FetchWaiters& waiters,
+                                                     samsa::Env& env = samsa::Env::posix());
   ~Broker();
 
   const BrokerConfig& config() const { return config_; }
@@ -82,13 +85,14 @@ class Broker {
   samsa::Status close();
 
  private:
-  Broker(BrokerConfig config, WorkPool& append_pool, FetchWaiters& waiters)
-      : config_(std::move(config)), append_pool_(append_pool), waiters_(waiters) {}
+  Broker(BrokerConfig config, WorkPool& append_pool, FetchWaiters& waiters, samsa::Env& env)
+      : config_(std::move(config)), env_(env), append_pool_(append_pool), waiters_(waiters) {}
   samsa::Status load_existing();
   samsa::Result<std::shared_ptr<Topic>> open_topic(const std::string& name, std::int32_t count);
   samsa::Status load_producer_ids();
 
   BrokerConfig config_;
+  samsa::Env& env_;
   std::unique_ptr<samsa::FileLock> lock_;  // DIR/.lock: one server per data directory
   WorkPool& append_pool_;
   FetchWaiters& waiters_;

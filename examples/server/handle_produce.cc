@@ -38,7 +38,7 @@ struct ProduceState {
 
 // The checks made before queueing: an error code, or 0 and the batch's producer id.
 std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_t version,
-                      std::uint32_t max_batch_bytes, bool& idempotent) {
+                      bool& idempotent) {
   if (!records || records->empty()) return error::kCorruptMessage;
   auto view = samsa::RecordBatchView::parse(*records);
   if (!view.ok() && view.status().code() == samsa::StatusCode::not_supported && version < 3) {
@@ -46,7 +46,6 @@ std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_
   }
   if (!view.ok()) return error::kCorruptMessage;
   if (view->size_bytes() != records->size()) return error::kCorruptMessage;  // not one batch
-  if (view->size_bytes() > max_batch_bytes) return error::kMessageTooLarge;
   if (view->compression() == samsa::Compression::zstd && version < 7) {
     return error::kUnsupportedCompressionType;  // KIP-110: zstd needs Produce v7
   }
@@ -80,7 +79,6 @@ void Handlers::produce(Request request) {
   state->respond = request.respond;
   state->acks_zero = m.acks == 0;
   const bool acks_ok = m.acks == 0 || m.acks == 1 || m.acks == -1;
-  const std::uint32_t max_batch_bytes = broker_.config().partition.log.max_batch_bytes;
   // Sized up front: the append callbacks write into their own slots concurrently.
   state->response.responses.resize(m.topics.size());
   for (std::size_t t = 0; t < m.topics.size(); ++t) {
@@ -104,9 +102,7 @@ void Handlers::produce(Request request) {
       } else if (handle == nullptr) {
         out.error_code = error::kUnknownTopicOrPartition;
         state->failed = true;
-      } else if (std::int16_t e =
-                     precheck(data.records, state->version, max_batch_bytes, idempotent);
-                 e != 0) {
+      } else if (std::int16_t e = precheck(data.records, state->version, idempotent); e != 0) {
         out.error_code = e;
         state->failed = true;
       } else {

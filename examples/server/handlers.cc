@@ -103,6 +103,8 @@ std::int16_t produce_error_code(const samsa::Status& status) {
       return error::kInvalidProducerEpoch;
     case StatusCode::unknown_producer_id:
       return error::kUnknownProducerId;
+    case StatusCode::record_too_large:  // over max_batch_bytes, checked by the Log
+      return error::kMessageTooLarge;
     case StatusCode::io_error:
     case StatusCode::no_space:
     case StatusCode::failed_precondition:

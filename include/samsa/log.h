@@ -76,6 +76,18 @@ struct LogConfig {
   std::int32_t partition = -1;
 };
 
+// The topic and partition a Kafka partition directory is named for.
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
+};
+// Kafka's partition directory name "<topic>-<N>" ("orders-3"): the topic before the last
+// '-' (not empty) and N, decimal digits from 0 to INT32_MAX. nullopt for any other name. The
+// topic is not checked against Kafka's topic name rule (a host creating directories from
+// names checks that).
+std::optional<TopicPartition> parse_partition_dir_name(std::string_view name);
+
 struct LogOpenOptions {
   // When recovery finds corruption in data that was known to be flushed (before the
   // recovery point), open fails naming the file and byte position, unless this is set:

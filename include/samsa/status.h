@@ -34,6 +34,7 @@ enum class StatusCode : std::uint8_t {
   out_of_order_sequence,   // a batch's sequence does not follow the producer's last one
   invalid_producer_epoch,  // a batch from an epoch older than the producer's current one
   unknown_producer_id,     // no state for the producer, and its batch does not start at 0
+  record_too_large,        // a batch larger than LogConfig::max_batch_bytes (MESSAGE_TOO_LARGE)
 };
 
 // "ok", "corruption", ... (stable names, used in messages and tests).
@@ -73,6 +74,9 @@ class [[nodiscard]] Status {
   }
   static Status unknown_producer_id(std::string msg) {
     return {StatusCode::unknown_producer_id, std::move(msg)};
+  }
+  static Status record_too_large(std::string msg) {
+    return {StatusCode::record_too_large, std::move(msg)};
   }
 
   // Builds the status for a failed system call from errno: ENOSPC and EDQUOT map to
