@@ -122,7 +122,7 @@ Status Log::failure() const {
 
 std::size_t Log::waiting_for_sync() const {
   std::lock_guard lock(impl_->sync_mu);
-  return impl_->sync_waiters.size();
+  return impl_->group_commit.waiting();
 }
 
 // ------------------------------------------------------------------------ writes
