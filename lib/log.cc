@@ -512,8 +512,10 @@ Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
   const auto segments = m.snapshot();
   SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
   if (!start) return LogSlice();
-  const auto& [segment, first, bound] = *start;
-  const Segment& seg = *segment;
+  // Named, not a structured binding: clang (before 16) refuses one captured by a lambda.
+  const Segment& seg = *start->segment;
+  const BatchLocation& first = start->first;
+  const Offset bound = start->bound;
   LogSlice slice;
   std::uint64_t bytes = 0;
   Offset next = first.base_offset;
@@ -541,8 +543,10 @@ Result<LogRead> Log::read_into(Offset offset, MutableByteSpan buffer,
   // Batches appended from here on end at or past the bound, so the walk stops before them.
   SAMSA_TRY_ASSIGN(const auto start, m.read_start(*segments, offset, options));
   if (!start) return LogRead();
-  const auto& [segment, first, bound] = *start;
-  const Segment& seg = *segment;
+  // Named, not a structured binding: clang (before 16) refuses one captured by a lambda.
+  const Segment& seg = *start->segment;
+  const BatchLocation& first = start->first;
+  const Offset bound = start->bound;
   LogRead result;
   if (first.size_bytes > buffer.size()) {
     result.needed_bytes = first.size_bytes;
