@@ -20,6 +20,8 @@ std::string_view to_string(KafkaError error) {
       return "NOT_LEADER_OR_FOLLOWER";
     case KafkaError::request_timed_out:
       return "REQUEST_TIMED_OUT";
+    case KafkaError::record_list_too_large:
+      return "RECORD_LIST_TOO_LARGE";
     case KafkaError::replica_not_available:
       return "REPLICA_NOT_AVAILABLE";
     case KafkaError::not_enough_replicas:
@@ -40,6 +42,10 @@ std::string_view to_string(KafkaError error) {
       return "OFFSET_NOT_AVAILABLE";
     case KafkaError::invalid_record:
       return "INVALID_RECORD";
+    case KafkaError::inconsistent_voter_set:
+      return "INCONSISTENT_VOTER_SET";
+    case KafkaError::inconsistent_cluster_id:
+      return "INCONSISTENT_CLUSTER_ID";
     case KafkaError::invalid_update_version:
       return "INVALID_UPDATE_VERSION";
     case KafkaError::ineligible_replica:

@@ -18,6 +18,7 @@ enum class KafkaError : std::int16_t {
   leader_not_available = 5,
   not_leader_or_follower = 6,
   request_timed_out = 7,
+  record_list_too_large = 18,
   replica_not_available = 9,
   not_enough_replicas = 19,
   not_enough_replicas_after_append = 20,
@@ -28,7 +29,9 @@ enum class KafkaError : std::int16_t {
   unknown_leader_epoch = 75,
   offset_not_available = 78,
   invalid_record = 87,
+  inconsistent_voter_set = 94,
   invalid_update_version = 95,
+  inconsistent_cluster_id = 104,
   ineligible_replica = 107,
 };
 

@@ -15,5 +15,6 @@ struct SimOptions {
 
 // One seed: true when every invariant held. Violations and (with trace) events go to stdout.
 bool run_replica_seed(std::uint64_t seed, const SimOptions& options);
+bool run_raft_seed(std::uint64_t seed, const SimOptions& options);
 
 }  // namespace samsa::sim

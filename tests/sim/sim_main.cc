@@ -1,4 +1,4 @@
-// samsa-sim: deterministic simulations of samsa's replication (and, later, Raft).
+// samsa-sim: deterministic simulations of samsa's replication and Raft.
 //
 //   samsa-sim <subcommand> --seed-start S --seeds N [--steps K]   many seeds
 //   samsa-sim <subcommand> --seed S [--trace] [--steps K]         one seed, replayable
@@ -28,6 +28,8 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"replica", samsa::sim::run_replica_seed,
      "ISR replication of one partition: 1 leader, 2-4 followers, faults, a test controller"},
+    {"raft", samsa::sim::run_raft_seed,
+     "a KRaft quorum: 3 or 5 voters, 0-2 observers, faults, power cuts, resigns, proposals"},
 };
 
 int usage() {

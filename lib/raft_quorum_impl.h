@@ -1,0 +1,163 @@
+// Internal: RaftQuorum's state, shared by raft_quorum.cc (transitions, timers, proposals,
+// Ready), raft_quorum_vote.cc (Vote, BeginQuorumEpoch, EndQuorumEpoch) and
+// raft_quorum_fetch.cc (Fetch on both sides).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "samsa/raft_quorum.h"
+
+namespace samsa::raft {
+
+// Where each leader epoch's batches begin in the local log.
+struct Epochs {
+  std::vector<EpochEntry> entries;
+  // The largest epoch <= `requested` and where it ends (Kafka's endOffsetForEpoch); an
+  // epoch above every known one ends at the log end; one below all ends at the first start.
+  EpochEndOffset end_for(LeaderEpoch requested, Offset log_end) const;
+  LeaderEpoch latest() const;
+  void assign(LeaderEpoch epoch, Offset start);
+  void truncate(Offset end);  // the log was cut to `end`
+};
+
+// The leader's view of one voter (Kafka's LeaderState.ReplicaState).
+struct ReplicaProgress {
+  Offset end{0};                  // the last FetchOffset it sent: its durable log end
+  std::int64_t last_fetch_at = -1;
+  std::int64_t begin_sent_at = -1'000'000'000;
+};
+
+struct ParkedFetch {
+  NodeId from = kNoNode;
+  std::int64_t correlation_id = 0;
+  FetchRequest request;
+  std::int64_t deadline = 0;
+};
+
+struct InFlightFetch {
+  std::int64_t correlation_id = 0;
+  std::int64_t sent_at = 0;
+  NodeId to = kNoNode;
+};
+
+struct RaftQuorum::Impl {
+  RaftConfig config;
+  const RaftLog* reader = nullptr;
+  std::mt19937_64 rng;
+  std::int64_t now = 0;
+  std::int64_t next_correlation = 0;
+  bool is_voter = false;
+
+  // Election state (what quorum-state holds).
+  Role role = Role::unattached;
+  LeaderEpoch epoch{0};
+  NodeId leader_id = kNoNode;
+  NodeId voted_id = kNoNode;
+  QuorumStateData persisted;
+
+  // The local log as the host will hold it once the pending Ready is executed.
+  Offset log_start{0};
+  Offset log_end{0};
+  Offset durable_end{0};  // the log end as of the last advance()
+  Offset handed_end{0};   // the log end as of the last ready()
+  Epochs epochs;
+  Offset high_watermark = Offset::none();
+  bool hw_changed = false;
+
+  // Timers.
+  std::int64_t election_deadline = 0;
+  std::int64_t fetch_deadline = 0;
+  std::int64_t fetch_backoff_until = 0;
+  std::int64_t check_quorum_deadline = 0;
+  std::int64_t observer_next_at = 0;
+
+  // Prospective / Candidate.
+  std::set<NodeId> prospective_granted, prospective_rejected;
+  std::set<NodeId> candidate_granted, candidate_rejected;
+  std::map<NodeId, std::int64_t> vote_sent_at;  // unanswered vote requests
+
+  // Leader.
+  std::map<NodeId, ReplicaProgress> replicas;  // voters (self included)
+  std::set<NodeId> begin_acked;
+  std::set<NodeId> check_quorum_heard;
+  std::vector<ParkedFetch> parked;
+  Offset epoch_start_offset = Offset::none();
+  std::deque<std::pair<Offset, std::size_t>> uncommitted;  // (end offset, bytes) of own batches
+  std::size_t uncommitted_bytes = 0;
+
+  // Follower.
+  std::optional<InFlightFetch> fetch_in_flight;
+  bool leader_resigned = false;  // EndQuorumEpoch seen: the leader is not live
+
+  Ready out;
+  bool ready_outstanding = false;
+  LeaderAndEpoch last_reported;
+  RaftCounters counters;
+
+  // raft_quorum.cc
+  bool voter(NodeId id) const;
+  // The leader this node names in its answers: only a live one (itself while leading, the
+  // one it follows or still trusts), never itself once it stopped leading.
+  NodeId advertised_leader() const;
+  std::size_t majority() const;
+  std::int64_t random_between(std::int64_t lo, std::int64_t hi);
+  void reset_election_timer();
+  void send(NodeId to, Payload payload, std::int64_t correlation_id);
+  std::int64_t next_id();
+  void persist();
+  void clear_role_state();
+  void become_unattached(LeaderEpoch new_epoch);
+  void become_voted(NodeId candidate);
+  void become_follower(LeaderEpoch new_epoch, NodeId leader, bool persist_it = true);
+  void become_prospective();
+  void become_candidate();
+  void become_leader();
+  void become_resigned(bool graceful);
+  void become_resigned_at_start();
+  void high_watermark_reset_for_new_epoch();
+  std::int64_t check_quorum_timeout() const;
+  void maybe_advance_high_watermark();
+  void set_high_watermark(Offset hw);
+  void append_own(std::vector<std::byte> batch);
+  void enter(std::int64_t t);
+  void on_tick();
+  void check_invariants() const;
+
+  // raft_quorum_vote.cc
+  void send_vote_request(NodeId to, bool pre_vote);
+  void resend_vote_requests();
+  void send_begin_epoch(NodeId to);
+  bool log_up_to_date(LeaderEpoch last_epoch, Offset last_offset) const;
+  // A message from `from` carries (epoch, leader): moves to a newer epoch, or learns the
+  // leader of this one. True when the message is from the current epoch (or a newer one,
+  // now current) and may be handled further.
+  bool observe_epoch(LeaderEpoch their_epoch, NodeId their_leader);
+  void on_vote_request(const Message& m, const VoteRequest& r);
+  void on_vote_response(const Message& m, const VoteResponse& r);
+  void on_begin_epoch_request(const Message& m, const BeginQuorumEpochRequest& r);
+  void on_begin_epoch_response(const Message& m, const BeginQuorumEpochResponse& r);
+  void on_end_epoch_request(const Message& m, const EndQuorumEpochRequest& r);
+  void on_end_epoch_response(const Message& m, const EndQuorumEpochResponse& r);
+
+  // raft_quorum_fetch.cc
+  void send_fetch();
+  void observer_discover();
+  void on_fetch_request(const Message& m, const FetchRequest& r);
+  void on_fetch_response(const Message& m, const FetchResponse& r);
+  // Answers a fetch now; false when it should wait (long poll) instead.
+  bool answer_fetch(NodeId from, std::int64_t correlation_id, const FetchRequest& r, bool may_park);
+  void complete_parked_fetches(bool only_if_news);
+  void expire_parked_fetches();
+  void truncate_log(Offset to);
+};
+
+using Impl = RaftQuorum::Impl;
+
+}  // namespace samsa::raft

@@ -1,0 +1,588 @@
+// samsa-sim raft: one KRaft quorum of 3 or 5 voters and 0-2 observers, each RaftQuorum on a
+// simulated disk (a log of batches with an fsync boundary and an atomically replaced
+// quorum-state), a simulated network that drops, delays, reorders, duplicates and
+// partitions (also one way), power cuts at every stage of executing a Ready, restarts,
+// forward clock jumps, graceful resigns and proposals under load.
+//
+// A power cut at stage 0 loses the whole Ready; at 1 keeps the quorum-state only; at 2
+// also the truncation and a random prefix of the appended batches (a torn tail, cut at a
+// batch boundary as Log recovery cuts it); at 3 everything is durable but nothing was sent.
+//
+// Invariants after every step (besides each RaftQuorum's own, asserted inside):
+//   leader: at most one leader per epoch, over the whole run;
+//   epochs: a node's epoch never decreases, across restarts too (as persisted);
+//   hw: a node's high watermark never decreases within an incarnation;
+//   committed: every batch below a node's high watermark equals the one first seen
+//     committed at its offset (identical on every node that holds it), and when the
+//     leader's high watermark passes a batch, a majority of voters hold it durably;
+//   once: every proposed value is committed at most once;
+//   acked: every proposal a leader saw committed is in the final committed log.
+// At the end the faults stop, every node restarts, and all must converge on one leader's
+// log within a bounded time.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+
+#include "samsa/raft_quorum.h"
+#include "samsa/record_batch.h"
+#include "sim.h"
+#include "sim_network.h"
+#include "strong_types.h"
+
+namespace samsa::sim {
+namespace {
+
+using raft::Message;
+using raft::NodeId;
+using raft::RaftQuorum;
+using raft::Role;
+
+std::uint64_t g_current_seed = 0;
+
+void on_abort(int) {
+  char line[160];
+  const int n = std::snprintf(line, sizeof line,
+                              "FAIL seed %llu (assertion): replay with: samsa-sim raft --seed %llu "
+                              "--trace\n",
+                              static_cast<unsigned long long>(g_current_seed),
+                              static_cast<unsigned long long>(g_current_seed));
+  if (n > 0) (void)!write(1, line, static_cast<std::size_t>(n));
+  std::_Exit(1);
+}
+
+struct Batch {
+  Offset base;
+  Offset next;
+  LeaderEpoch epoch;
+  std::vector<std::byte> bytes;
+};
+
+// The simulated disk: batches (a durable prefix and an unsynced tail) and quorum-state.
+class MemLog : public raft::RaftLog {
+ public:
+  std::vector<Batch> batches;
+  std::size_t durable = 0;  // batches [0, durable) survive a power cut
+  std::optional<QuorumStateData> quorum_state;
+
+  Offset end() const { return batches.empty() ? Offset(0) : batches.back().next; }
+
+  Result<std::vector<std::byte>> read(Offset offset, std::uint32_t max_bytes) const override {
+    std::vector<std::byte> out;
+    for (const Batch& b : batches) {
+      if (b.next <= offset) continue;
+      if (!out.empty() && out.size() + b.bytes.size() > max_bytes) break;
+      out.insert(out.end(), b.bytes.begin(), b.bytes.end());
+    }
+    return out;
+  }
+
+  void truncate(Offset to) {
+    while (!batches.empty() && batches.back().base >= to) batches.pop_back();
+    if (!batches.empty() && batches.back().next > to) batches.pop_back();  // whole batches only
+    durable = std::min(durable, batches.size());
+  }
+
+  void append(const std::vector<std::byte>& bytes) {
+    auto view = RecordBatchView::parse(ByteSpan(bytes));
+    SAMSA_SIM_CHECK_BATCH(view);
+    batches.push_back({view->base_offset(), view->next_offset(), view->partition_leader_epoch(), bytes});
+  }
+
+  static void SAMSA_SIM_CHECK_BATCH(const Result<RecordBatchView>& view) {
+    if (!view.ok()) {
+      std::fprintf(stderr, "sim: a Ready appended a bad batch: %s\n", view.status().message().c_str());
+      std::abort();
+    }
+  }
+
+  raft::RaftLogSummary summary() const {
+    raft::RaftLogSummary s;
+    s.log_end_offset = end();
+    for (const Batch& b : batches) {
+      if (s.epochs.empty() || s.epochs.back().epoch != b.epoch) s.epochs.push_back({b.epoch, b.base});
+    }
+    return s;
+  }
+
+  const Batch* at(Offset base) const {
+    for (const Batch& b : batches) {
+      if (b.base == base) return &b;
+    }
+    return nullptr;
+  }
+};
+
+struct Node {
+  NodeId id = 0;
+  bool voter = true;
+  MemLog disk;
+  std::unique_ptr<RaftQuorum> quorum;  // null while down
+  std::int64_t down_until = 0;
+  std::int64_t skew = 0;  // forward clock jumps
+  std::uint64_t incarnation = 0;
+  LeaderEpoch life_epoch{0};      // this incarnation's epoch so far
+  Offset hw = Offset::none();     // this incarnation's high watermark
+  Offset applied{0};              // checked against the committed history up to here
+};
+
+struct Proposal {
+  NodeId leader;
+  LeaderEpoch epoch;
+  Offset base;
+  Offset last;
+  std::vector<std::uint64_t> values;
+};
+
+std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::byte x : b) h = (h ^ static_cast<std::uint8_t>(x)) * 1099511628211ULL;
+  return h;
+}
+
+class RaftSim {
+ public:
+  RaftSim(std::uint64_t seed, const SimOptions& options)
+      : seed_(seed), trace_(options.trace), rng_(seed), net_(network_config(seed), seed ^ 0x51f15e) {
+    steps_ = options.steps > 0 ? options.steps : 1500;
+    const int voters = pick(0, 1) == 0 ? 3 : 5;
+    const int observers = static_cast<int>(pick(0, 2));
+    for (int i = 1; i <= voters; ++i) voter_ids_.push_back(i);
+    for (int i = 0; i < voters + observers; ++i) {
+      auto n = std::make_unique<Node>();
+      n->id = i + 1;
+      n->voter = i < voters;
+      nodes_.push_back(std::move(n));
+    }
+    power_cut_per_ready_ = pick(0, 3) == 0 ? 0.0 : 0.0005 * static_cast<double>(pick(1, 8));
+    election_timeout_ = pick(50, 150);
+    fetch_timeout_ = election_timeout_ * 2;
+    trace(fmt::format("seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
+                      "timeout {} ms",
+                      seed, voters, observers, describe(net_.config()), power_cut_per_ready_,
+                      election_timeout_));
+    for (auto& n : nodes_) start(*n);
+  }
+
+  bool run() {
+    for (int step = 0; step < steps_ && ok_; ++step) {
+      now_ += pick(1, 5);
+      faults();
+      load();
+      deliver();
+      tick_all();
+    }
+    if (ok_) converge();
+    if (trace_ || !ok_) {
+      trace(fmt::format("end: {} committed batches, {} acked proposals, net {} sent {} dropped {} "
+                        "blocked",
+                        committed_.size(), acked_.size(), net_.stats().sent, net_.stats().dropped,
+                        net_.stats().blocked));
+    }
+    return ok_;
+  }
+
+ private:
+  static NetworkConfig network_config(std::uint64_t seed) {
+    std::mt19937_64 r(seed * 7919);
+    NetworkConfig c;
+    c.drop_probability = std::uniform_int_distribution<int>(0, 8)(r) / 100.0;
+    c.duplicate_probability = std::uniform_int_distribution<int>(0, 4)(r) / 100.0;
+    c.delay_min_ms = 1;
+    c.delay_max_ms = std::uniform_int_distribution<int>(2, 30)(r);
+    return c;
+  }
+
+  std::int64_t pick(std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_);
+  }
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  void trace(const std::string& s) {
+    if (trace_) fmt::print("[{:>6}] {}\n", now_, s);
+  }
+  void fail(const std::string& s) {
+    if (ok_) fmt::print("seed {}: VIOLATION at t={}: {}\n", seed_, now_, s);
+    ok_ = false;
+  }
+
+  std::int64_t clock(const Node& n) const { return now_ + n.skew; }
+
+  void start(Node& n) {
+    ++n.incarnation;
+    raft::RaftConfig c;
+    c.self = n.id;
+    c.voters = voter_ids_;
+    c.cluster_id = "sim-cluster";
+    c.random_seed = seed_ * 1000 + static_cast<std::uint64_t>(n.id) * 100 + n.incarnation;
+    c.incarnation = n.incarnation;
+    c.election_timeout_ms = election_timeout_;
+    c.election_backoff_max_ms = election_timeout_;
+    c.fetch_timeout_ms = fetch_timeout_;
+    c.request_timeout_ms = election_timeout_;
+    c.fetch_max_wait_ms = static_cast<std::int32_t>(pick(0, 40));
+    c.fetch_max_bytes = static_cast<std::int32_t>(pick(200, 5000));
+    c.uncommitted_max_bytes = 64 << 10;
+    // A restart keeps only what was durable.
+    n.disk.batches.resize(n.disk.durable);
+    auto q = RaftQuorum::create(c, n.disk.quorum_state, n.disk.summary(), &n.disk, clock(n));
+    if (!q.ok()) return fail(fmt::format("node {} cannot start: {}", n.id, q.status().message()));
+    n.quorum = std::move(*q);
+    n.hw = Offset::none();
+    n.applied = Offset(0);
+    const LeaderEpoch e = n.quorum->status().epoch;
+    // A restart resumes the persisted epoch (what was only in memory was never told).
+    const std::int32_t persisted = n.disk.quorum_state ? n.disk.quorum_state->leader_epoch : 0;
+    if (e.value() != persisted) {
+      fail(fmt::format("node {} restarts in epoch {}, not its persisted {}", n.id, e, persisted));
+    }
+    n.life_epoch = e;
+    trace(fmt::format("node {} starts (incarnation {}): epoch {} log end {}", n.id, n.incarnation, e,
+                      n.disk.end()));
+    drain(n);
+  }
+
+  void crash(Node& n, int stage) {
+    trace(fmt::format("node {} loses power (stage {})", n.id, stage));
+    n.quorum.reset();
+    n.down_until = now_ + pick(20, 800);
+    net_.drop_node(n.id);
+  }
+
+  // Executes n's Readys until none is left; may cut power half way.
+  void drain(Node& n) {
+    for (int guard = 0; n.quorum && n.quorum->has_ready() && guard < 100; ++guard) {
+      raft::Ready r = n.quorum->ready();
+      const int cut = !stopping_ && chance(power_cut_per_ready_) ? static_cast<int>(pick(0, 3)) : -1;
+      if (cut == 0) return crash(n, 0);
+      if (r.quorum_state) {
+        if (n.disk.quorum_state && r.quorum_state->leader_epoch < n.disk.quorum_state->leader_epoch) {
+          fail(fmt::format("node {} persists epoch {} after {}", n.id, r.quorum_state->leader_epoch,
+                           n.disk.quorum_state->leader_epoch));
+        }
+        if (n.disk.quorum_state && r.quorum_state->leader_epoch == n.disk.quorum_state->leader_epoch &&
+            n.disk.quorum_state->voted_id != raft::kNoNode &&
+            r.quorum_state->voted_id != n.disk.quorum_state->voted_id) {
+          fail(fmt::format("node {} votes twice in epoch {}: {} then {}", n.id,
+                           r.quorum_state->leader_epoch, n.disk.quorum_state->voted_id,
+                           r.quorum_state->voted_id));
+        }
+        n.disk.quorum_state = r.quorum_state;
+      }
+      if (cut == 1) return crash(n, 1);
+      if (r.truncate_to) {
+        if (*r.truncate_to < committed_end_for(n)) {
+          fail(fmt::format("node {} truncates to {} below what it saw committed ({})", n.id,
+                           *r.truncate_to, committed_end_for(n)));
+        }
+        n.disk.truncate(*r.truncate_to);
+      }
+      for (const auto& b : r.append) {
+        if (n.disk.end() != RecordBatchView::parse(ByteSpan(b))->base_offset()) {
+          fail(fmt::format("node {} appends at {} but its log ends at {}", n.id,
+                           RecordBatchView::parse(ByteSpan(b))->base_offset(), n.disk.end()));
+          return;
+        }
+        n.disk.append(b);
+      }
+      if (cut == 2) {
+        n.disk.durable += static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(n.disk.batches.size() - n.disk.durable)));
+        return crash(n, 2);
+      }
+      n.disk.durable = n.disk.batches.size();
+      if (cut == 3) return crash(n, 3);
+      for (auto& m : r.messages) {
+        if (trace_) trace("send " + raft::describe(m));
+        net_.send(m.from, m.to, std::move(m), now_);
+      }
+      if (r.leader_change) {
+        trace(fmt::format("node {} sees leader {} in epoch {}", n.id, r.leader_change->leader_id,
+                          r.leader_change->epoch));
+      }
+      n.quorum->advance(clock(n));
+      n.quorum->check_invariants();
+      observe(n);
+    }
+  }
+
+  Offset committed_end_for(const Node& n) const { return n.hw == Offset::none() ? Offset(0) : n.hw; }
+
+  void observe(Node& n) {
+    const raft::RaftStatus s = n.quorum->status();
+    // Epochs never go back on a node (and, checked in drain, neither on its disk).
+    if (s.epoch < n.life_epoch) {
+      fail(fmt::format("node {} epoch went back from {} to {}", n.id, n.life_epoch, s.epoch));
+    }
+    n.life_epoch = s.epoch;
+    if (s.role == Role::leader) {
+      auto [it, fresh] = leaders_.emplace(s.epoch.value(), n.id);
+      if (!fresh && it->second != n.id) {
+        fail(fmt::format("two leaders in epoch {}: {} and {}", s.epoch, it->second, n.id));
+      }
+    }
+    if (s.high_watermark != Offset::none()) {
+      if (n.hw != Offset::none() && s.high_watermark < n.hw) {
+        fail(fmt::format("node {} high watermark went back from {} to {}", n.id, n.hw, s.high_watermark));
+      }
+      n.hw = s.high_watermark;
+      apply(n, s);
+    }
+  }
+
+  // Checks n's batches below its high watermark against the committed history.
+  void apply(Node& n, const raft::RaftStatus& s) {
+    while (n.applied < n.hw) {
+      const Batch* b = nullptr;
+      for (const Batch& x : n.disk.batches) {
+        if (x.base <= n.applied && n.applied < x.next) b = &x;
+      }
+      if (b == nullptr) {
+        return fail(fmt::format("node {} has no batch at {} below its HW {}", n.id, n.applied, n.hw));
+      }
+      if (b->next > n.hw) return;  // a batch commits whole
+      const std::uint64_t h = hash_bytes(b->bytes);
+      auto [it, fresh] = committed_.emplace(b->base.value(), h);
+      if (!fresh && it->second != h) {
+        return fail(fmt::format("node {}: committed batch at {} differs from the one committed before",
+                                n.id, b->base));
+      }
+      if (fresh) {
+        // A majority of voters hold it durably.
+        int holders = 0;
+        for (const auto& o : nodes_) {
+          if (!o->voter) continue;
+          for (std::size_t i = 0; i < o->disk.durable && i < o->disk.batches.size(); ++i) {
+            if (o->disk.batches[i].base == b->base && hash_bytes(o->disk.batches[i].bytes) == h) ++holders;
+          }
+        }
+        if (holders < static_cast<int>(voter_ids_.size() / 2 + 1)) {
+          return fail(fmt::format("batch at {} committed on {} voters only", b->base, holders));
+        }
+        record_values(*b);
+      }
+      n.applied = b->next;
+    }
+    (void)s;
+    // Acknowledge the proposals this leader sees committed.
+    if (s.role == Role::leader) {
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->leader == n.id && it->epoch == s.epoch && it->last < n.hw) {
+          const Batch* b = n.disk.at(it->base);
+          if (b != nullptr) {
+            for (auto v : it->values) acked_.insert(v);
+          }
+          it = pending_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  void record_values(const Batch& b) {
+    auto view = RecordBatchView::parse(ByteSpan(b.bytes));
+    if (view->is_control()) return;
+    RecordReader reader;
+    if (!reader.reset(*view).ok()) return fail(fmt::format("committed batch at {} unreadable", b.base));
+    Record rec;
+    for (;;) {
+      auto more = reader.next(rec);
+      if (!more.ok()) return fail(fmt::format("committed batch at {}: {}", b.base, more.status().message()));
+      if (!*more) break;
+      std::uint64_t v = 0;
+      if (!rec.value || rec.value->size() != sizeof v) return fail("a committed value is malformed");
+      std::memcpy(&v, rec.value->data(), sizeof v);
+      if (!committed_values_.insert(v).second) {
+        return fail(fmt::format("value {} committed twice (again at batch {})", v, b.base));
+      }
+    }
+  }
+
+  void faults() {
+    for (auto& n : nodes_) {
+      if (!n->quorum && now_ >= n->down_until && !stopping_) start(*n);
+    }
+    if (chance(0.002)) {
+      Node& n = *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
+      if (n.quorum) crash(n, -1);
+    }
+    if (chance(0.002)) {
+      std::vector<NodeId> all;
+      for (auto& n : nodes_) all.push_back(n->id);
+      const NodeId victim = all[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(all.size()) - 1))];
+      if (chance(0.5)) {
+        trace(fmt::format("partition: node {} isolated", victim));
+        net_.isolate(victim, all);
+      } else {
+        // One way: the victim hears nobody (or nobody hears it).
+        const bool deaf = chance(0.5);
+        trace(fmt::format("partition: node {} {} (one way)", victim, deaf ? "hears nobody" : "is heard by nobody"));
+        for (NodeId o : all) {
+          if (o == victim) continue;
+          if (deaf) net_.block(o, victim);
+          else net_.block(victim, o);
+        }
+      }
+    }
+    if (net_.any_blocked() && chance(0.004)) {
+      trace("partition healed");
+      net_.heal();
+    }
+    if (chance(0.001)) {
+      Node& n = *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
+      const std::int64_t jump = pick(1, 3 * election_timeout_);
+      n.skew += jump;
+      trace(fmt::format("node {} clock jumps {} ms ahead", n.id, jump));
+    }
+    if (chance(0.001)) {
+      for (auto& n : nodes_) {
+        if (n->quorum && n->quorum->status().role == Role::leader) {
+          trace(fmt::format("node {} resigns", n->id));
+          n->quorum->resign(clock(*n));
+          drain(*n);
+          break;
+        }
+      }
+    }
+  }
+
+  void load() {
+    if (!chance(0.3)) return;
+    for (auto& n : nodes_) {
+      if (!n->quorum || n->quorum->status().role != Role::leader) continue;
+      const int count = static_cast<int>(pick(1, 3));
+      std::vector<std::vector<std::byte>> values;
+      std::vector<std::uint64_t> ids;
+      for (int i = 0; i < count; ++i) {
+        const std::uint64_t v = next_value_++;
+        std::vector<std::byte> b(sizeof v);
+        std::memcpy(b.data(), &v, sizeof v);
+        values.push_back(std::move(b));
+        ids.push_back(v);
+      }
+      const auto r = n->quorum->propose(values, clock(*n));
+      if (r.ok()) {
+        const auto s = n->quorum->status();
+        pending_.push_back({n->id, s.epoch, r.base_offset, r.last_offset, ids});
+      }
+      drain(*n);
+    }
+  }
+
+  void deliver() {
+    for (int guard = 0; guard < 10'000; ++guard) {
+      auto d = net_.next(now_);
+      if (!d) break;
+      Node* n = find(d->to);
+      if (n == nullptr || !n->quorum) continue;
+      if (trace_) trace("recv " + raft::describe(d->payload));
+      n->quorum->step(d->payload, clock(*n));
+      drain(*n);
+    }
+  }
+
+  void tick_all() {
+    for (auto& n : nodes_) {
+      if (!n->quorum) continue;
+      n->quorum->tick(clock(*n));
+      drain(*n);
+    }
+  }
+
+  Node* find(NodeId id) {
+    for (auto& n : nodes_) {
+      if (n->id == id) return n.get();
+    }
+    return nullptr;
+  }
+
+  // Faults stop; every node comes back; one leader must emerge and every node must reach
+  // its log end as high watermark.
+  void converge() {
+    net_.heal();
+    stopping_ = true;
+    trace("faults stop; converging");
+    for (auto& n : nodes_) {
+      if (!n->quorum) start(*n);
+    }
+    const std::int64_t deadline = now_ + 200 * election_timeout_ + 20'000;
+    while (now_ < deadline && ok_) {
+      now_ += 5;
+      deliver();
+      tick_all();
+      if (converged()) break;
+    }
+    if (!ok_) return;
+    if (!converged()) {
+      std::string s;
+      for (auto& n : nodes_) {
+        const auto st = n->quorum->status();
+        s += fmt::format(" [node {} {} epoch {} leader {} end {} hw {}]", n->id, to_string(st.role),
+                         st.epoch, st.leader_id, st.log_end_offset, st.high_watermark);
+      }
+      return fail("no convergence after the faults stopped:" + s);
+    }
+    for (auto v : acked_) {
+      if (!committed_values_.count(v)) return fail(fmt::format("acked value {} was never committed", v));
+    }
+  }
+
+  bool converged() {
+    Node* leader = nullptr;
+    for (auto& n : nodes_) {
+      if (n->quorum->status().role == Role::leader) leader = n.get();
+    }
+    if (leader == nullptr) return false;
+    const auto ls = leader->quorum->status();
+    if (ls.high_watermark != ls.log_end_offset) return false;
+    for (auto& n : nodes_) {
+      const auto s = n->quorum->status();
+      if (s.epoch != ls.epoch || s.log_end_offset != ls.log_end_offset ||
+          s.high_watermark != ls.high_watermark) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::uint64_t seed_;
+  bool trace_;
+  std::mt19937_64 rng_;
+  SimNetwork<Message> net_;
+  int steps_ = 0;
+  std::int64_t now_ = 0;
+  bool ok_ = true;
+  bool stopping_ = false;
+  double power_cut_per_ready_ = 0;
+  std::int64_t election_timeout_ = 100;
+  std::int64_t fetch_timeout_ = 200;
+  std::vector<NodeId> voter_ids_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::map<std::int32_t, NodeId> leaders_;  // epoch -> its leader
+  std::map<std::int64_t, std::uint64_t> committed_;  // batch base offset -> hash
+  std::set<std::uint64_t> committed_values_;
+  std::set<std::uint64_t> acked_;
+  std::vector<Proposal> pending_;
+  std::uint64_t next_value_ = 1;
+};
+
+}  // namespace
+
+bool run_raft_seed(std::uint64_t seed, const SimOptions& options) {
+  g_current_seed = seed;
+  std::signal(SIGABRT, on_abort);
+  RaftSim sim(seed, options);
+  const bool ok = sim.run();
+  std::signal(SIGABRT, SIG_DFL);
+  return ok;
+}
+
+}  // namespace samsa::sim
