@@ -15,6 +15,8 @@
 //   committed: every batch below a node's high watermark equals the one first seen
 //     committed at its offset (identical on every node that holds it), and when the
 //     leader's high watermark passes a batch, a majority of voters hold it durably;
+//   votes: no node grants two candidates its vote in one epoch (a crash right after voting
+//     is injected often, and the node comes back at once);
 //   once: every proposed value is committed at most once;
 //   acked: every proposal a leader saw committed is in the final committed log.
 // At the end the faults stop, every node restarts, and all must converge on one leader's
@@ -299,9 +301,25 @@ class RaftSim {
       }
       n.disk.durable = n.disk.batches.size();
       if (cut == 3) return crash(n, 3);
+      bool voted = false;
       for (auto& m : r.messages) {
         if (trace_) trace("send " + raft::describe(m));
+        if (const auto* v = std::get_if<raft::VoteResponse>(&m.payload); v && v->vote_granted && !v->pre_vote) {
+          // Never two votes in one epoch, whatever crashed in between.
+          auto [it, fresh] = votes_.emplace(std::make_pair(m.from, v->leader_epoch.value()), m.to);
+          if (!fresh && it->second != m.to) {
+            fail(fmt::format("node {} voted for {} and {} in epoch {}", m.from, it->second, m.to,
+                             v->leader_epoch));
+          }
+          voted = true;
+        }
         net_.send(m.from, m.to, std::move(m), now_);
+      }
+      // Crash right after voting (stage 4), back soon: the vote must survive.
+      if (voted && power_cut_per_ready_ > 0 && !stopping_ && chance(0.2)) {
+        crash(n, 4);
+        n.down_until = now_ + pick(1, 20);
+        return;
       }
       if (r.leader_change) {
         trace(fmt::format("node {} sees leader {} in epoch {}", n.id, r.leader_change->leader_id,
@@ -570,6 +588,7 @@ class RaftSim {
   std::map<std::int64_t, std::uint64_t> committed_;  // batch base offset -> hash
   std::set<std::uint64_t> committed_values_;
   std::set<std::uint64_t> acked_;
+  std::map<std::pair<NodeId, std::int32_t>, NodeId> votes_;  // (voter, epoch) -> candidate
   std::vector<Proposal> pending_;
   std::uint64_t next_value_ = 1;
 };
