@@ -1,0 +1,97 @@
+// Floor 7: RaftDriver executes a RaftQuorum's Ready against a samsa Log and Kafka's
+// quorum-state file, in the order written on Ready (quorum-state durable, truncate,
+// append and fdatasync; only then what goes out), so a host wires only the transport and
+// its state machine.
+//
+// On disk, as Kafka's KRaft lays out its metadata log directory:
+//   <data_dir>/__cluster_metadata-0/            a samsa Log (RecordBatch v2 segments)
+//   <data_dir>/__cluster_metadata-0/quorum-state  Kafka's QuorumStateData JSON
+// At open, the Log recovers (a torn tail is cut), the quorum-state file is read (a torn or
+// malformed one is reported as corruption naming it, never trusted) and the log's batches
+// are scanned for where each leader epoch begins.
+//
+// Usage: after every input (step, tick, propose, resign) call drain(now) and deliver what
+// it returns. A failed write (I/O error, full disk) stops the driver: every later call
+// returns that error, and the host reopens the node (a restart), which recovers from what
+// is durable. Nothing acknowledged is lost: nothing is sent before it is on disk.
+//
+// Thread-safety: not thread-safe; one owner drives it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "samsa/env.h"
+#include "samsa/log.h"
+#include "samsa/raft_quorum.h"
+
+namespace samsa::raft {
+
+// RaftLog over a samsa Log: whole batches from the one holding the offset.
+class LogRaftReader final : public RaftLog {
+ public:
+  explicit LogRaftReader(const Log& log) : log_(&log) {}
+  Result<std::vector<std::byte>> read(Offset offset, std::uint32_t max_bytes) const override;
+
+ private:
+  const Log* log_;
+};
+
+// The summary RaftQuorum::create needs: log start and end and where each epoch begins
+// (read from the batches' partition leader epochs). Corruption names the offset.
+Result<RaftLogSummary> scan_raft_log(const Log& log);
+
+// What a drained Ready leaves for the host, after it is durable.
+struct RaftOutput {
+  std::vector<Message> messages;              // deliver these
+  std::optional<Offset> high_watermark;       // records below it are committed
+  std::optional<LeaderAndEpoch> leader_change;
+};
+
+class RaftDriver {
+ public:
+  static constexpr const char* kLogDirName = "__cluster_metadata-0";
+  static constexpr const char* kQuorumStateFileName = "quorum-state";
+
+  // Opens (creating when needed) the node's directory under `data_dir`. The Log is opened
+  // with FlushPolicy::durable whatever `log_config` says, and with max_batch_bytes raised
+  // to fit the quorum's batch_max_bytes. `env` and `clock` must outlive the driver.
+  static Result<std::unique_ptr<RaftDriver>> open(Env& env, const std::string& data_dir,
+                                                  RaftConfig config, std::int64_t now,
+                                                  LogConfig log_config = {},
+                                                  Clock& clock = SystemClock::instance());
+  ~RaftDriver();
+
+  RaftQuorum& quorum() { return *quorum_; }
+  const RaftQuorum& quorum() const { return *quorum_; }
+  const Log& log() const { return *log_; }
+  const std::string& dir() const { return dir_; }
+
+  // Executes every pending Ready in its order and returns what to deliver. After an error
+  // the driver is stopped (see above).
+  Result<RaftOutput> drain(std::int64_t now);
+
+  // Shorthands: the input, then drain().
+  Result<RaftOutput> step(const Message& message, std::int64_t now);
+  Result<RaftOutput> tick(std::int64_t now);
+
+  // The committed records' batches from `offset` (below the high watermark), for the
+  // host's state machine to apply.
+  Result<std::vector<std::byte>> read_committed(Offset offset, std::uint32_t max_bytes) const;
+
+  Status failure() const { return failure_; }
+
+ private:
+  RaftDriver() = default;
+  Env* env_ = nullptr;
+  std::string dir_;
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<LogRaftReader> reader_;
+  std::unique_ptr<RaftQuorum> quorum_;
+  Status failure_;
+};
+
+}  // namespace samsa::raft
