@@ -47,21 +47,22 @@ Result<RaftLogSummary> scan_raft_log(const Log& log) {
     while (pos < bytes.size()) {
       auto view = RecordBatchView::parse(ByteSpan(bytes).subspan(pos));
       if (!view.ok()) {
-        return Status::corruption(fmt::format("{}: batch at offset {}: {}", log.dir(), at,
-                                              view.status().message()));
+        return Status::corruption(
+            fmt::format("{}: batch at offset {}: {}", log.dir(), at, view.status().message()));
       }
       const LeaderEpoch e = view->partition_leader_epoch();
       if (e < LeaderEpoch(0)) {
-        return Status::corruption(fmt::format(
-            "{}: batch at offset {} has no leader epoch ({}): not a KRaft log", log.dir(),
-            view->base_offset(), e));
+        return Status::corruption(
+            fmt::format("{}: batch at offset {} has no leader epoch ({}): not a KRaft log",
+                        log.dir(), view->base_offset(), e));
       }
       if (!s.epochs.empty() && e < s.epochs.back().epoch) {
         return Status::corruption(fmt::format("{}: batch at offset {} has epoch {} after epoch {}",
                                               log.dir(), view->base_offset(), e,
                                               s.epochs.back().epoch));
       }
-      if (s.epochs.empty() || s.epochs.back().epoch != e) s.epochs.push_back({e, view->base_offset()});
+      if (s.epochs.empty() || s.epochs.back().epoch != e)
+        s.epochs.push_back({e, view->base_offset()});
       at = view->next_offset();
       pos += view->size_bytes();
     }
@@ -84,7 +85,8 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::open(Env& env, const std::string
                    read_quorum_state(env, d->dir_ + "/" + kQuorumStateFileName));
   SAMSA_TRY_ASSIGN(RaftLogSummary summary, scan_raft_log(*d->log_));
   d->reader_ = std::make_unique<LogRaftReader>(*d->log_);
-  auto quorum = RaftQuorum::create(std::move(config), persisted, std::move(summary), d->reader_.get(), now);
+  auto quorum =
+      RaftQuorum::create(std::move(config), persisted, std::move(summary), d->reader_.get(), now);
   if (!quorum.ok()) {
     return Status(quorum.status().code(),
                   fmt::format("{}: {}", d->dir_, quorum.status().message()));
@@ -123,8 +125,9 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
       if (!appended.ok()) s = appended.status();
     }
     if (!s.ok()) {
-      failure_ = Status(s.code(), fmt::format("raft node {} in {}: {}; the node stopped (reopen it)",
-                                              quorum_->status().self, dir_, s.message()));
+      failure_ =
+          Status(s.code(), fmt::format("raft node {} in {}: {}; the node stopped (reopen it)",
+                                       quorum_->status().self, dir_, s.message()));
       return failure_;
     }
     // 4. Only now what goes out.
@@ -148,7 +151,8 @@ Result<RaftOutput> RaftDriver::tick(std::int64_t now) {
   return drain(now);
 }
 
-Result<std::vector<std::byte>> RaftDriver::read_committed(Offset offset, std::uint32_t max_bytes) const {
+Result<std::vector<std::byte>> RaftDriver::read_committed(Offset offset,
+                                                          std::uint32_t max_bytes) const {
   const Offset hw = quorum_->status().high_watermark;
   if (hw == Offset::none() || offset >= hw) return std::vector<std::byte>{};
   SAMSA_TRY_ASSIGN(std::vector<std::byte> bytes, reader_->read(offset, max_bytes));

@@ -41,9 +41,10 @@ std::string describe_payload(const VoteRequest& m) {
                      m.candidate_epoch, m.candidate_id, m.last_offset_epoch, m.last_offset);
 }
 std::string describe_payload(const VoteResponse& m) {
-  return fmt::format("{}Response{{{}epoch={} leader={} granted={}}}", m.pre_vote ? "PreVote" : "Vote",
-                     m.error_code == KafkaError::none ? "" : fmt::format("{} ", to_string(m.error_code)),
-                     m.leader_epoch, m.leader_id, m.vote_granted);
+  return fmt::format(
+      "{}Response{{{}epoch={} leader={} granted={}}}", m.pre_vote ? "PreVote" : "Vote",
+      m.error_code == KafkaError::none ? "" : fmt::format("{} ", to_string(m.error_code)),
+      m.leader_epoch, m.leader_id, m.vote_granted);
 }
 std::string describe_payload(const BeginQuorumEpochRequest& m) {
   return fmt::format("BeginQuorumEpoch{{epoch={} leader={}}}", m.leader_epoch, m.leader_id);
@@ -92,8 +93,9 @@ std::string describe_payload(const FetchResponse& m) {
 }  // namespace
 
 std::string describe(const Message& message) {
-  return fmt::format("{}->{} {}", message.from, message.to,
-                     std::visit([](const auto& p) { return describe_payload(p); }, message.payload));
+  return fmt::format(
+      "{}->{} {}", message.from, message.to,
+      std::visit([](const auto& p) { return describe_payload(p); }, message.payload));
 }
 
 // --- epochs of the local log
@@ -130,7 +132,8 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
                                                        std::optional<QuorumStateData> persisted,
                                                        RaftLogSummary log, const RaftLog* reader,
                                                        std::int64_t now) {
-  if (config.self < 0) return Status::invalid_argument(fmt::format("raft: node id {} < 0", config.self));
+  if (config.self < 0)
+    return Status::invalid_argument(fmt::format("raft: node id {} < 0", config.self));
   if (config.voters.empty()) return Status::invalid_argument("raft: the voter set is empty");
   std::set<NodeId> seen;
   for (NodeId v : config.voters) {
@@ -161,9 +164,11 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
   impl->log_end = log.log_end_offset;
   impl->durable_end = log.log_end_offset;
   for (const EpochEntry& e : log.epochs) {
-    if (!impl->epochs.entries.empty() && (e.epoch <= impl->epochs.entries.back().epoch ||
-                                          e.start_offset < impl->epochs.entries.back().start_offset)) {
-      return Status::invalid_argument(fmt::format("raft: log epochs out of order at epoch {}", e.epoch));
+    if (!impl->epochs.entries.empty() &&
+        (e.epoch <= impl->epochs.entries.back().epoch ||
+         e.start_offset < impl->epochs.entries.back().start_offset)) {
+      return Status::invalid_argument(
+          fmt::format("raft: log epochs out of order at epoch {}", e.epoch));
     }
     impl->epochs.entries.push_back(e);
   }
@@ -178,7 +183,8 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
                     impl->epochs.latest(), q.leader_epoch));
   }
   if (q.leader_id != kNoNode && !impl->voter(q.leader_id)) {
-    return Status::invalid_argument(fmt::format("raft: quorum-state leader {} is not a voter", q.leader_id));
+    return Status::invalid_argument(
+        fmt::format("raft: quorum-state leader {} is not a voter", q.leader_id));
   }
   impl->epoch = LeaderEpoch(q.leader_epoch);
   impl->persisted = q;
@@ -206,7 +212,9 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
 RaftQuorum::RaftQuorum(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RaftQuorum::~RaftQuorum() = default;
 
-const RaftCounters& RaftQuorum::counters() const { return impl_->counters; }
+const RaftCounters& RaftQuorum::counters() const {
+  return impl_->counters;
+}
 
 bool Impl::voter(NodeId id) const {
   return std::find(config.voters.begin(), config.voters.end(), id) != config.voters.end();
@@ -219,7 +227,9 @@ NodeId Impl::advertised_leader() const {
   return leader_id;
 }
 
-std::size_t Impl::majority() const { return config.voters.size() / 2 + 1; }
+std::size_t Impl::majority() const {
+  return config.voters.size() / 2 + 1;
+}
 
 std::int64_t Impl::random_between(std::int64_t lo, std::int64_t hi) {
   if (hi <= lo) return lo;
@@ -227,14 +237,17 @@ std::int64_t Impl::random_between(std::int64_t lo, std::int64_t hi) {
 }
 
 void Impl::reset_election_timer() {
-  election_deadline = now + random_between(config.election_timeout_ms, 2 * config.election_timeout_ms);
+  election_deadline =
+      now + random_between(config.election_timeout_ms, 2 * config.election_timeout_ms);
 }
 
 void Impl::send(NodeId to, Payload payload, std::int64_t correlation_id) {
   out.messages.push_back(Message{config.self, to, correlation_id, std::move(payload)});
 }
 
-std::int64_t Impl::next_id() { return next_correlation++; }
+std::int64_t Impl::next_id() {
+  return next_correlation++;
+}
 
 void Impl::persist() {
   QuorumStateData q;
@@ -276,7 +289,8 @@ void Impl::become_unattached(LeaderEpoch new_epoch) {
 }
 
 void Impl::become_voted(NodeId candidate) {
-  SAMSA_ASSERT(voted_id == kNoNode || voted_id == candidate, "voted {} then {}", voted_id, candidate);
+  SAMSA_ASSERT(voted_id == kNoNode || voted_id == candidate, "voted {} then {}", voted_id,
+               candidate);
   SAMSA_ASSERT(leader_id == kNoNode, "voting with a known leader {}", leader_id);
   clear_role_state();
   role = Role::voted;
@@ -362,8 +376,8 @@ void Impl::become_leader() {
   lc.voters.assign(config.voters.begin(), config.voters.end());
   lc.granting_voters = std::move(granting);
   const ControlRecord rec = lc;
-  auto batch = encode_control_batch(std::span<const ControlRecord>(&rec, 1), epoch,
-                                    Timestamp(now), log_end);
+  auto batch =
+      encode_control_batch(std::span<const ControlRecord>(&rec, 1), epoch, Timestamp(now), log_end);
   SAMSA_ASSERT(batch.ok(), "LeaderChange batch: {}", batch.status().message());
   append_own(std::move(*batch));
   for (NodeId v : config.voters) {
@@ -379,8 +393,9 @@ void Impl::become_resigned(bool graceful) {
   for (const auto& [id, progress] : replicas) {
     if (id != config.self) by_offset.push_back({progress.end, id});
   }
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
   std::vector<NodeId> successors;
   for (const auto& p : by_offset) successors.push_back(p.second);
   clear_role_state();
@@ -448,7 +463,8 @@ void Impl::set_high_watermark(Offset hw) {
 void Impl::append_own(std::vector<std::byte> batch) {
   auto view = RecordBatchView::parse(ByteSpan(batch));
   SAMSA_ASSERT(view.ok(), "own batch: {}", view.status().message());
-  SAMSA_ASSERT(view->base_offset() == log_end, "own batch at {} != log end {}", view->base_offset(), log_end);
+  SAMSA_ASSERT(view->base_offset() == log_end, "own batch at {} != log end {}", view->base_offset(),
+               log_end);
   epochs.assign(epoch, log_end);
   log_end = view->next_offset();
   uncommitted.push_back({log_end, batch.size()});
@@ -479,16 +495,18 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   }
   if (values.size() > m.config.batch_max_records) {
     r.error_code = KafkaError::record_list_too_large;
-    r.status = Status::record_too_large(fmt::format(
-        "raft: a proposal of {} records passes batch_max_records {}", values.size(), m.config.batch_max_records));
+    r.status = Status::record_too_large(
+        fmt::format("raft: a proposal of {} records passes batch_max_records {}", values.size(),
+                    m.config.batch_max_records));
     return r;
   }
   std::size_t bytes = 0;
   for (const auto& v : values) bytes += v.size() + 32;
   if (bytes > m.config.batch_max_bytes) {
     r.error_code = KafkaError::record_list_too_large;
-    r.status = Status::record_too_large(fmt::format(
-        "raft: a proposal of about {} bytes passes batch_max_bytes {}", bytes, m.config.batch_max_bytes));
+    r.status = Status::record_too_large(
+        fmt::format("raft: a proposal of about {} bytes passes batch_max_bytes {}", bytes,
+                    m.config.batch_max_bytes));
     return r;
   }
   if (m.uncommitted_bytes + bytes > m.config.uncommitted_max_bytes) {
@@ -535,7 +553,8 @@ bool RaftQuorum::resign(std::int64_t now) {
 // --- timers
 
 void Impl::enter(std::int64_t t) {
-  SAMSA_ASSERT(!ready_outstanding, "node {}: called before advance() of the last Ready", config.self);
+  SAMSA_ASSERT(!ready_outstanding, "node {}: called before advance() of the last Ready",
+               config.self);
   if (t > now) now = t;
 }
 
@@ -595,8 +614,8 @@ void Impl::on_tick() {
       }
       if (!fetch_in_flight && now >= fetch_backoff_until) {
         send_fetch();
-      } else if (fetch_in_flight &&
-                 now - fetch_in_flight->sent_at >= config.request_timeout_ms + config.fetch_max_wait_ms) {
+      } else if (fetch_in_flight && now - fetch_in_flight->sent_at >=
+                                        config.request_timeout_ms + config.fetch_max_wait_ms) {
         send_fetch();  // the answer was lost
       }
       break;
@@ -612,14 +631,18 @@ std::int64_t RaftQuorum::next_deadline() const {
       for (NodeId v : m.config.voters) {
         if (v == m.config.self || m.begin_acked.count(v)) continue;
         auto it = m.replicas.find(v);
-        if (it != m.replicas.end()) d = std::min(d, it->second.begin_sent_at + m.config.request_timeout_ms);
+        if (it != m.replicas.end())
+          d = std::min(d, it->second.begin_sent_at + m.config.request_timeout_ms);
       }
       return d;
     }
     case Role::follower: {
       std::int64_t d = m.fetch_deadline;
-      if (!m.fetch_in_flight) d = std::min(d, m.fetch_backoff_until);
-      else d = std::min(d, m.fetch_in_flight->sent_at + m.config.request_timeout_ms + m.config.fetch_max_wait_ms);
+      if (!m.fetch_in_flight)
+        d = std::min(d, m.fetch_backoff_until);
+      else
+        d = std::min(d, m.fetch_in_flight->sent_at + m.config.request_timeout_ms +
+                            m.config.fetch_max_wait_ms);
       return d;
     }
     case Role::prospective:
@@ -635,7 +658,9 @@ std::int64_t RaftQuorum::next_deadline() const {
 
 // --- Ready
 
-bool RaftQuorum::has_ready() const { return !impl_->out.empty(); }
+bool RaftQuorum::has_ready() const {
+  return !impl_->out.empty();
+}
 
 Ready RaftQuorum::ready() {
   Impl& m = *impl_;
@@ -684,42 +709,52 @@ RaftStatus RaftQuorum::status() const {
   return s;
 }
 
-void RaftQuorum::check_invariants() const { impl_->check_invariants(); }
+void RaftQuorum::check_invariants() const {
+  impl_->check_invariants();
+}
 
 void Impl::check_invariants() const {
   const NodeId self = config.self;
   SAMSA_ASSERT(log_start <= log_end, "node {}: log start {} <= end {}", self, log_start, log_end);
-  SAMSA_ASSERT(durable_end <= log_end, "node {}: durable end {} <= end {}", self, durable_end, log_end);
-  SAMSA_ASSERT(epochs.latest() <= epoch, "node {}: log epoch {} <= epoch {}", self, epochs.latest(), epoch);
+  SAMSA_ASSERT(durable_end <= log_end, "node {}: durable end {} <= end {}", self, durable_end,
+               log_end);
+  SAMSA_ASSERT(epochs.latest() <= epoch, "node {}: log epoch {} <= epoch {}", self, epochs.latest(),
+               epoch);
   for (std::size_t i = 1; i < epochs.entries.size(); ++i) {
-    SAMSA_ASSERT(epochs.entries[i - 1].epoch < epochs.entries[i].epoch, "node {}: epochs ascend", self);
+    SAMSA_ASSERT(epochs.entries[i - 1].epoch < epochs.entries[i].epoch, "node {}: epochs ascend",
+                 self);
     SAMSA_ASSERT(epochs.entries[i - 1].start_offset <= epochs.entries[i].start_offset,
                  "node {}: epoch starts ascend", self);
   }
   if (!epochs.entries.empty()) {
-    SAMSA_ASSERT(epochs.entries.back().start_offset < log_end, "node {}: epoch {} starts at {} < end {}",
-                 self, epochs.entries.back().epoch, epochs.entries.back().start_offset, log_end);
+    SAMSA_ASSERT(epochs.entries.back().start_offset < log_end,
+                 "node {}: epoch {} starts at {} < end {}", self, epochs.entries.back().epoch,
+                 epochs.entries.back().start_offset, log_end);
   }
   if (high_watermark != Offset::none()) {
-    SAMSA_ASSERT(high_watermark <= log_end, "node {}: HW {} <= log end {}", self, high_watermark, log_end);
+    SAMSA_ASSERT(high_watermark <= log_end, "node {}: HW {} <= log end {}", self, high_watermark,
+                 log_end);
   }
   SAMSA_ASSERT(persisted.leader_epoch == epoch.value() || ready_outstanding || !out.quorum_state ||
                    out.quorum_state->leader_epoch == epoch.value(),
                "node {}: epoch {} is persisted or about to be", self, epoch);
   switch (role) {
     case Role::leader:
-      SAMSA_ASSERT(leader_id == self, "node {}: leader knows itself as leader ({})", self, leader_id);
+      SAMSA_ASSERT(leader_id == self, "node {}: leader knows itself as leader ({})", self,
+                   leader_id);
       SAMSA_ASSERT(is_voter, "node {}: an observer leads", self);
-      SAMSA_ASSERT(epochs.latest() == epoch, "node {}: leader's log ends in its epoch {} ({})", self,
-                   epoch, epochs.latest());
-      SAMSA_ASSERT(epoch_start_offset != Offset::none(), "node {}: leader has an epoch start", self);
+      SAMSA_ASSERT(epochs.latest() == epoch, "node {}: leader's log ends in its epoch {} ({})",
+                   self, epoch, epochs.latest());
+      SAMSA_ASSERT(epoch_start_offset != Offset::none(), "node {}: leader has an epoch start",
+                   self);
       if (high_watermark != Offset::none()) {
         SAMSA_ASSERT(high_watermark <= durable_end || high_watermark <= log_end,
                      "node {}: leader HW {} within its log", self, high_watermark);
       }
       break;
     case Role::follower:
-      SAMSA_ASSERT(leader_id != kNoNode && leader_id != self, "node {}: follower of {}", self, leader_id);
+      SAMSA_ASSERT(leader_id != kNoNode && leader_id != self, "node {}: follower of {}", self,
+                   leader_id);
       break;
     case Role::candidate:
       SAMSA_ASSERT(voted_id == self, "node {}: candidate voted for itself ({})", self, voted_id);

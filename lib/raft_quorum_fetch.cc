@@ -40,7 +40,8 @@ void Impl::observer_discover() {
     if (v != config.self) others.push_back(v);
   }
   if (others.empty()) return;
-  const NodeId to = others[static_cast<std::size_t>(random_between(0, static_cast<std::int64_t>(others.size()) - 1))];
+  const NodeId to = others[static_cast<std::size_t>(
+      random_between(0, static_cast<std::int64_t>(others.size()) - 1))];
   FetchRequest r;
   r.cluster_id = config.cluster_id;
   r.replica_id = config.self;
@@ -168,8 +169,9 @@ void Impl::complete_parked_fetches(bool only_if_news) {
   std::vector<ParkedFetch> still;
   std::vector<ParkedFetch> due;
   for (auto& p : parked) {
-    const bool news = durable_end > p.request.fetch_offset ||
-                      (high_watermark != Offset::none() && high_watermark >= p.request.fetch_offset);
+    const bool news =
+        durable_end > p.request.fetch_offset ||
+        (high_watermark != Offset::none() && high_watermark >= p.request.fetch_offset);
     if (!only_if_news || news || now >= p.deadline) {
       due.push_back(std::move(p));
     } else {
@@ -191,10 +193,11 @@ void Impl::expire_parked_fetches() {
 }
 
 void Impl::truncate_log(Offset to) {
-  SAMSA_ASSERT(to >= log_start, "node {}: truncation to {} below log start {}", config.self, to, log_start);
+  SAMSA_ASSERT(to >= log_start, "node {}: truncation to {} below log start {}", config.self, to,
+               log_start);
   SAMSA_ASSERT(high_watermark == Offset::none() || to >= high_watermark,
-               "node {}: truncation to {} below the high watermark {} (a committed entry)", config.self,
-               to, high_watermark);
+               "node {}: truncation to {} below the high watermark {} (a committed entry)",
+               config.self, to, high_watermark);
   if (to >= log_end) return;
   ++counters.truncations;
   log_end = to;
@@ -220,13 +223,15 @@ void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
   }
   fetch_in_flight.reset();
   if (r.current_leader_epoch > epoch ||
-      (r.current_leader_epoch == epoch && role != Role::follower && r.current_leader_id != kNoNode)) {
+      (r.current_leader_epoch == epoch && role != Role::follower &&
+       r.current_leader_id != kNoNode)) {
     observe_epoch(r.current_leader_epoch, r.current_leader_id);
     return;
   }
   if (role != Role::follower || m.from != leader_id || r.current_leader_epoch < epoch) {
     ++counters.stale_responses;
-    if (role == Role::unattached && !is_voter) observe_epoch(r.current_leader_epoch, r.current_leader_id);
+    if (role == Role::unattached && !is_voter)
+      observe_epoch(r.current_leader_epoch, r.current_leader_id);
     return;
   }
   if (r.error_code != KafkaError::none) {
@@ -266,7 +271,8 @@ void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
   while (pos < r.records.size()) {
     auto view = RecordBatchView::parse(ByteSpan(r.records).subspan(pos));
     if (!view.ok() || !view->check_crc().ok() || view->base_offset() != expect ||
-        view->partition_leader_epoch() > epoch || view->partition_leader_epoch() < epochs.latest() ||
+        view->partition_leader_epoch() > epoch ||
+        view->partition_leader_epoch() < epochs.latest() ||
         view->partition_leader_epoch() < LeaderEpoch(0)) {
       malformed = true;
       break;

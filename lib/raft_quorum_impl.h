@@ -29,7 +29,7 @@ struct Epochs {
 
 // The leader's view of one voter (Kafka's LeaderState.ReplicaState).
 struct ReplicaProgress {
-  Offset end{0};                  // the last FetchOffset it sent: its durable log end
+  Offset end{0};  // the last FetchOffset it sent: its durable log end
   std::int64_t last_fetch_at = -1;
   std::int64_t begin_sent_at = -1'000'000'000;
 };

@@ -236,13 +236,15 @@ void Impl::on_end_epoch_request(const Message& m, const EndQuorumEpochRequest& r
     // The leader is gone: the first preferred successor campaigns at once, the others after
     // a backoff growing with their position (Kafka's strictExponentialElectionBackoffMs).
     leader_resigned = true;
-    const auto it = std::find(r.preferred_successors.begin(), r.preferred_successors.end(), config.self);
+    const auto it =
+        std::find(r.preferred_successors.begin(), r.preferred_successors.end(), config.self);
     std::int64_t delay = config.election_timeout_ms;
     if (it != r.preferred_successors.end()) {
       const auto position = it - r.preferred_successors.begin();
       delay = position == 0 ? 0
-                            : std::min<std::int64_t>(config.election_backoff_max_ms,
-                                                     std::int64_t{50} << std::min<std::int64_t>(position, 10));
+                            : std::min<std::int64_t>(
+                                  config.election_backoff_max_ms,
+                                  std::int64_t{50} << std::min<std::int64_t>(position, 10));
     }
     fetch_deadline = std::min(fetch_deadline, now + delay);
     if (is_voter && delay == 0) become_prospective();
@@ -274,10 +276,13 @@ void RaftQuorum::step(const Message& message, std::int64_t now) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, VoteRequest>) m.on_vote_request(message, p);
         if constexpr (std::is_same_v<T, VoteResponse>) m.on_vote_response(message, p);
-        if constexpr (std::is_same_v<T, BeginQuorumEpochRequest>) m.on_begin_epoch_request(message, p);
-        if constexpr (std::is_same_v<T, BeginQuorumEpochResponse>) m.on_begin_epoch_response(message, p);
+        if constexpr (std::is_same_v<T, BeginQuorumEpochRequest>)
+          m.on_begin_epoch_request(message, p);
+        if constexpr (std::is_same_v<T, BeginQuorumEpochResponse>)
+          m.on_begin_epoch_response(message, p);
         if constexpr (std::is_same_v<T, EndQuorumEpochRequest>) m.on_end_epoch_request(message, p);
-        if constexpr (std::is_same_v<T, EndQuorumEpochResponse>) m.on_end_epoch_response(message, p);
+        if constexpr (std::is_same_v<T, EndQuorumEpochResponse>)
+          m.on_end_epoch_response(message, p);
         if constexpr (std::is_same_v<T, FetchRequest>) m.on_fetch_request(message, p);
         if constexpr (std::is_same_v<T, FetchResponse>) m.on_fetch_response(message, p);
       },

@@ -3,15 +3,15 @@
 // quorum-state files, and I/O errors that stop a node.
 #include "samsa/raft_driver.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 
 #include "samsa/faulty_env.h"
 #include "samsa/record_batch.h"
@@ -86,7 +86,8 @@ class TestQuorum {
 
   NodeId leader() const {
     for (const auto& [id, n] : nodes_) {
-      if (n.driver && !down_.count(id) && n.driver->quorum().status().role == Role::leader) return id;
+      if (n.driver && !down_.count(id) && n.driver->quorum().status().role == Role::leader)
+        return id;
     }
     return kNoNode;
   }
@@ -159,14 +160,16 @@ TEST_CASE("raft driver: three nodes elect, commit and keep the Kafka layout", "[
     CHECK(values.front() == "v0");
     CHECK(values.back() == "v49");
     // Kafka's directory layout and quorum-state file.
-    auto qs = read_quorum_state(*q.nodes_[id].env, fmt::format("/node{}/__cluster_metadata-0/quorum-state", id));
+    auto qs = read_quorum_state(*q.nodes_[id].env,
+                                fmt::format("/node{}/__cluster_metadata-0/quorum-state", id));
     REQUIRE(qs.ok());
     REQUIRE(qs->has_value());
     CHECK((*qs)->leader_id == leader);
     CHECK((*qs)->leader_epoch == q.nodes_[id].driver->quorum().status().epoch.value());
   }
   // The log holds the leader's LeaderChange control batch first in its epoch.
-  auto first = q.nodes_[leader].driver->read_committed(q.nodes_[leader].driver->quorum().status().epoch_start_offset, 1 << 20);
+  auto first = q.nodes_[leader].driver->read_committed(
+      q.nodes_[leader].driver->quorum().status().epoch_start_offset, 1 << 20);
   REQUIRE(first.ok());
   auto view = RecordBatchView::parse(ByteSpan(*first));
   REQUIRE(view.ok());
@@ -208,7 +211,8 @@ TEST_CASE("raft driver: committed data survives power cuts of every mode", "[raf
   for (NodeId id : q.ids_) CHECK(q.committed(id) == acked);
 }
 
-TEST_CASE("raft driver: a torn or malformed quorum-state is reported, not trusted", "[raft][driver]") {
+TEST_CASE("raft driver: a torn or malformed quorum-state is reported, not trusted",
+          "[raft][driver]") {
   TestQuorum q;
   REQUIRE(q.run([&] { return q.leader() != kNoNode; }));
   const std::string path = "/node2/__cluster_metadata-0/quorum-state";
@@ -217,7 +221,8 @@ TEST_CASE("raft driver: a torn or malformed quorum-state is reported, not truste
     auto f = q.nodes_[2].env->open(path, {.create = true, .truncate = true});
     REQUIRE(f.ok());
     const std::string torn = R"({"leaderId":1,"leaderEpoch":)";
-    REQUIRE((*f)->append(ByteSpan(reinterpret_cast<const std::byte*>(torn.data()), torn.size())).ok());
+    REQUIRE(
+        (*f)->append(ByteSpan(reinterpret_cast<const std::byte*>(torn.data()), torn.size())).ok());
     REQUIRE((*f)->sync().ok());
   }
   RaftConfig c;

@@ -46,8 +46,8 @@ Result<RaftLogSummary> scan_raft_log(const Log& log);
 
 // What a drained Ready leaves for the host, after it is durable.
 struct RaftOutput {
-  std::vector<Message> messages;              // deliver these
-  std::optional<Offset> high_watermark;       // records below it are committed
+  std::vector<Message> messages;         // deliver these
+  std::optional<Offset> high_watermark;  // records below it are committed
   std::optional<LeaderAndEpoch> leader_change;
 };
 

@@ -63,26 +63,26 @@ std::string_view to_string(Role role);
 // topic partition, __cluster_metadata-0). Fields marked "not on the wire" are what Kafka's
 // client keeps with the request it matches a response to (by correlation id).
 
-struct VoteRequest {                          // Vote v1+
-  std::string cluster_id;                     // ClusterId
-  NodeId voter_id = kNoNode;                  // VoterId: the node asked
-  LeaderEpoch candidate_epoch;                // ReplicaEpoch
-  NodeId candidate_id = kNoNode;              // ReplicaId
-  LeaderEpoch last_offset_epoch;              // LastOffsetEpoch
-  Offset last_offset;                         // LastOffset (the candidate's log end)
-  bool pre_vote = false;                      // PreVote (v2, KIP-996)
+struct VoteRequest {              // Vote v1+
+  std::string cluster_id;         // ClusterId
+  NodeId voter_id = kNoNode;      // VoterId: the node asked
+  LeaderEpoch candidate_epoch;    // ReplicaEpoch
+  NodeId candidate_id = kNoNode;  // ReplicaId
+  LeaderEpoch last_offset_epoch;  // LastOffsetEpoch
+  Offset last_offset;             // LastOffset (the candidate's log end)
+  bool pre_vote = false;          // PreVote (v2, KIP-996)
 };
 struct VoteResponse {
-  KafkaError error_code = KafkaError::none;   // ErrorCode
-  LeaderEpoch leader_epoch;                   // LeaderEpoch: the voter's epoch
-  NodeId leader_id = kNoNode;                 // LeaderId
-  bool vote_granted = false;                  // VoteGranted
-  bool pre_vote = false;                      // not on the wire: the request's PreVote
+  KafkaError error_code = KafkaError::none;  // ErrorCode
+  LeaderEpoch leader_epoch;                  // LeaderEpoch: the voter's epoch
+  NodeId leader_id = kNoNode;                // LeaderId
+  bool vote_granted = false;                 // VoteGranted
+  bool pre_vote = false;                     // not on the wire: the request's PreVote
 };
 struct BeginQuorumEpochRequest {
   std::string cluster_id;
-  NodeId voter_id = kNoNode;  // VoterId
-  LeaderEpoch leader_epoch;   // LeaderEpoch
+  NodeId voter_id = kNoNode;   // VoterId
+  LeaderEpoch leader_epoch;    // LeaderEpoch
   NodeId leader_id = kNoNode;  // LeaderId
 };
 struct BeginQuorumEpochResponse {
@@ -101,29 +101,29 @@ struct EndQuorumEpochResponse {
   LeaderEpoch leader_epoch;
   NodeId leader_id = kNoNode;
 };
-struct FetchRequest {                    // Fetch v13+, the one metadata partition
-  std::string cluster_id;                // ClusterId
-  NodeId replica_id = kNoNode;           // ReplicaState.ReplicaId
-  std::int32_t max_wait_ms = 0;          // MaxWaitMs
-  LeaderEpoch current_leader_epoch;      // CurrentLeaderEpoch
-  Offset fetch_offset;                   // FetchOffset
+struct FetchRequest {                                    // Fetch v13+, the one metadata partition
+  std::string cluster_id;                                // ClusterId
+  NodeId replica_id = kNoNode;                           // ReplicaState.ReplicaId
+  std::int32_t max_wait_ms = 0;                          // MaxWaitMs
+  LeaderEpoch current_leader_epoch;                      // CurrentLeaderEpoch
+  Offset fetch_offset;                                   // FetchOffset
   LeaderEpoch last_fetched_epoch = LeaderEpoch::none();  // LastFetchedEpoch
   Offset log_start_offset;                               // LogStartOffset (the fetcher's)
   std::int32_t partition_max_bytes = 0;                  // PartitionMaxBytes
 };
 struct FetchResponse {
-  KafkaError error_code = KafkaError::none;  // ErrorCode (partition level)
-  Offset high_watermark = Offset::none();    // HighWatermark; none while unknown
-  Offset log_start_offset = Offset::none();  // LogStartOffset
+  KafkaError error_code = KafkaError::none;                // ErrorCode (partition level)
+  Offset high_watermark = Offset::none();                  // HighWatermark; none while unknown
+  Offset log_start_offset = Offset::none();                // LogStartOffset
   std::optional<EpochEndOffset> diverging_epoch;           // DivergingEpoch (KIP-320)
   NodeId current_leader_id = kNoNode;                      // CurrentLeader.LeaderId
   LeaderEpoch current_leader_epoch = LeaderEpoch::none();  // CurrentLeader.LeaderEpoch
   std::vector<std::byte> records;                          // Records: whole batches
 };
 
-using Payload = std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest,
-                             BeginQuorumEpochResponse, EndQuorumEpochRequest,
-                             EndQuorumEpochResponse, FetchRequest, FetchResponse>;
+using Payload =
+    std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse,
+                 EndQuorumEpochRequest, EndQuorumEpochResponse, FetchRequest, FetchResponse>;
 
 struct Message {
   NodeId from = kNoNode;
@@ -206,8 +206,8 @@ struct Ready {
   std::optional<Offset> high_watermark;
   std::optional<LeaderAndEpoch> leader_change;
   bool empty() const {
-    return !quorum_state && !truncate_to && append.empty() && messages.empty() &&
-           !high_watermark && !leader_change;
+    return !quorum_state && !truncate_to && append.empty() && messages.empty() && !high_watermark &&
+           !leader_change;
   }
 };
 
@@ -233,7 +233,7 @@ struct RaftStatus {
   Offset log_start_offset{0};
   Offset log_end_offset{0};
   Offset high_watermark = Offset::none();
-  Offset epoch_start_offset = Offset::none();  // leader: where its LeaderChange record is
+  Offset epoch_start_offset = Offset::none();    // leader: where its LeaderChange record is
   LeaderEpoch last_epoch = LeaderEpoch::none();  // of the last batch in the log
 };
 

@@ -96,12 +96,14 @@ class MemLog : public raft::RaftLog {
   void append(const std::vector<std::byte>& bytes) {
     auto view = RecordBatchView::parse(ByteSpan(bytes));
     SAMSA_SIM_CHECK_BATCH(view);
-    batches.push_back({view->base_offset(), view->next_offset(), view->partition_leader_epoch(), bytes});
+    batches.push_back(
+        {view->base_offset(), view->next_offset(), view->partition_leader_epoch(), bytes});
   }
 
   static void SAMSA_SIM_CHECK_BATCH(const Result<RecordBatchView>& view) {
     if (!view.ok()) {
-      std::fprintf(stderr, "sim: a Ready appended a bad batch: %s\n", view.status().message().c_str());
+      std::fprintf(stderr, "sim: a Ready appended a bad batch: %s\n",
+                   view.status().message().c_str());
       std::abort();
     }
   }
@@ -110,7 +112,8 @@ class MemLog : public raft::RaftLog {
     raft::RaftLogSummary s;
     s.log_end_offset = end();
     for (const Batch& b : batches) {
-      if (s.epochs.empty() || s.epochs.back().epoch != b.epoch) s.epochs.push_back({b.epoch, b.base});
+      if (s.epochs.empty() || s.epochs.back().epoch != b.epoch)
+        s.epochs.push_back({b.epoch, b.base});
     }
     return s;
   }
@@ -131,9 +134,9 @@ struct Node {
   std::int64_t down_until = 0;
   std::int64_t skew = 0;  // forward clock jumps
   std::uint64_t incarnation = 0;
-  LeaderEpoch life_epoch{0};      // this incarnation's epoch so far
-  Offset hw = Offset::none();     // this incarnation's high watermark
-  Offset applied{0};              // checked against the committed history up to here
+  LeaderEpoch life_epoch{0};   // this incarnation's epoch so far
+  Offset hw = Offset::none();  // this incarnation's high watermark
+  Offset applied{0};           // checked against the committed history up to here
 };
 
 struct Proposal {
@@ -153,7 +156,10 @@ std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
 class RaftSim {
  public:
   RaftSim(std::uint64_t seed, const SimOptions& options)
-      : seed_(seed), trace_(options.trace), rng_(seed), net_(network_config(seed), seed ^ 0x51f15e) {
+      : seed_(seed),
+        trace_(options.trace),
+        rng_(seed),
+        net_(network_config(seed), seed ^ 0x51f15e) {
     steps_ = options.steps > 0 ? options.steps : 1500;
     const int voters = pick(0, 1) == 0 ? 3 : 5;
     const int observers = static_cast<int>(pick(0, 2));
@@ -167,10 +173,10 @@ class RaftSim {
     power_cut_per_ready_ = pick(0, 3) == 0 ? 0.0 : 0.0005 * static_cast<double>(pick(1, 8));
     election_timeout_ = pick(50, 150);
     fetch_timeout_ = election_timeout_ * 2;
-    trace(fmt::format("seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
-                      "timeout {} ms",
-                      seed, voters, observers, describe(net_.config()), power_cut_per_ready_,
-                      election_timeout_));
+    trace(fmt::format(
+        "seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
+        "timeout {} ms",
+        seed, voters, observers, describe(net_.config()), power_cut_per_ready_, election_timeout_));
     for (auto& n : nodes_) start(*n);
   }
 
@@ -184,10 +190,11 @@ class RaftSim {
     }
     if (ok_) converge();
     if (trace_ || !ok_) {
-      trace(fmt::format("end: {} committed batches, {} acked proposals, net {} sent {} dropped {} "
-                        "blocked",
-                        committed_.size(), acked_.size(), net_.stats().sent, net_.stats().dropped,
-                        net_.stats().blocked));
+      trace(
+          fmt::format("end: {} committed batches, {} acked proposals, net {} sent {} dropped {} "
+                      "blocked",
+                      committed_.size(), acked_.size(), net_.stats().sent, net_.stats().dropped,
+                      net_.stats().blocked));
     }
     return ok_;
   }
@@ -247,8 +254,8 @@ class RaftSim {
       fail(fmt::format("node {} restarts in epoch {}, not its persisted {}", n.id, e, persisted));
     }
     n.life_epoch = e;
-    trace(fmt::format("node {} starts (incarnation {}): epoch {} log end {}", n.id, n.incarnation, e,
-                      n.disk.end()));
+    trace(fmt::format("node {} starts (incarnation {}): epoch {} log end {}", n.id, n.incarnation,
+                      e, n.disk.end()));
     drain(n);
   }
 
@@ -263,14 +270,17 @@ class RaftSim {
   void drain(Node& n) {
     for (int guard = 0; n.quorum && n.quorum->has_ready() && guard < 100; ++guard) {
       raft::Ready r = n.quorum->ready();
-      const int cut = !stopping_ && chance(power_cut_per_ready_) ? static_cast<int>(pick(0, 3)) : -1;
+      const int cut =
+          !stopping_ && chance(power_cut_per_ready_) ? static_cast<int>(pick(0, 3)) : -1;
       if (cut == 0) return crash(n, 0);
       if (r.quorum_state) {
-        if (n.disk.quorum_state && r.quorum_state->leader_epoch < n.disk.quorum_state->leader_epoch) {
+        if (n.disk.quorum_state &&
+            r.quorum_state->leader_epoch < n.disk.quorum_state->leader_epoch) {
           fail(fmt::format("node {} persists epoch {} after {}", n.id, r.quorum_state->leader_epoch,
                            n.disk.quorum_state->leader_epoch));
         }
-        if (n.disk.quorum_state && r.quorum_state->leader_epoch == n.disk.quorum_state->leader_epoch &&
+        if (n.disk.quorum_state &&
+            r.quorum_state->leader_epoch == n.disk.quorum_state->leader_epoch &&
             n.disk.quorum_state->voted_id != raft::kNoNode &&
             r.quorum_state->voted_id != n.disk.quorum_state->voted_id) {
           fail(fmt::format("node {} votes twice in epoch {}: {} then {}", n.id,
@@ -296,7 +306,8 @@ class RaftSim {
         n.disk.append(b);
       }
       if (cut == 2) {
-        n.disk.durable += static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(n.disk.batches.size() - n.disk.durable)));
+        n.disk.durable += static_cast<std::size_t>(
+            pick(0, static_cast<std::int64_t>(n.disk.batches.size() - n.disk.durable)));
         return crash(n, 2);
       }
       n.disk.durable = n.disk.batches.size();
@@ -304,7 +315,8 @@ class RaftSim {
       bool voted = false;
       for (auto& m : r.messages) {
         if (trace_) trace("send " + raft::describe(m));
-        if (const auto* v = std::get_if<raft::VoteResponse>(&m.payload); v && v->vote_granted && !v->pre_vote) {
+        if (const auto* v = std::get_if<raft::VoteResponse>(&m.payload);
+            v && v->vote_granted && !v->pre_vote) {
           // Never two votes in one epoch, whatever crashed in between.
           auto [it, fresh] = votes_.emplace(std::make_pair(m.from, v->leader_epoch.value()), m.to);
           if (!fresh && it->second != m.to) {
@@ -331,7 +343,9 @@ class RaftSim {
     }
   }
 
-  Offset committed_end_for(const Node& n) const { return n.hw == Offset::none() ? Offset(0) : n.hw; }
+  Offset committed_end_for(const Node& n) const {
+    return n.hw == Offset::none() ? Offset(0) : n.hw;
+  }
 
   void observe(Node& n) {
     const raft::RaftStatus s = n.quorum->status();
@@ -348,7 +362,8 @@ class RaftSim {
     }
     if (s.high_watermark != Offset::none()) {
       if (n.hw != Offset::none() && s.high_watermark < n.hw) {
-        fail(fmt::format("node {} high watermark went back from {} to {}", n.id, n.hw, s.high_watermark));
+        fail(fmt::format("node {} high watermark went back from {} to {}", n.id, n.hw,
+                         s.high_watermark));
       }
       n.hw = s.high_watermark;
       apply(n, s);
@@ -363,14 +378,15 @@ class RaftSim {
         if (x.base <= n.applied && n.applied < x.next) b = &x;
       }
       if (b == nullptr) {
-        return fail(fmt::format("node {} has no batch at {} below its HW {}", n.id, n.applied, n.hw));
+        return fail(
+            fmt::format("node {} has no batch at {} below its HW {}", n.id, n.applied, n.hw));
       }
       if (b->next > n.hw) return;  // a batch commits whole
       const std::uint64_t h = hash_bytes(b->bytes);
       auto [it, fresh] = committed_.emplace(b->base.value(), h);
       if (!fresh && it->second != h) {
-        return fail(fmt::format("node {}: committed batch at {} differs from the one committed before",
-                                n.id, b->base));
+        return fail(fmt::format(
+            "node {}: committed batch at {} differs from the one committed before", n.id, b->base));
       }
       if (fresh) {
         // A majority of voters hold it durably.
@@ -378,7 +394,8 @@ class RaftSim {
         for (const auto& o : nodes_) {
           if (!o->voter) continue;
           for (std::size_t i = 0; i < o->disk.durable && i < o->disk.batches.size(); ++i) {
-            if (o->disk.batches[i].base == b->base && hash_bytes(o->disk.batches[i].bytes) == h) ++holders;
+            if (o->disk.batches[i].base == b->base && hash_bytes(o->disk.batches[i].bytes) == h)
+              ++holders;
           }
         }
         if (holders < static_cast<int>(voter_ids_.size() / 2 + 1)) {
@@ -409,14 +426,17 @@ class RaftSim {
     auto view = RecordBatchView::parse(ByteSpan(b.bytes));
     if (view->is_control()) return;
     RecordReader reader;
-    if (!reader.reset(*view).ok()) return fail(fmt::format("committed batch at {} unreadable", b.base));
+    if (!reader.reset(*view).ok())
+      return fail(fmt::format("committed batch at {} unreadable", b.base));
     Record rec;
     for (;;) {
       auto more = reader.next(rec);
-      if (!more.ok()) return fail(fmt::format("committed batch at {}: {}", b.base, more.status().message()));
+      if (!more.ok())
+        return fail(fmt::format("committed batch at {}: {}", b.base, more.status().message()));
       if (!*more) break;
       std::uint64_t v = 0;
-      if (!rec.value || rec.value->size() != sizeof v) return fail("a committed value is malformed");
+      if (!rec.value || rec.value->size() != sizeof v)
+        return fail("a committed value is malformed");
       std::memcpy(&v, rec.value->data(), sizeof v);
       if (!committed_values_.insert(v).second) {
         return fail(fmt::format("value {} committed twice (again at batch {})", v, b.base));
@@ -429,24 +449,29 @@ class RaftSim {
       if (!n->quorum && now_ >= n->down_until && !stopping_) start(*n);
     }
     if (chance(0.002)) {
-      Node& n = *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
+      Node& n =
+          *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
       if (n.quorum) crash(n, -1);
     }
     if (chance(0.002)) {
       std::vector<NodeId> all;
       for (auto& n : nodes_) all.push_back(n->id);
-      const NodeId victim = all[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(all.size()) - 1))];
+      const NodeId victim =
+          all[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(all.size()) - 1))];
       if (chance(0.5)) {
         trace(fmt::format("partition: node {} isolated", victim));
         net_.isolate(victim, all);
       } else {
         // One way: the victim hears nobody (or nobody hears it).
         const bool deaf = chance(0.5);
-        trace(fmt::format("partition: node {} {} (one way)", victim, deaf ? "hears nobody" : "is heard by nobody"));
+        trace(fmt::format("partition: node {} {} (one way)", victim,
+                          deaf ? "hears nobody" : "is heard by nobody"));
         for (NodeId o : all) {
           if (o == victim) continue;
-          if (deaf) net_.block(o, victim);
-          else net_.block(victim, o);
+          if (deaf)
+            net_.block(o, victim);
+          else
+            net_.block(victim, o);
         }
       }
     }
@@ -455,7 +480,8 @@ class RaftSim {
       net_.heal();
     }
     if (chance(0.001)) {
-      Node& n = *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
+      Node& n =
+          *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
       const std::int64_t jump = pick(1, 3 * election_timeout_);
       n.skew += jump;
       trace(fmt::format("node {} clock jumps {} ms ahead", n.id, jump));
@@ -549,7 +575,8 @@ class RaftSim {
       return fail("no convergence after the faults stopped:" + s);
     }
     for (auto v : acked_) {
-      if (!committed_values_.count(v)) return fail(fmt::format("acked value {} was never committed", v));
+      if (!committed_values_.count(v))
+        return fail(fmt::format("acked value {} was never committed", v));
     }
   }
 
@@ -584,7 +611,7 @@ class RaftSim {
   std::int64_t fetch_timeout_ = 200;
   std::vector<NodeId> voter_ids_;
   std::vector<std::unique_ptr<Node>> nodes_;
-  std::map<std::int32_t, NodeId> leaders_;  // epoch -> its leader
+  std::map<std::int32_t, NodeId> leaders_;           // epoch -> its leader
   std::map<std::int64_t, std::uint64_t> committed_;  // batch base offset -> hash
   std::set<std::uint64_t> committed_values_;
   std::set<std::uint64_t> acked_;
