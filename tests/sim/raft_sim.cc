@@ -1,4 +1,7 @@
-// samsa-sim raft: one KRaft quorum of 3 or 5 voters and 0-2 observers, each RaftQuorum on a
+// samsa-sim raft: one KRaft quorum of 3 or 5 voters and 0-2 observers. One seed in four
+// runs every node as a RaftDriver on FaultyEnv (a samsa Log and the quorum-state file; the
+// next write, sync, directory sync or rename fails at random, then the power is cut in one
+// of FaultyEnv's three modes); the others run each RaftQuorum on a
 // simulated disk (a log of batches with an fsync boundary and an atomically replaced
 // quorum-state), a simulated network that drops, delays, reorders, duplicates and
 // partitions (also one way), power cuts at every stage of executing a Ready, restarts,
@@ -34,6 +37,8 @@
 #include <random>
 #include <set>
 
+#include "samsa/faulty_env.h"
+#include "samsa/raft_driver.h"
 #include "samsa/raft_quorum.h"
 #include "samsa/record_batch.h"
 #include "sim.h"
@@ -130,7 +135,11 @@ struct Node {
   NodeId id = 0;
   bool voter = true;
   MemLog disk;
-  std::unique_ptr<RaftQuorum> quorum;  // null while down
+  std::unique_ptr<RaftQuorum> quorum;  // the simulated disk's node
+  // Seeds on FaultyEnv: a RaftDriver over a samsa Log and quorum-state file.
+  std::unique_ptr<FaultyEnv> env;
+  std::unique_ptr<raft::RaftDriver> driver;
+  RaftQuorum* q = nullptr;  // null while down
   std::int64_t down_until = 0;
   std::int64_t skew = 0;  // forward clock jumps
   std::uint64_t incarnation = 0;
@@ -170,13 +179,15 @@ class RaftSim {
       n->voter = i < voters;
       nodes_.push_back(std::move(n));
     }
+    faulty_env_ = pick(0, 3) == 0;
     power_cut_per_ready_ = pick(0, 3) == 0 ? 0.0 : 0.0005 * static_cast<double>(pick(1, 8));
     election_timeout_ = pick(50, 150);
     fetch_timeout_ = election_timeout_ * 2;
-    trace(fmt::format(
-        "seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
-        "timeout {} ms",
-        seed, voters, observers, describe(net_.config()), power_cut_per_ready_, election_timeout_));
+    trace(
+        fmt::format("seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
+                    "timeout {} ms, {}",
+                    seed, voters, observers, describe(net_.config()), power_cut_per_ready_,
+                    election_timeout_, faulty_env_ ? "RaftDriver on FaultyEnv" : "simulated disk"));
     for (auto& n : nodes_) start(*n);
   }
 
@@ -240,36 +251,58 @@ class RaftSim {
     c.fetch_max_wait_ms = static_cast<std::int32_t>(pick(0, 40));
     c.fetch_max_bytes = static_cast<std::int32_t>(pick(200, 5000));
     c.uncommitted_max_bytes = 64 << 10;
-    // A restart keeps only what was durable.
-    n.disk.batches.resize(n.disk.durable);
-    auto q = RaftQuorum::create(c, n.disk.quorum_state, n.disk.summary(), &n.disk, clock(n));
-    if (!q.ok()) return fail(fmt::format("node {} cannot start: {}", n.id, q.status().message()));
-    n.quorum = std::move(*q);
     n.hw = Offset::none();
     n.applied = Offset(0);
-    const LeaderEpoch e = n.quorum->status().epoch;
-    // A restart resumes the persisted epoch (what was only in memory was never told).
-    const std::int32_t persisted = n.disk.quorum_state ? n.disk.quorum_state->leader_epoch : 0;
-    if (e.value() != persisted) {
-      fail(fmt::format("node {} restarts in epoch {}, not its persisted {}", n.id, e, persisted));
+    if (faulty_env_) {
+      if (!n.env)
+        n.env = std::make_unique<FaultyEnv>(seed_ * 131 + static_cast<std::uint64_t>(n.id));
+      LogConfig lc;
+      lc.segment_bytes = 16 * 1024;  // several segments per node: reads and truncation cross them
+      lc.segment_index_bytes = 4 * 1024;
+      auto d =
+          raft::RaftDriver::open(*n.env, fmt::format("/node{}", n.id), c, clock(n), lc, log_clock_);
+      if (!d.ok()) return fail(fmt::format("node {} cannot start: {}", n.id, d.status().message()));
+      n.driver = std::move(*d);
+      n.q = &n.driver->quorum();
+    } else {
+      // A restart keeps only what was durable.
+      n.disk.batches.resize(n.disk.durable);
+      auto q = RaftQuorum::create(c, n.disk.quorum_state, n.disk.summary(), &n.disk, clock(n));
+      if (!q.ok()) return fail(fmt::format("node {} cannot start: {}", n.id, q.status().message()));
+      n.quorum = std::move(*q);
+      n.q = n.quorum.get();
+      // A restart resumes the persisted epoch (what was only in memory was never told).
+      const std::int32_t persisted = n.disk.quorum_state ? n.disk.quorum_state->leader_epoch : 0;
+      if (n.q->status().epoch.value() != persisted) {
+        fail(fmt::format("node {} restarts in epoch {}, not its persisted {}", n.id,
+                         n.q->status().epoch, persisted));
+      }
     }
+    const LeaderEpoch e = n.q->status().epoch;
     n.life_epoch = e;
     trace(fmt::format("node {} starts (incarnation {}): epoch {} log end {}", n.id, n.incarnation,
-                      e, n.disk.end()));
+                      e, n.q->status().log_end_offset));
     drain(n);
   }
 
   void crash(Node& n, int stage) {
     trace(fmt::format("node {} loses power (stage {})", n.id, stage));
     n.quorum.reset();
+    n.q = nullptr;
+    if (n.driver) {
+      n.driver.reset();
+      const auto mode = static_cast<PowerCutMode>(pick(0, 2));
+      n.env->power_cut(mode);
+    }
     n.down_until = now_ + pick(20, 800);
     net_.drop_node(n.id);
   }
 
   // Executes n's Readys until none is left; may cut power half way.
   void drain(Node& n) {
-    for (int guard = 0; n.quorum && n.quorum->has_ready() && guard < 100; ++guard) {
-      raft::Ready r = n.quorum->ready();
+    if (n.driver) return drain_driver(n);
+    for (int guard = 0; n.q && n.q->has_ready() && guard < 100; ++guard) {
+      raft::Ready r = n.q->ready();
       const int cut =
           !stopping_ && chance(power_cut_per_ready_) ? static_cast<int>(pick(0, 3)) : -1;
       if (cut == 0) return crash(n, 0);
@@ -315,16 +348,7 @@ class RaftSim {
       bool voted = false;
       for (auto& m : r.messages) {
         if (trace_) trace("send " + raft::describe(m));
-        if (const auto* v = std::get_if<raft::VoteResponse>(&m.payload);
-            v && v->vote_granted && !v->pre_vote) {
-          // Never two votes in one epoch, whatever crashed in between.
-          auto [it, fresh] = votes_.emplace(std::make_pair(m.from, v->leader_epoch.value()), m.to);
-          if (!fresh && it->second != m.to) {
-            fail(fmt::format("node {} voted for {} and {} in epoch {}", m.from, it->second, m.to,
-                             v->leader_epoch));
-          }
-          voted = true;
-        }
+        voted = check_vote(m) || voted;  // never two votes in one epoch
         net_.send(m.from, m.to, std::move(m), now_);
       }
       // Crash right after voting (stage 4), back soon: the vote must survive.
@@ -337,10 +361,73 @@ class RaftSim {
         trace(fmt::format("node {} sees leader {} in epoch {}", n.id, r.leader_change->leader_id,
                           r.leader_change->epoch));
       }
-      n.quorum->advance(clock(n));
-      n.quorum->check_invariants();
+      n.q->advance(clock(n));
+      n.q->check_invariants();
       observe(n);
     }
+  }
+
+  // A driver executes the Ready itself; a fault injected into its disk (the next write,
+  // sync, directory sync or rename fails) stops it half way, and the power is cut.
+  void drain_driver(Node& n) {
+    if (!n.q->has_ready()) return;
+    const bool inject = !stopping_ && chance(power_cut_per_ready_ * 4);
+    if (inject) {
+      n.env->fail_nth(static_cast<FaultOp>(pick(0, 3)), static_cast<std::uint64_t>(pick(1, 3)),
+                      EIO);
+    }
+    auto out = n.driver->drain(clock(n));
+    if (inject) n.env->clear_faults();
+    if (!out.ok()) {
+      trace(fmt::format("node {} disk fails: {}", n.id, out.status().message()));
+      return crash(n, 5);
+    }
+    bool voted = false;
+    for (auto& m : out->messages) {
+      if (trace_) trace("send " + raft::describe(m));
+      voted = check_vote(m) || voted;
+      net_.send(m.from, m.to, std::move(m), now_);
+    }
+    n.q->check_invariants();
+    observe(n);
+    if (voted && power_cut_per_ready_ > 0 && !stopping_ && chance(0.2)) {
+      crash(n, 4);
+      n.down_until = now_ + pick(1, 20);
+    }
+  }
+
+  // True for a granted vote; fails when its sender voted for another in that epoch.
+  bool check_vote(const Message& m) {
+    const auto* v = std::get_if<raft::VoteResponse>(&m.payload);
+    if (!v || !v->vote_granted || v->pre_vote) return false;
+    auto [it, fresh] = votes_.emplace(std::make_pair(m.from, v->leader_epoch.value()), m.to);
+    if (!fresh && it->second != m.to) {
+      fail(fmt::format("node {} voted for {} and {} in epoch {}", m.from, it->second, m.to,
+                       v->leader_epoch));
+    }
+    return true;
+  }
+
+  // The batch holding `offset` in n's log: the simulated disk's batches, or the driver's
+  // Log (durable: the driver syncs before it returns).
+  std::optional<Batch> batch_at(const Node& n, Offset offset) const {
+    if (faulty_env_) {
+      if (!n.driver) return std::nullopt;
+      raft::LogRaftReader reader(n.driver->log());
+      auto bytes = reader.read(offset, 1);
+      if (!bytes.ok() || bytes->empty()) return std::nullopt;
+      auto view = RecordBatchView::parse(ByteSpan(*bytes));
+      if (!view.ok() || view->base_offset() > offset || view->next_offset() <= offset)
+        return std::nullopt;
+      std::vector<std::byte> b(bytes->begin(),
+                               bytes->begin() + static_cast<std::ptrdiff_t>(view->size_bytes()));
+      return Batch{view->base_offset(), view->next_offset(), view->partition_leader_epoch(),
+                   std::move(b)};
+    }
+    for (const Batch& x : n.disk.batches) {
+      if (x.base <= offset && offset < x.next) return x;
+    }
+    return std::nullopt;
   }
 
   Offset committed_end_for(const Node& n) const {
@@ -348,7 +435,7 @@ class RaftSim {
   }
 
   void observe(Node& n) {
-    const raft::RaftStatus s = n.quorum->status();
+    const raft::RaftStatus s = n.q->status();
     // Epochs never go back on a node (and, checked in drain, neither on its disk).
     if (s.epoch < n.life_epoch) {
       fail(fmt::format("node {} epoch went back from {} to {}", n.id, n.life_epoch, s.epoch));
@@ -373,11 +460,8 @@ class RaftSim {
   // Checks n's batches below its high watermark against the committed history.
   void apply(Node& n, const raft::RaftStatus& s) {
     while (n.applied < n.hw) {
-      const Batch* b = nullptr;
-      for (const Batch& x : n.disk.batches) {
-        if (x.base <= n.applied && n.applied < x.next) b = &x;
-      }
-      if (b == nullptr) {
+      const std::optional<Batch> b = batch_at(n, n.applied);
+      if (!b) {
         return fail(
             fmt::format("node {} has no batch at {} below its HW {}", n.id, n.applied, n.hw));
       }
@@ -393,10 +477,19 @@ class RaftSim {
         int holders = 0;
         for (const auto& o : nodes_) {
           if (!o->voter) continue;
-          for (std::size_t i = 0; i < o->disk.durable && i < o->disk.batches.size(); ++i) {
-            if (o->disk.batches[i].base == b->base && hash_bytes(o->disk.batches[i].bytes) == h)
-              ++holders;
+          if (faulty_env_ && !o->driver) {
+            ++holders;  // down: its disk cannot be read without restarting it; counted
+            continue;
           }
+          if (!faulty_env_) {
+            for (std::size_t i = 0; i < o->disk.durable && i < o->disk.batches.size(); ++i) {
+              if (o->disk.batches[i].base == b->base && hash_bytes(o->disk.batches[i].bytes) == h)
+                ++holders;
+            }
+            continue;
+          }
+          const auto ob = batch_at(*o, b->base);
+          if (ob && ob->base == b->base && hash_bytes(ob->bytes) == h) ++holders;
         }
         if (holders < static_cast<int>(voter_ids_.size() / 2 + 1)) {
           return fail(fmt::format("batch at {} committed on {} voters only", b->base, holders));
@@ -410,8 +503,7 @@ class RaftSim {
     if (s.role == Role::leader) {
       for (auto it = pending_.begin(); it != pending_.end();) {
         if (it->leader == n.id && it->epoch == s.epoch && it->last < n.hw) {
-          const Batch* b = n.disk.at(it->base);
-          if (b != nullptr) {
+          if (batch_at(n, it->base)) {
             for (auto v : it->values) acked_.insert(v);
           }
           it = pending_.erase(it);
@@ -446,12 +538,12 @@ class RaftSim {
 
   void faults() {
     for (auto& n : nodes_) {
-      if (!n->quorum && now_ >= n->down_until && !stopping_) start(*n);
+      if (!n->q && now_ >= n->down_until && !stopping_) start(*n);
     }
     if (chance(0.002)) {
       Node& n =
           *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
-      if (n.quorum) crash(n, -1);
+      if (n.q) crash(n, -1);
     }
     if (chance(0.002)) {
       std::vector<NodeId> all;
@@ -488,9 +580,9 @@ class RaftSim {
     }
     if (chance(0.001)) {
       for (auto& n : nodes_) {
-        if (n->quorum && n->quorum->status().role == Role::leader) {
+        if (n->q && n->q->status().role == Role::leader) {
           trace(fmt::format("node {} resigns", n->id));
-          n->quorum->resign(clock(*n));
+          n->q->resign(clock(*n));
           drain(*n);
           break;
         }
@@ -501,7 +593,7 @@ class RaftSim {
   void load() {
     if (!chance(0.3)) return;
     for (auto& n : nodes_) {
-      if (!n->quorum || n->quorum->status().role != Role::leader) continue;
+      if (!n->q || n->q->status().role != Role::leader) continue;
       const int count = static_cast<int>(pick(1, 3));
       std::vector<std::vector<std::byte>> values;
       std::vector<std::uint64_t> ids;
@@ -512,9 +604,9 @@ class RaftSim {
         values.push_back(std::move(b));
         ids.push_back(v);
       }
-      const auto r = n->quorum->propose(values, clock(*n));
+      const auto r = n->q->propose(values, clock(*n));
       if (r.ok()) {
-        const auto s = n->quorum->status();
+        const auto s = n->q->status();
         pending_.push_back({n->id, s.epoch, r.base_offset, r.last_offset, ids});
       }
       drain(*n);
@@ -526,17 +618,17 @@ class RaftSim {
       auto d = net_.next(now_);
       if (!d) break;
       Node* n = find(d->to);
-      if (n == nullptr || !n->quorum) continue;
+      if (n == nullptr || !n->q) continue;
       if (trace_) trace("recv " + raft::describe(d->payload));
-      n->quorum->step(d->payload, clock(*n));
+      n->q->step(d->payload, clock(*n));
       drain(*n);
     }
   }
 
   void tick_all() {
     for (auto& n : nodes_) {
-      if (!n->quorum) continue;
-      n->quorum->tick(clock(*n));
+      if (!n->q) continue;
+      n->q->tick(clock(*n));
       drain(*n);
     }
   }
@@ -555,7 +647,7 @@ class RaftSim {
     stopping_ = true;
     trace("faults stop; converging");
     for (auto& n : nodes_) {
-      if (!n->quorum) start(*n);
+      if (!n->q) start(*n);
     }
     const std::int64_t deadline = now_ + 200 * election_timeout_ + 20'000;
     while (now_ < deadline && ok_) {
@@ -568,7 +660,7 @@ class RaftSim {
     if (!converged()) {
       std::string s;
       for (auto& n : nodes_) {
-        const auto st = n->quorum->status();
+        const auto st = n->q->status();
         s += fmt::format(" [node {} {} epoch {} leader {} end {} hw {}]", n->id, to_string(st.role),
                          st.epoch, st.leader_id, st.log_end_offset, st.high_watermark);
       }
@@ -583,13 +675,13 @@ class RaftSim {
   bool converged() {
     Node* leader = nullptr;
     for (auto& n : nodes_) {
-      if (n->quorum->status().role == Role::leader) leader = n.get();
+      if (n->q->status().role == Role::leader) leader = n.get();
     }
     if (leader == nullptr) return false;
-    const auto ls = leader->quorum->status();
+    const auto ls = leader->q->status();
     if (ls.high_watermark != ls.log_end_offset) return false;
     for (auto& n : nodes_) {
-      const auto s = n->quorum->status();
+      const auto s = n->q->status();
       if (s.epoch != ls.epoch || s.log_end_offset != ls.log_end_offset ||
           s.high_watermark != ls.high_watermark) {
         return false;
@@ -607,6 +699,8 @@ class RaftSim {
   bool ok_ = true;
   bool stopping_ = false;
   double power_cut_per_ready_ = 0;
+  bool faulty_env_ = false;  // this seed's nodes are RaftDrivers on FaultyEnv
+  ManualClock log_clock_;
   std::int64_t election_timeout_ = 100;
   std::int64_t fetch_timeout_ = 200;
   std::vector<NodeId> voter_ids_;
