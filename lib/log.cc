@@ -270,9 +270,9 @@ Status validate_batches(ByteSpan batches, const AppendOptions& options, const Lo
     }
     auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
     if (view.status().code() == StatusCode::decompression_limit) {
-      return view.status().with_context(fmt::format(
-          "append to log {} (decompressed_bytes_factor {} x max_batch_bytes {})", dir,
-          config.decompressed_bytes_factor, max_batch_bytes));
+      return view.status().with_context(
+          fmt::format("append to log {} (decompressed_bytes_factor {} x max_batch_bytes {})", dir,
+                      config.decompressed_bytes_factor, max_batch_bytes));
     }
     if (!view.ok()) return view.status();
     records += view->records_count();
@@ -599,8 +599,8 @@ Result<std::optional<TimestampOffset>> Log::offset_for_timestamp(Timestamp ts) c
   const Offset start = log_start_offset();
   for (const auto& seg : *m.snapshot()) {
     if (seg->next_offset() <= start || seg->max_timestamp().timestamp < ts) continue;
-    SAMSA_TRY_ASSIGN(auto found, seg->find_offset_by_timestamp(
-                                     ts, start, m.config.max_decompressed_bytes()));
+    SAMSA_TRY_ASSIGN(auto found,
+                     seg->find_offset_by_timestamp(ts, start, m.config.max_decompressed_bytes()));
     if (found) return found;
   }
   return std::optional<TimestampOffset>();

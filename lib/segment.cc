@@ -376,9 +376,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
                        impl_->path(), b.size_bytes);
     SAMSA_TRY_ASSIGN(auto batch, whole.next(BatchScanner::Read::whole_batch));
     if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
-    SAMSA_TRY_ASSIGN(auto found,
-                     first_at_or_after(batch.bytes, b.position, target, start_offset,
-                                       max_decompressed_bytes, reader));
+    SAMSA_TRY_ASSIGN(auto found, first_at_or_after(batch.bytes, b.position, target, start_offset,
+                                                   max_decompressed_bytes, reader));
     if (found) return found;
   }
 }

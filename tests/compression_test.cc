@@ -100,7 +100,8 @@ bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The uncompressed sizes of the blocks of a xerial snappy stream.
@@ -320,8 +321,7 @@ TEST_CASE("A zstd stream without content size, as zstd-jni writes it, decodes an
   CHECK(decompressed(Compression::zstd, stream) == input);
 
   Bytes out;
-  CHECK(decompress(Compression::zstd, stream, kMiB, out).code() ==
-        StatusCode::decompression_limit);
+  CHECK(decompress(Compression::zstd, stream, kMiB, out).code() == StatusCode::decompression_limit);
   CHECK(out.capacity() <= kMiB + 1);
 }
 

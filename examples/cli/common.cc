@@ -99,20 +99,13 @@ Status int_flag(const ParsedArgs& args, std::string_view flag, std::int64_t min,
 }
 
 const std::vector<FlagSpec> kLogConfigFlags = {
-    {"--segment-bytes", true},
-    {"--segment-ms", true},
-    {"--index-interval-bytes", true},
-    {"--segment-index-bytes", true},
-    {"--retention-ms", true},
-    {"--retention-bytes", true},
-    {"--max-batch-bytes", true},
-    {"--decompressed-bytes-factor", true},
-    {"--file-delete-delay-ms", true},
-    {"--timestamp-type", true},
-    {"--cleanup-policy", true},
-    {"--min-cleanable-dirty-ratio", true},
-    {"--min-compaction-lag-ms", true},
-    {"--max-compaction-lag-ms", true},
+    {"--segment-bytes", true},         {"--segment-ms", true},
+    {"--index-interval-bytes", true},  {"--segment-index-bytes", true},
+    {"--retention-ms", true},          {"--retention-bytes", true},
+    {"--max-batch-bytes", true},       {"--decompressed-bytes-factor", true},
+    {"--file-delete-delay-ms", true},  {"--timestamp-type", true},
+    {"--cleanup-policy", true},        {"--min-cleanable-dirty-ratio", true},
+    {"--min-compaction-lag-ms", true}, {"--max-compaction-lag-ms", true},
     {"--delete-retention-ms", true},
 };
 
