@@ -230,7 +230,7 @@ Status BatchFilter::filter(const RecordBatchView& batch, bool keep_empty, Cleane
     ++stats.batches_copied;
     return out.append(batch.bytes(), batch.last_offset(), batch.max_timestamp());
   }
-  SAMSA_TRY(m.reader.reset(batch));
+  SAMSA_TRY(m.reader.reset(batch, {.max_decompressed_bytes = m.rule.max_decompressed_bytes}));
   m.records.clear();
   m.keys.clear();
   m.kept.clear();

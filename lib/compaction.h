@@ -116,6 +116,9 @@ struct RetentionRule {
   const std::unordered_map<std::int64_t, std::int64_t>* producer_last_offsets = nullptr;
   Timestamp now;
   std::int64_t delete_retention_ms = 0;
+  // A compressed batch's records decompress within this (LogConfig::max_decompressed_bytes):
+  // a batch on disk that passes it fails the pass, it does not make the cleaner allocate.
+  std::size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes;
 };
 
 class CleanedSegmentWriter;

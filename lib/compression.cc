@@ -2,8 +2,10 @@
 //
 // Decompression writes straight into `out`, which grows geometrically but never past
 // max_output + 1 bytes beyond what it held: one byte past the limit proves the limit was
-// passed, so a decompression bomb costs at most its limit in memory. On any error `out`
-// is restored to the size it had, so callers never see a partial result.
+// passed, so a decompression bomb costs at most its limit in memory (plus zstd's window,
+// bounded by zstd_window_bytes_max). On an error other than the limit `out` is restored to
+// the size it had, so callers never see a partial result; at the limit it keeps the first
+// max_output bytes, so that the caller can say how far the records got.
 #include "compression.h"
 
 // For LZ4F_compressFrame_usingCDict (stable in liblz4 since 1.8.0): a frame from a
@@ -13,10 +15,13 @@
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -41,11 +46,14 @@ constexpr std::size_t kXerialHeaderBytes = kXerialMagic.size() + 4 + 4;
 constexpr std::size_t kXerialBlockLengthBytes = 4;
 static_assert(kXerialHeaderBytes == 16);
 
-// The largest zstd window a frame may ask for: zstd's own default limit (2^27 = 128 MiB),
-// which is also what Kafka's Java consumer accepts. The decoder's window buffer is the
-// one allocation not bounded by max_output: a legitimate frame without a content size
-// declares a window (2 MiB at level 3) larger than many batches.
+// The zstd window a frame may ask for (zstd_window_bytes_max): at most zstd's own default
+// limit (2^27 = 128 MiB), which is also what Kafka's Java consumer accepts, and at least
+// 2^23 (8 MiB), the window zstd's level 19 declares for a stream of unknown size (level 3,
+// Kafka's default, declares 2 MiB), so that a small bound does not refuse a legitimate frame
+// for its window. In between, the largest power of two within the output bound: a frame
+// without a content size makes the decoder allocate its whole window, whatever it decodes.
 constexpr int kZstdWindowLogMax = 27;
+constexpr int kZstdWindowLogFloor = 23;
 
 // Kafka's accepted level ranges (CompressionType): gzip 1..9, lz4 1..17 (liblz4 treats
 // levels above 12 as 12), zstd from ZSTD_minCLevel() to ZSTD_maxCLevel().
@@ -78,9 +86,23 @@ Status unknown_codec(Compression codec) {
       fmt::format("compression codec id {} is unknown", static_cast<int>(codec)));
 }
 
-Status limit_passed(std::string_view codec, std::size_t max_output) {
-  return Status::out_of_range(
-      fmt::format("{}: decompressed size passes the limit of {} bytes", codec, max_output));
+// `pos`: the compressed byte at which the output passed the limit.
+Status limit_passed(std::string_view codec, std::size_t max_output, std::size_t pos,
+                    std::size_t input_bytes) {
+  return Status::decompression_limit(
+      fmt::format("{}: decompressed size passes the limit of {} bytes at compressed byte {} of {}",
+                  codec, max_output, pos, input_bytes));
+}
+
+// --- memory accounting (DecompressMemory)
+
+thread_local DecompressMemory t_memory;
+
+void note_output_bytes(std::size_t bytes) {
+  t_memory.output_bytes_peak = std::max(t_memory.output_bytes_peak, bytes);
+}
+void note_codec_bytes(std::size_t bytes) {
+  t_memory.codec_bytes_peak = std::max(t_memory.codec_bytes_peak, bytes);
 }
 
 Status truncated(std::string_view codec, std::size_t input_bytes) {
@@ -134,6 +156,15 @@ void grow_exactly(std::vector<std::byte>& out, std::size_t size) {
   out.resize(size);
 }
 
+// grow_exactly for decompression output, counted: while a vector moves, the old buffer
+// lives beside the new one.
+void grow_counted(std::vector<std::byte>& out, std::size_t size) {
+  const std::size_t before = out.capacity();
+  grow_exactly(out, size);
+  const std::size_t after = out.capacity();
+  note_output_bytes(after == before ? after : before + after);
+}
+
 // The decompressed bytes written into `out` past its original size, with the limit.
 // Invariant: produced_ <= allocated_ <= cap_, where cap_ is max_output + 1.
 class OutputSink {
@@ -156,12 +187,19 @@ class OutputSink {
   bool over_limit() const { return produced_ > max_output_; }
   // Trims `out` to what was produced.
   void finish() { out_.resize(base_ + produced_); }
+  // Trims `out` to the first max_output bytes produced, and returns the limit's error.
+  Status stop_at_limit(std::string_view codec, std::size_t pos, std::size_t input_bytes) {
+    out_.resize(base_ + std::min(produced_, max_output_));
+    return limit_passed(codec, max_output_, pos, input_bytes);
+  }
+  // Gives `out` back at the size it had (an error before any output counts).
+  void discard() { out_.resize(base_); }
 
  private:
   void grow() {
     const std::size_t doubled = allocated_ > cap_ / 2 ? cap_ : 2 * allocated_;
     allocated_ = std::max({guess_, doubled, allocated_});
-    grow_exactly(out_, base_ + allocated_);
+    grow_counted(out_, base_ + allocated_);
   }
 
   std::vector<std::byte>& out_;
@@ -196,6 +234,33 @@ struct InflateEnd {
 
 constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, GZIP wrapper (not zlib)
 constexpr int kGzipMemLevel = 8;          // zlib's default
+
+// zlib's allocations during one inflate, counted (DecompressMemory::codec_bytes_peak).
+// Each block carries its size in front, as zfree is not told it.
+struct ZlibCount {
+  std::size_t now = 0;
+  std::size_t peak = 0;
+};
+constexpr std::size_t kZlibSizePrefix = alignof(std::max_align_t);
+
+voidpf zlib_counted_alloc(voidpf opaque, uInt items, uInt size) {
+  const std::size_t n = std::size_t{items} * size;
+  auto* p = static_cast<std::byte*>(std::malloc(kZlibSizePrefix + n));
+  if (p == nullptr) return Z_NULL;
+  std::memcpy(p, &n, sizeof n);
+  auto* count = static_cast<ZlibCount*>(opaque);
+  count->now += n;
+  count->peak = std::max(count->peak, count->now);
+  return p + kZlibSizePrefix;
+}
+void zlib_counted_free(voidpf opaque, voidpf address) {
+  if (address == Z_NULL) return;
+  std::byte* p = static_cast<std::byte*>(address) - kZlibSizePrefix;
+  std::size_t n = 0;
+  std::memcpy(&n, p, sizeof n);
+  static_cast<ZlibCount*>(opaque)->now -= n;
+  std::free(p);
+}
 
 Status gzip_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
   z_stream zs{};
@@ -245,11 +310,20 @@ std::size_t gzip_size_guess(ByteSpan input) {
 }
 
 Status gzip_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
+  ZlibCount count;
   z_stream zs{};
+  zs.zalloc = zlib_counted_alloc;
+  zs.zfree = zlib_counted_free;
+  zs.opaque = &count;
   if (inflateInit2(&zs, kGzipWindowBits) != Z_OK) {
     return Status::io_error("gzip: inflateInit2 failed (out of memory?)");
   }
   std::unique_ptr<z_stream, InflateEnd> guard(&zs);
+  // zlib's peak, noted on every way out (inflateEnd only frees, so the order is moot).
+  struct NotePeak {
+    const ZlibCount& c;
+    ~NotePeak() { note_codec_bytes(c.peak); }
+  } note{count};
   OutputSink sink(out, max_output, gzip_size_guess(input));
   std::size_t pos = 0;
   // Ends at Z_STREAM_END, an error, or when the sink passes max_output: every round consumes
@@ -272,7 +346,7 @@ Status gzip_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
     }
     pos += consumed;
     sink.commit(produced);
-    if (sink.over_limit()) return limit_passed("gzip", max_output);
+    if (sink.over_limit()) return sink.stop_at_limit("gzip", pos, input.size());
     const bool input_done = pos == input.size();
     if (rc == Z_STREAM_END) {
       if (input_done) break;
@@ -345,12 +419,22 @@ Status malformed_snappy_block(std::size_t block_pos) {
       fmt::format("snappy: malformed block at compressed byte {}", block_pos));
 }
 
+// The most a snappy block can expand: its densest element is a 3-byte copy of 64 bytes
+// (64/3 < 22). A block declaring more is corrupt whatever the limit.
+constexpr std::size_t kSnappyExpansionMax = 22;
+
 // The uncompressed length a raw snappy block declares.
 Result<std::size_t> snappy_block_length(ByteSpan block, std::size_t block_pos) {
   std::size_t n = 0;
   if (block.empty() ||
       snappy_uncompressed_length(char_ptr(block.data()), block.size(), &n) != SNAPPY_OK) {
     return malformed_snappy_block(block_pos);
+  }
+  if (n / kSnappyExpansionMax > block.size()) {
+    return Status::corruption(
+        fmt::format("snappy: block at compressed byte {} declares {} bytes, more than {} times "
+                    "its {} bytes can hold",
+                    block_pos, n, kSnappyExpansionMax, block.size()));
   }
   return n;
 }
@@ -392,7 +476,7 @@ Result<std::size_t> snappy_total_length(ByteSpan input, std::size_t max_output) 
   std::size_t total = 0;  // Invariant: total <= max_output
   Status s = for_each_snappy_block(input, [&](ByteSpan block, std::size_t block_pos) -> Status {
     SAMSA_TRY_ASSIGN(const std::size_t n, snappy_block_length(block, block_pos));
-    if (n > max_output - total) return limit_passed("snappy", max_output);
+    if (n > max_output - total) return limit_passed("snappy", max_output, block_pos, input.size());
     total += n;
     return Status();
   });
@@ -405,7 +489,7 @@ Result<std::size_t> snappy_total_length(ByteSpan input, std::size_t max_output) 
 Status xerial_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
   SAMSA_TRY_ASSIGN(const std::size_t total, snappy_total_length(input, max_output));
   std::size_t at = out.size();
-  grow_exactly(out, at + total);
+  grow_counted(out, at + total);
   return for_each_snappy_block(input, [&](ByteSpan block, std::size_t block_pos) -> Status {
     SAMSA_TRY_ASSIGN(const std::size_t n, snappy_block_length(block, block_pos));
     SAMSA_TRY(snappy_block_decode(block, block_pos, n, byte_ptr(out, at)));
@@ -502,7 +586,7 @@ Status lz4_decompress(ByteSpan input, std::size_t max_output, std::vector<std::b
     }
     pos += src_n;
     sink.commit(dst_n);
-    if (sink.over_limit()) return limit_passed("lz4", max_output);
+    if (sink.over_limit()) return sink.stop_at_limit("lz4", pos, input.size());
     const bool input_done = pos == input.size();
     if (hint == 0 && input_done) break;  // 0: the frame is decoded and flushed
     if (input_done && dst_n < room.size()) return truncated("lz4", input.size());
@@ -530,19 +614,33 @@ ZSTD_CCtx* zstd_cctx() {
   thread_local const std::unique_ptr<ZSTD_CCtx, ZstdCctxFree> cctx(ZSTD_createCCtx());
   return cctx.get();
 }
-// The window limit is a parameter, which a session reset keeps.
-ZSTD_DCtx* zstd_dctx() {
-  thread_local const std::unique_ptr<ZSTD_DCtx, ZstdDctxFree> dctx([] {
-    ZSTD_DCtx* d = ZSTD_createDCtx();
-    if (d != nullptr &&
-        ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, kZstdWindowLogMax))) {
-      ZSTD_freeDCtx(d);
-      d = nullptr;
-    }
-    return d;
-  }());
-  if (dctx) ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
+int zstd_window_log_max(std::size_t max_output) {
+  const int fits = max_output == 0 ? 0 : static_cast<int>(std::bit_width(max_output)) - 1;
+  return std::clamp(fits, kZstdWindowLogFloor, kZstdWindowLogMax);
+}
+
+// The window limit is set for each call: it follows the call's output bound.
+ZSTD_DCtx* zstd_dctx(std::size_t max_output) {
+  thread_local const std::unique_ptr<ZSTD_DCtx, ZstdDctxFree> dctx(ZSTD_createDCtx());
+  if (!dctx) return nullptr;
+  ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
+  const int window_log = zstd_window_log_max(max_output);
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, window_log))) {
+    return nullptr;
+  }
   return dctx.get();
+}
+
+Status zstd_malformed(std::size_t hint, std::size_t pos, std::size_t input_bytes,
+                      std::size_t max_output) {
+  if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge) {
+    return Status::decompression_limit(fmt::format(
+        "zstd: the frame at compressed byte {} of {} asks for a window above the {} bytes "
+        "allowed with a limit of {} decompressed bytes",
+        pos, input_bytes, zstd_window_bytes_max(max_output), max_output));
+  }
+  return Status::corruption(fmt::format("zstd: malformed stream at compressed byte {}: {}", pos,
+                                        ZSTD_getErrorName(hint)));
 }
 
 Status zstd_compress(int level, ByteSpan input, std::vector<std::byte>& out) {
@@ -573,8 +671,13 @@ std::size_t zstd_size_guess(ByteSpan input) {
 // also reads concatenated frames. Input is fed as the decoder hints (one block at a time)
 // so that an error names the block where it was found.
 Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
-  ZSTD_DCtx* dctx = zstd_dctx();
+  ZSTD_DCtx* dctx = zstd_dctx(max_output);
   if (dctx == nullptr) return Status::io_error("zstd: cannot create a decompression context");
+  // The context keeps its window between calls: what it holds after this one is its cost.
+  struct NoteSize {
+    const ZSTD_DCtx* d;
+    ~NoteSize() { note_codec_bytes(ZSTD_sizeof_DCtx(d)); }
+  } note{dctx};
   OutputSink sink(out, max_output, zstd_size_guess(input));
   std::size_t pos = 0;
   std::size_t feed = kZstdFirstFeedBytes;
@@ -586,12 +689,12 @@ Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
     ZSTD_outBuffer o{room.data(), room.size(), 0};
     const std::size_t hint = ZSTD_decompressStream(dctx, &o, &in);
     if (ZSTD_isError(hint)) {
-      return Status::corruption(fmt::format("zstd: malformed stream at compressed byte {}: {}", pos,
-                                            ZSTD_getErrorName(hint)));
+      sink.discard();
+      return zstd_malformed(hint, pos, input.size(), max_output);
     }
     pos += in.pos;
     sink.commit(o.pos);
-    if (sink.over_limit()) return limit_passed("zstd", max_output);
+    if (sink.over_limit()) return sink.stop_at_limit("zstd", pos, input.size());
     const bool input_done = pos == input.size();
     if (hint == 0 && input_done) break;  // 0: the frame is decoded and flushed
     if (input_done && o.pos < o.size) return truncated("zstd", input.size());
@@ -605,7 +708,7 @@ Status zstd_decompress(ByteSpan input, std::size_t max_output, std::vector<std::
 // --- none
 
 Status copy_through(ByteSpan input, std::size_t max_output, std::vector<std::byte>& out) {
-  if (input.size() > max_output) return limit_passed("none", max_output);
+  if (input.size() > max_output) return limit_passed("none", max_output, 0, input.size());
   out.insert(out.end(), input.begin(), input.end());
   return Status();
 }
@@ -655,10 +758,22 @@ Status compress(Compression codec, int level, ByteSpan input, std::vector<std::b
 
 Status decompress(Compression codec, ByteSpan input, std::size_t max_output,
                   std::vector<std::byte>& out) {
+  t_memory = DecompressMemory{.output_bytes_peak = out.capacity(), .codec_bytes_peak = 0};
   const std::size_t base = out.size();
   Status s = decompress_with(codec, input, max_output, out);
-  if (!s.ok()) out.resize(base);
+  // At the limit the codec left the prefix decoded within it (or nothing).
+  if (!s.ok() && s.code() != StatusCode::decompression_limit) out.resize(base);
+  SAMSA_ASSERT(out.size() <= base + max_output || s.ok(), "{} bytes kept past the limit {}",
+               out.size() - base, max_output);
   return s;
+}
+
+std::size_t zstd_window_bytes_max(std::size_t max_output) {
+  return std::size_t{1} << zstd_window_log_max(max_output);
+}
+
+DecompressMemory last_decompress_memory() {
+  return t_memory;
 }
 
 }  // namespace samsa::internal

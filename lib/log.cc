@@ -253,17 +253,28 @@ Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_
 
 // Validates every batch of an append (framing, CRC, records, size). Runs before the write
 // lock is taken: the expensive part runs in parallel across appenders.
-Status validate_batches(ByteSpan batches, const AppendOptions& options,
-                        std::uint32_t max_batch_bytes, BatchSpans& spans, std::int64_t& records) {
-  ValidateOptions validate{.producer_batch = options.producer_batches};
+// A compressed batch decompresses within config.max_decompressed_bytes(); one that passes it
+// is refused naming the log (the partition's directory, "<topic>-<N>").
+Status validate_batches(ByteSpan batches, const AppendOptions& options, const LogConfig& config,
+                        std::string_view dir, BatchSpans& spans, std::int64_t& records) {
+  const std::uint32_t max_batch_bytes = config.max_batch_bytes;
+  ValidateOptions validate{.producer_batch = options.producer_batches,
+                           .max_decompressed_bytes = config.max_decompressed_bytes()};
   for (std::size_t at = 0; at < batches.size();) {
-    auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
-    if (!view.ok()) return view.status();
-    if (view->size_bytes() > max_batch_bytes) {
+    // The size first (framing only): an oversized batch is not decompressed at all.
+    auto framed = RecordBatchView::parse(batches.subspan(at), at);
+    if (framed.ok() && framed->size_bytes() > max_batch_bytes) {
       return Status::record_too_large(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
-                      view->size_bytes(), max_batch_bytes));
+                      framed->size_bytes(), max_batch_bytes));
     }
+    auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
+    if (view.status().code() == StatusCode::decompression_limit) {
+      return view.status().with_context(
+          fmt::format("append to log {} (decompressed_bytes_factor {} x max_batch_bytes {})", dir,
+                      config.decompressed_bytes_factor, max_batch_bytes));
+    }
+    if (!view.ok()) return view.status();
     records += view->records_count();
     spans.emplace_back(at, view->size_bytes());
     at += view->size_bytes();
@@ -277,7 +288,7 @@ Result<AppendInfo> Log::append(MutableByteSpan batches, const AppendOptions& opt
   if (batches.empty()) return Status::invalid_argument("append of no batches");
   BatchSpans spans;
   std::int64_t records = 0;
-  SAMSA_TRY(validate_batches(batches, options, impl_->config.max_batch_bytes, spans, records));
+  SAMSA_TRY(validate_batches(batches, options, impl_->config, impl_->dir, spans, records));
   return impl_->append_validated(batches, spans, records, options);
 }
 
@@ -588,7 +599,8 @@ Result<std::optional<TimestampOffset>> Log::offset_for_timestamp(Timestamp ts) c
   const Offset start = log_start_offset();
   for (const auto& seg : *m.snapshot()) {
     if (seg->next_offset() <= start || seg->max_timestamp().timestamp < ts) continue;
-    SAMSA_TRY_ASSIGN(auto found, seg->find_offset_by_timestamp(ts, start));
+    SAMSA_TRY_ASSIGN(auto found,
+                     seg->find_offset_by_timestamp(ts, start, m.config.max_decompressed_bytes()));
     if (found) return found;
   }
   return std::optional<TimestampOffset>();

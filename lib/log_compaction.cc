@@ -199,6 +199,7 @@ namespace {
 
 // The keys of one batch, reused from batch to batch.
 struct BatchKeys {
+  std::size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes;  // the log's bound
   RecordReader reader;
   Record record;
   std::vector<std::pair<internal::KeyHash, Offset>> hashed;
@@ -210,7 +211,7 @@ Result<internal::OffsetMap::Put> index_batch_keys(const RecordBatchView& batch, 
                                                   internal::OffsetMap& map, BatchKeys& keys,
                                                   CleanerStats& stats) {
   keys.hashed.clear();
-  SAMSA_TRY(keys.reader.reset(batch));
+  SAMSA_TRY(keys.reader.reset(batch, {.max_decompressed_bytes = keys.max_decompressed_bytes}));
   for (;;) {  // bounded by the batch's record count (the reader checks it)
     SAMSA_TRY_ASSIGN(const bool more, keys.reader.next(keys.record));
     if (!more) break;
@@ -239,6 +240,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
   producers.clear();
   stats.map_records = 0;
   BatchKeys keys;
+  keys.max_decompressed_bytes = config.max_decompressed_bytes();
   std::optional<Offset> last_indexed;  // the last offset of the last batch wholly indexed
   auto put = internal::OffsetMap::Put::ok;
   std::size_t i = 0;
@@ -305,8 +307,12 @@ Result<bool> Log::Impl::clean_segments(internal::CompactionPass& pass,
     if (seg->base_offset() >= pass.map_end) break;
     to_clean.push_back(seg);
   }
-  const internal::RetentionRule rule{&map, pass.map_end, &pass.producer_last_offsets, pass.now,
-                                     config.delete_retention_ms};
+  const internal::RetentionRule rule{&map,
+                                     pass.map_end,
+                                     &pass.producer_last_offsets,
+                                     pass.now,
+                                     config.delete_retention_ms,
+                                     config.max_decompressed_bytes()};
   internal::BatchFilter filter(rule);
   for (const SegmentList& group : group_by_size(to_clean, config)) {
     SAMSA_TRY_ASSIGN(const bool swapped, clean_group(group, filter, pass));

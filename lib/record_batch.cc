@@ -252,6 +252,8 @@ struct RecordReader::Impl {
   }
 
   Status check_header(const RecordBatchView& batch) const;
+  Status decompress(const RecordBatchView& batch);
+  Status limit_passed(const Status& limit);
   Status read_body(ByteSpan body, std::size_t body_at, Record& out);
   Status read_headers(ByteSpan body, ByteReader& r, std::size_t body_at, Record& out);
   Status check_delta(std::int32_t delta, std::size_t at) const;
@@ -293,6 +295,54 @@ Status RecordReader::Impl::check_header(const RecordBatchView& batch) const {
   return Status();
 }
 
+namespace {
+
+// How many whole records `prefix` holds from its start (at most `count`): each is a
+// varint length and that many bytes. Only for messages, so a bad length just stops it.
+std::int32_t whole_records_in(ByteSpan prefix, std::int32_t count) {
+  ByteReader r(prefix);
+  std::int32_t whole = 0;
+  for (; whole < count; ++whole) {  // bounded by count
+    std::int32_t length = 0;
+    ByteSpan body;
+    if (!r.read_varint(length) || length < 0 ||
+        !r.read_bytes(static_cast<std::size_t>(length), body)) {
+      break;
+    }
+  }
+  return whole;
+}
+
+}  // namespace
+
+// Decompresses the records into scratch, within options.max_decompressed_bytes.
+Status RecordReader::Impl::decompress(const RecordBatchView& batch) {
+  scratch.clear();
+  Status s = internal::decompress(compression, batch.records_bytes(),
+                                  options.max_decompressed_bytes, scratch);
+  if (s.code() == StatusCode::decompression_limit) return limit_passed(s);
+  if (!s.ok()) {
+    return s.with_context(fmt::format("batch at position {} (base offset {}): records at byte {}",
+                                      batch_position, base_offset, batch_position + L::kRecords));
+  }
+  records = ByteSpan(scratch.data(), scratch.size());
+  return Status();
+}
+
+// Says how far decoding got (the bytes decoded within the limit and the records whole in
+// them), then gives the buffer back: a bomb must not leave a reader holding its limit.
+Status RecordReader::Impl::limit_passed(const Status& limit) {
+  const std::size_t decoded = scratch.size();
+  const std::int32_t whole = whole_records_in(ByteSpan(scratch.data(), scratch.size()), count);
+  std::vector<std::byte>().swap(scratch);
+  return Status::decompression_limit(fmt::format(
+      "batch at position {} (base offset {}): {} compressed records at byte {}: {}; decoding "
+      "stopped at record index {} of {} declared ({} decompressed bytes held {} whole "
+      "records)",
+      batch_position, base_offset, to_string(compression), batch_position + L::kRecords,
+      limit.message(), whole, count, decoded, whole));
+}
+
 Status RecordReader::reset(const RecordBatchView& batch, const ValidateOptions& options) {
   Impl& m = *impl_;
   m.options = options;
@@ -315,15 +365,7 @@ Status RecordReader::reset(const RecordBatchView& batch, const ValidateOptions& 
   if (m.compression == Compression::none) {
     m.records = batch.records_bytes();
   } else {
-    m.scratch.clear();
-    Status s = internal::decompress(m.compression, batch.records_bytes(),
-                                    options.max_decompressed_bytes, m.scratch);
-    if (!s.ok()) {
-      return s.with_context(fmt::format("batch at position {} (base offset {}): records at byte {}",
-                                        m.batch_position, m.base_offset,
-                                        m.batch_position + L::kRecords));
-    }
-    m.records = ByteSpan(m.scratch.data(), m.scratch.size());
+    SAMSA_TRY(m.decompress(batch));
   }
   // Every record takes at least kMinRecordBytes, so a count the bytes cannot hold is
   // corrupt before anything is decoded.

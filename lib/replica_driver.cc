@@ -19,8 +19,18 @@ Result<std::vector<std::byte>> PartitionReplicaLog::read(Offset offset,
   return out;
 }
 
+namespace {
+
+// The follower's check of fetched batches uses the bound the partition's append applies.
+ReplicaSetConfig bounded_by_log(ReplicaSetConfig config, const Partition& partition) {
+  config.max_decompressed_bytes = partition.log().config().max_decompressed_bytes();
+  return config;
+}
+
+}  // namespace
+
 ReplicaDriver::ReplicaDriver(Partition& partition, ReplicaSetConfig config)
-    : partition_(&partition), log_(partition), replica_(config, log_) {}
+    : partition_(&partition), log_(partition), replica_(bounded_by_log(config, partition), log_) {}
 
 Status ReplicaDriver::execute(const Ready& ready) {
   const std::string& dir = partition_->dir();

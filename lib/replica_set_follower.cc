@@ -103,10 +103,11 @@ void ReplicaSet::follower_truncate(const EpochEndOffset& leader_answer) {
 bool ReplicaSet::follower_accept_records(const FetchResponse& resp) {
   ByteSpan rest(resp.records);
   Offset next = fetch_offset_;
+  const ValidateOptions bounded{.max_decompressed_bytes = config_.max_decompressed_bytes};
   for (std::size_t batches = 0; !rest.empty(); ++batches) {
     SAMSA_ASSERT(batches <= resp.records.size(), "batch loop ran past {} bytes",
                  resp.records.size());
-    auto view = RecordBatchView::validate(rest);
+    auto view = RecordBatchView::validate(rest, bounded);
     if (!view.ok() || view->base_offset() != next ||
         view->partition_leader_epoch() > leader_epoch_) {
       return false;

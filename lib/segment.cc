@@ -331,10 +331,11 @@ namespace {
 // after a match), decoding the records once rather than once to check and once to search.
 Result<std::optional<TimestampOffset>> first_at_or_after(ByteSpan bytes, Position position,
                                                          Timestamp target, Offset start_offset,
+                                                         std::size_t max_decompressed_bytes,
                                                          RecordReader& reader) {
   SAMSA_TRY_ASSIGN(auto view, RecordBatchView::parse(bytes, position.value()));
   SAMSA_TRY(view.check_crc());
-  SAMSA_TRY(reader.reset(view));
+  SAMSA_TRY(reader.reset(view, {.max_decompressed_bytes = max_decompressed_bytes}));
   std::optional<TimestampOffset> found;
   Record record;
   for (;;) {  // RecordReader::next fails past records_count, which bounds this loop
@@ -349,7 +350,7 @@ Result<std::optional<TimestampOffset>> first_at_or_after(ByteSpan bytes, Positio
 }  // namespace
 
 Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
-    Timestamp target, Offset start_offset) const {
+    Timestamp target, Offset start_offset, std::size_t max_decompressed_bytes) const {
   Offset from = start_offset;
   if (auto entry = impl_->time_index->lookup(target); entry && entry->offset > from) {
     // Use the entry only if the log agrees: (max timestamp so far, last offset of the batch
@@ -375,8 +376,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
                        impl_->path(), b.size_bytes);
     SAMSA_TRY_ASSIGN(auto batch, whole.next(BatchScanner::Read::whole_batch));
     if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
-    SAMSA_TRY_ASSIGN(auto found,
-                     first_at_or_after(batch.bytes, b.position, target, start_offset, reader));
+    SAMSA_TRY_ASSIGN(auto found, first_at_or_after(batch.bytes, b.position, target, start_offset,
+                                                   max_decompressed_bytes, reader));
     if (found) return found;
   }
 }

@@ -45,6 +45,8 @@ std::string_view to_string(StatusCode code) {
       return "unknown_producer_id";
     case StatusCode::record_too_large:
       return "record_too_large";
+    case StatusCode::decompression_limit:
+      return "decompression_limit";
   }
   return "unknown";
 }

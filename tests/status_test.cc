@@ -94,6 +94,7 @@ TEST_CASE("Every status code has its stable name", "[status]") {
   CHECK(to_string(StatusCode::invalid_producer_epoch) == "invalid_producer_epoch");
   CHECK(to_string(StatusCode::unknown_producer_id) == "unknown_producer_id");
   CHECK(to_string(StatusCode::record_too_large) == "record_too_large");
+  CHECK(to_string(StatusCode::decompression_limit) == "decompression_limit");
 }
 
 TEST_CASE("Each factory makes a status with its code and message", "[status]") {
@@ -112,6 +113,7 @@ TEST_CASE("Each factory makes a status with its code and message", "[status]") {
   CHECK(Status::invalid_producer_epoch("m").code() == StatusCode::invalid_producer_epoch);
   CHECK(Status::unknown_producer_id("m").code() == StatusCode::unknown_producer_id);
   CHECK(Status::record_too_large("m").code() == StatusCode::record_too_large);
+  CHECK(Status::decompression_limit("m").code() == StatusCode::decompression_limit);
 
   const Status s = Status::corruption("bad crc at position 4096");
   CHECK_FALSE(s.ok());

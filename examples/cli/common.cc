@@ -99,19 +99,13 @@ Status int_flag(const ParsedArgs& args, std::string_view flag, std::int64_t min,
 }
 
 const std::vector<FlagSpec> kLogConfigFlags = {
-    {"--segment-bytes", true},
-    {"--segment-ms", true},
-    {"--index-interval-bytes", true},
-    {"--segment-index-bytes", true},
-    {"--retention-ms", true},
-    {"--retention-bytes", true},
-    {"--max-batch-bytes", true},
-    {"--file-delete-delay-ms", true},
-    {"--timestamp-type", true},
-    {"--cleanup-policy", true},
-    {"--min-cleanable-dirty-ratio", true},
-    {"--min-compaction-lag-ms", true},
-    {"--max-compaction-lag-ms", true},
+    {"--segment-bytes", true},         {"--segment-ms", true},
+    {"--index-interval-bytes", true},  {"--segment-index-bytes", true},
+    {"--retention-ms", true},          {"--retention-bytes", true},
+    {"--max-batch-bytes", true},       {"--decompressed-bytes-factor", true},
+    {"--file-delete-delay-ms", true},  {"--timestamp-type", true},
+    {"--cleanup-policy", true},        {"--min-cleanable-dirty-ratio", true},
+    {"--min-compaction-lag-ms", true}, {"--max-compaction-lag-ms", true},
     {"--delete-retention-ms", true},
 };
 
@@ -124,6 +118,8 @@ const std::string_view kLogConfigHelp =
   --retention-ms MS          delete segments older than MS; -1 keeps them (default 7 days)
   --retention-bytes N        keep at most N bytes; -1 = no limit (default)
   --max-batch-bytes N        largest batch accepted (max.message.bytes, default 1048588)
+  --decompressed-bytes-factor F   a compressed batch's records may decompress to at most
+                             F x max-batch-bytes; past it reads and appends fail (default 16)
   --file-delete-delay-ms MS  keep .deleted files this long (file.delete.delay.ms, default 60000)
   --timestamp-type create|log-append   message.timestamp.type (default create)
   --cleanup-policy delete|compact|compact,delete   cleanup.policy (default delete; compact
@@ -181,6 +177,8 @@ Status apply_log_config_flags(const ParsedArgs& args, LogConfig& config) {
   SAMSA_TRY(typed_int_flag(args, "--max-batch-bytes",
                            static_cast<std::int64_t>(batch_layout::kHeaderSize), kInt32Max,
                            config.max_batch_bytes));
+  SAMSA_TRY(typed_int_flag(args, "--decompressed-bytes-factor", 1, 4096,
+                           config.decompressed_bytes_factor));
   SAMSA_TRY(
       typed_int_flag(args, "--file-delete-delay-ms", 0, kInt64Max, config.file_delete_delay_ms));
   if (const std::string* type = args.value("--timestamp-type")) {

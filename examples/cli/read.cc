@@ -154,7 +154,9 @@ class Reader {
   }
 
   Status print_batch(const RecordBatchView& batch) {
-    SAMSA_TRY(reader_.reset(batch));
+    // The log's bound: a bomb on disk fails the read instead of taking the memory.
+    SAMSA_TRY(
+        reader_.reset(batch, {.max_decompressed_bytes = log_.config().max_decompressed_bytes()}));
     Record record;
     while (printed_ < settings_.max_records) {
       SAMSA_TRY_ASSIGN(bool more, reader_.next(record));

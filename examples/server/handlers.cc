@@ -96,6 +96,12 @@ std::int16_t produce_error_code(const samsa::Status& status) {
     case StatusCode::corruption:
     case StatusCode::not_supported:     // magic 0 or 1
     case StatusCode::invalid_argument:  // offset deltas, counts
+    // Records that decompress past LogConfig::max_decompressed_bytes(). Kafka's broker has
+    // no such bound; its LogValidator reports records it cannot read from a compressed batch
+    // as CorruptRecordException (LogValidator.java, validateRecord), CORRUPT_MESSAGE, whose
+    // meaning includes "exceeds the valid size" (Errors.java). RECORD_LIST_TOO_LARGE is for a
+    // record set larger than a segment, MESSAGE_TOO_LARGE for the compressed batch's size.
+    case StatusCode::decompression_limit:
       return error::kCorruptMessage;
     case StatusCode::out_of_order_sequence:
       return error::kOutOfOrderSequenceNumber;

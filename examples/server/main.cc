@@ -3,7 +3,8 @@
 //   samsa-server --data-dir DIR [--listen 127.0.0.1:9092] [--advertised HOST:PORT]
 //                [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]
 //                [--max-frame-bytes N] [--flush-policy durable|interval|manual]
-//                [--request-threads N] [--append-threads N] [--maintenance-interval-ms N]
+//                [--decompressed-bytes-factor F] [--request-threads N] [--append-threads N]
+//                [--maintenance-interval-ms N]
 //                [--retention-ms N] [--retention-bytes N] [--segment-bytes N]
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -28,7 +29,8 @@ constexpr std::string_view kUsage =
     "usage: samsa-server --data-dir DIR [--listen HOST:PORT] [--advertised HOST:PORT]\n"
     "         [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]\n"
     "         [--max-frame-bytes N] [--flush-policy durable|interval|manual]\n"
-    "         [--request-threads N] [--append-threads N] [--maintenance-interval-ms N]\n"
+    "         [--decompressed-bytes-factor F] [--request-threads N] [--append-threads N]\n"
+    "         [--maintenance-interval-ms N]\n"
     "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n";
 
 template <typename T>
@@ -76,6 +78,9 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
   }
   if (flag == "--retention-bytes") {
     return parse_number<std::int64_t>(value, o.partition.log.retention_bytes, -1, INT64_MAX);
+  }
+  if (flag == "--decompressed-bytes-factor") {
+    return parse_number<std::uint32_t>(value, o.partition.log.decompressed_bytes_factor, 1, 4096);
   }
   if (flag == "--segment-bytes") {
     return parse_number<std::uint64_t>(value, o.partition.log.segment_bytes, 1024, UINT64_MAX);

@@ -52,14 +52,20 @@ struct CleanupPolicy {
 };
 
 struct LogConfig {
-  std::uint64_t segment_bytes = std::uint64_t{1} << 30;       // Kafka's segment.bytes
-  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;           // segment.ms
-  std::uint32_t index_interval_bytes = 4096;                  // index.interval.bytes
-  std::uint32_t segment_index_bytes = 10 * 1024 * 1024;       // segment.index.bytes
-  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;         // retention.ms; -1 = forever
-  std::int64_t retention_bytes = -1;                          // retention.bytes; -1 = no limit
-  std::int64_t file_delete_delay_ms = 60'000;                 // file.delete.delay.ms
-  std::uint32_t max_batch_bytes = 1'048'588;                  // max.message.bytes
+  std::uint64_t segment_bytes = std::uint64_t{1} << 30;  // Kafka's segment.bytes
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;      // segment.ms
+  std::uint32_t index_interval_bytes = 4096;             // index.interval.bytes
+  std::uint32_t segment_index_bytes = 10 * 1024 * 1024;  // segment.index.bytes
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;    // retention.ms; -1 = forever
+  std::int64_t retention_bytes = -1;                     // retention.bytes; -1 = no limit
+  std::int64_t file_delete_delay_ms = 60'000;            // file.delete.delay.ms
+  std::uint32_t max_batch_bytes = 1'048'588;             // max.message.bytes
+  // The records of a compressed batch may decompress to at most this many times
+  // max_batch_bytes (max_decompressed_bytes()); past it the batch is refused with
+  // decompression_limit, on append and on every in-process read (Cleaner, segment search).
+  // Kafka's broker has no such bound (it decodes records as it decompresses); samsa
+  // decompresses a batch whole, and this is what bounds the memory that takes.
+  std::uint32_t decompressed_bytes_factor = kDefaultDecompressedBytesFactor;
   TimestampType timestamp_type = TimestampType::create_time;  // message.timestamp.type
   FlushPolicy flush_policy = FlushPolicy::durable;
   std::uint64_t flush_interval_bytes = 1 << 20;  // with interval_may_lose_recent
@@ -74,6 +80,11 @@ struct LogConfig {
   // from the directory name when it reads "<topic>-<partition>", else (name, 0).
   std::string topic;
   std::int32_t partition = -1;
+
+  // decompressed_bytes_factor x max_batch_bytes: the ValidateOptions bound of this log.
+  std::size_t max_decompressed_bytes() const {
+    return std::size_t{decompressed_bytes_factor} * max_batch_bytes;
+  }
 };
 
 // The topic and partition a Kafka partition directory is named for.

@@ -142,6 +142,13 @@ struct Record {
   std::size_t size_bytes = 0;  // encoded size including the length varint
 };
 
+// The decompression bound's defaults (LogConfig::decompressed_bytes_factor): a compressed
+// batch's records may expand to this many times Kafka's default max.message.bytes
+// (1048588, the largest compressed batch a log accepts by default): 16 MiB + 192 bytes.
+inline constexpr std::uint32_t kDefaultDecompressedBytesFactor = 16;
+inline constexpr std::size_t kDefaultMaxDecompressedBytes =
+    std::size_t{kDefaultDecompressedBytesFactor} * 1'048'588;
+
 // How strictly validate() reads a batch.
 struct ValidateOptions {
   // A batch from a producer (Kafka's LogValidator rules): offset deltas are exactly
@@ -149,8 +156,13 @@ struct ValidateOptions {
   // log, possibly compacted), deltas only need to increase strictly and stay within
   // [0, last_offset_delta].
   bool producer_batch = false;
-  // Decompressed records larger than this are refused (a decompression bomb guard).
-  std::size_t max_decompressed_bytes = std::size_t{256} << 20;
+  // A compressed batch is decompressed whole before its records are decoded, so this is
+  // what reading one may allocate for its records (plus the codec's own state, see
+  // docs/ARCHITECTURE.md, "Decompression memory"). Records that decompress past it are
+  // refused with decompression_limit, naming how far decoding got. A log passes
+  // LogConfig::max_decompressed_bytes() (a factor of max.message.bytes); the default here
+  // is that bound for Kafka's default max.message.bytes, for readers without a log config.
+  std::size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes;
 };
 
 // A read-only view of one RecordBatch v2 over bytes the caller owns. Valid while they are.

@@ -35,6 +35,7 @@
 #include "samsa/kafka_error.h"
 #include "samsa/leader_epoch_cache.h"
 #include "samsa/partition_election.h"
+#include "samsa/record_batch.h"
 #include "samsa/status.h"
 #include "samsa/types.h"
 
@@ -151,6 +152,11 @@ struct ReplicaSetConfig {
   // is in flight per follower); pending acks=all appends beyond this are refused.
   std::int32_t fetch_response_bytes_max = 8 << 20;
   std::size_t pending_produces_max = 4096;
+  // A follower validates each fetched compressed batch within this many decompressed bytes
+  // (ValidateOptions::max_decompressed_bytes); a batch past it is rejected like a corrupt
+  // one. ReplicaDriver sets it to its partition's LogConfig::max_decompressed_bytes(), the
+  // bound its append then applies.
+  std::size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes;
   // KIP-320: divergence found through Fetch's LastFetchedEpoch. false: the follower asks
   // OffsetForLeaderEpoch before fetching (KIP-101/279, Kafka before IBP 2.7).
   bool truncate_on_fetch = true;

@@ -21,6 +21,7 @@
 
 #include "samsa/env.h"
 #include "samsa/index.h"
+#include "samsa/record_batch.h"
 #include "samsa/types.h"
 
 namespace samsa {
@@ -116,9 +117,12 @@ class Segment {
   Result<std::size_t> read_at(Position position, MutableByteSpan out) const;
 
   // The first record whose timestamp is >= target with offset >= start_offset: its
-  // timestamp and offset; nullopt when there is none in this segment.
-  Result<std::optional<TimestampOffset>> find_offset_by_timestamp(Timestamp target,
-                                                                  Offset start_offset) const;
+  // timestamp and offset; nullopt when there is none in this segment. A compressed batch
+  // searched decompresses within max_decompressed_bytes (the log's
+  // LogConfig::max_decompressed_bytes()), else decompression_limit.
+  Result<std::optional<TimestampOffset>> find_offset_by_timestamp(
+      Timestamp target, Offset start_offset,
+      std::size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes) const;
 
   // Rescans the .log file: checks every batch (header framing and CRC-32C), rebuilds both
   // indexes, and cuts the file after the last valid batch. Batches whose offsets do not

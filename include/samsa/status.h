@@ -35,6 +35,11 @@ enum class StatusCode : std::uint8_t {
   invalid_producer_epoch,  // a batch from an epoch older than the producer's current one
   unknown_producer_id,     // no state for the producer, and its batch does not start at 0
   record_too_large,        // a batch larger than LogConfig::max_batch_bytes (MESSAGE_TOO_LARGE)
+  // A compressed batch whose records decompress past the bound its reader allows
+  // (ValidateOptions::max_decompressed_bytes; LogConfig::max_decompressed_bytes() for a log).
+  // Kafka's broker would answer CORRUPT_MESSAGE; kept apart from corruption because the
+  // bytes may be intact: a larger bound would read them.
+  decompression_limit,
 };
 
 // "ok", "corruption", ... (stable names, used in messages and tests).
@@ -77,6 +82,9 @@ class [[nodiscard]] Status {
   }
   static Status record_too_large(std::string msg) {
     return {StatusCode::record_too_large, std::move(msg)};
+  }
+  static Status decompression_limit(std::string msg) {
+    return {StatusCode::decompression_limit, std::move(msg)};
   }
 
   // Builds the status for a failed system call from errno: ENOSPC and EDQUOT map to

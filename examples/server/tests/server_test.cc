@@ -283,6 +283,33 @@ TEST_CASE("BatchOverMaxMessageBytesGetsError10") {
   CHECK(produce(c, 2, "t", 0, testing::make_batch(1)).error == 0);
 }
 
+// A batch whose records decompress past LogConfig::max_decompressed_bytes() (16 MiB by
+// default) gets CORRUPT_MESSAGE, what Kafka answers for records it cannot read from a
+// compressed batch, never UNKNOWN_SERVER_ERROR (-1); nothing is stored.
+TEST_CASE("CompressedBombGetsError2AndStoresNothing") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  std::int32_t id = 1;
+  for (auto codec : {samsa::Compression::zstd, samsa::Compression::gzip, samsa::Compression::lz4,
+                     samsa::Compression::snappy}) {
+    INFO(samsa::to_string(codec));
+    samsa::BatchOptions options;
+    options.compression = codec;
+    samsa::RecordBatchBuilder builder(options);
+    // snappy expands at most ~21x: 18 MiB fits in a 1 MiB batch; the others expand further.
+    const std::size_t zeros = codec == samsa::Compression::snappy ? 18 << 20 : 64 << 20;
+    const std::vector<std::byte> value(zeros);
+    REQUIRE(builder.append(samsa::Timestamp(1), std::nullopt, value).ok());
+    auto built = builder.build();
+    REQUIRE(built.ok());
+    const std::vector<std::byte> bomb(built->begin(), built->end());
+    REQUIRE(bomb.size() < 1'048'588);
+    CHECK(produce(c, id++, "t", 0, bomb).error == error::kCorruptMessage);
+  }
+  CHECK(produce(c, id++, "t", 0, testing::make_batch(1)).base_offset == 0);
+}
+
 TEST_CASE("OldMessageFormatInProduceV2GetsError43") {
   TestServer s;
   Client c(s.port());
