@@ -2,7 +2,7 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only append|durable|reads|recovery|idempotence|compaction|replication]
+//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -41,6 +41,9 @@ std::vector<Row> run_compaction(const std::string& dir, std::uint64_t log_bytes)
 // replication_bench.cc: 3 replicas in one process (acks=all, min ISR 2) beside the
 // single-node durable append, and acks=all latency at 10% of peak beside one fdatasync.
 std::vector<Row> run_replication(const std::string& dir, std::chrono::milliseconds cell);
+// raft_bench.cc: a 3-voter RaftQuorum in one process beside the single-node durable append,
+// and commit latency at 10% of peak beside one fdatasync.
+std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell);
 
 namespace {
 
@@ -643,6 +646,29 @@ void replication_targets(const Check& check, std::vector<std::string>& lines) {
   }
 }
 
+template <typename Check>
+void raft_targets(const Check& check, std::vector<std::string>& lines) {
+  const Row *single = nullptr, *quorum = nullptr, *lat = nullptr, *sync = nullptr;
+  for (const Row& r : g_rows) {
+    if (r.workload == "raft" && r.system == "samsa-single-node") single = &r;
+    if (r.workload == "raft" && r.system == "samsa-raft-3-voters") quorum = &r;
+    if (r.workload == "raft_latency" && r.system == "samsa-raft-3-voters") lat = &r;
+    if (r.workload == "raft_latency" && r.system == "raw-write+fdatasync") sync = &r;
+  }
+  if (!quorum) return;
+  check("raft 3 voters 100 B x 100: committed records/s", quorum,
+        quorum->records_per_s(), 500000, "rec/s");
+  check("raft 3 voters 100 B x 100: / single-node durable", quorum,
+        single ? quorum->records_per_s() / single->records_per_s() : -1, 0.5, "x");
+  if (lat && sync) {
+    const double ratio = lat->p99_us / sync->p99_us;
+    lines.push_back(fmt::format(
+        "{} {:<58} {:.3g} x (p50 {:.0f} us, p99 {:.0f} us; fdatasync p99 {:.0f} us; goal <= 3 x)",
+        ratio <= 3 ? "PASS" : "MISS", "raft commit p99 at 10% of peak / fdatasync p99", ratio,
+        lat->p50_us, lat->p99_us, sync->p99_us));
+  }
+}
+
 std::vector<std::string> targets() {
   std::vector<std::string> lines;
   auto check = [&](const char* what, const Row* r, double value, double goal, const char* unit) {
@@ -686,6 +712,7 @@ std::vector<std::string> targets() {
   check("idempotent producers 100 B x 100: Partition / Log (median pair)", idem,
         idempotence_ratio(), 0.95, "x");
   replication_targets(check, lines);
+  raft_targets(check, lines);
   return lines;
 }
 
@@ -816,7 +843,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
                std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
-                                     "compaction", "replication"}
+                                     "compaction", "replication", "raft"}
                    .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
@@ -825,7 +852,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
       fmt::print(stderr,
                  "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
                  "[--no-peers] [--no-plot] "
-                 "[--only append|durable|reads|recovery|idempotence|compaction|replication]\n");
+                 "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft]\n");
       return 2;
     }
   }
@@ -874,6 +901,9 @@ int run(int argc, char** argv) {
     for (Row& row : run_replication(fresh_dir(mode, "replication"), 3 * mode.cell_time)) {
       report(std::move(row));
     }
+  }
+  if (runs(mode, "raft")) {
+    for (Row& row : run_raft(fresh_dir(mode, "raft"), 3 * mode.cell_time)) report(std::move(row));
   }
   fs::remove_all(mode.work_dir);
   compute_ratios();
