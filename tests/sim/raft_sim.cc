@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -164,9 +165,12 @@ std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
 
 class RaftSim {
  public:
-  RaftSim(std::uint64_t seed, const SimOptions& options)
+  // failover: no faults but one leader crash (power cut) once the quorum commits steadily;
+  // measures the time from the crash to the first commit of a proposal made after it.
+  RaftSim(std::uint64_t seed, const SimOptions& options, bool failover = false)
       : seed_(seed),
         trace_(options.trace),
+        failover_(failover),
         rng_(seed),
         net_(network_config(seed), seed ^ 0x51f15e) {
     steps_ = options.steps > 0 ? options.steps : 1500;
@@ -183,6 +187,11 @@ class RaftSim {
     power_cut_per_ready_ = pick(0, 3) == 0 ? 0.0 : 0.0005 * static_cast<double>(pick(1, 8));
     election_timeout_ = pick(50, 150);
     fetch_timeout_ = election_timeout_ * 2;
+    if (failover_) {
+      power_cut_per_ready_ = 0;
+      if (options.steps == 0) steps_ = 1'000'000;  // until measured (bounded below)
+      crash_at_ = 20 * election_timeout_ + pick(0, 10 * election_timeout_);
+    }
     trace(
         fmt::format("seed {}: {} voters, {} observers, {}, power cut/ready {:.4f}, election "
                     "timeout {} ms, {}",
@@ -194,11 +203,18 @@ class RaftSim {
   bool run() {
     for (int step = 0; step < steps_ && ok_; ++step) {
       now_ += pick(1, 5);
-      faults();
+      if (failover_) {
+        failover_step();
+        if (failover_ms_ >= 0 || now_ > crash_at_ + 200 * election_timeout_) break;
+      } else {
+        faults();
+      }
       load();
       deliver();
       tick_all();
     }
+    if (failover_ && ok_ && failover_ms_ < 0)
+      fail(fmt::format("no commit within {} ms of the leader's crash", now_ - crash_time_));
     if (ok_) converge();
     if (trace_ || !ok_) {
       trace(
@@ -210,7 +226,29 @@ class RaftSim {
     return ok_;
   }
 
+  std::int64_t failover_ms() const { return failover_ms_; }
+  std::int64_t election_timeout() const { return election_timeout_; }
+  std::int64_t fetch_timeout() const { return fetch_timeout_; }
+
  private:
+  // Restarts crashed nodes but the old leader, and cuts the leader's power at crash_at_.
+  void failover_step() {
+    for (auto& n : nodes_) {
+      if (!n->q && now_ >= n->down_until) start(*n);
+    }
+    if (crash_time_ >= 0 || now_ < crash_at_) return;
+    for (auto& n : nodes_) {
+      if (!n->q || n->q->status().role != Role::leader) continue;
+      if (n->q->status().high_watermark == Offset::none() || acked_.empty()) return;
+      crash_epoch_ = n->q->status().epoch;
+      crash_time_ = now_;
+      trace(fmt::format("failover: leader {} of epoch {} loses power", n->id, crash_epoch_));
+      crash(*n, -1);
+      n->down_until = now_ + 1'000'000;  // stays down while the failover is measured
+      return;
+    }
+  }
+
   static NetworkConfig network_config(std::uint64_t seed) {
     std::mt19937_64 r(seed * 7919);
     NetworkConfig c;
@@ -505,6 +543,10 @@ class RaftSim {
         if (it->leader == n.id && it->epoch == s.epoch && it->last < n.hw) {
           if (batch_at(n, it->base)) {
             for (auto v : it->values) acked_.insert(v);
+            if (crash_time_ >= 0 && failover_ms_ < 0 && it->epoch > crash_epoch_) {
+              failover_ms_ = now_ - crash_time_;
+              trace(fmt::format("failover: first commit after the crash, {} ms", failover_ms_));
+            }
           }
           it = pending_.erase(it);
         } else {
@@ -692,6 +734,11 @@ class RaftSim {
 
   std::uint64_t seed_;
   bool trace_;
+  bool failover_ = false;
+  std::int64_t crash_at_ = -1;     // failover: when the leader is crashed
+  std::int64_t crash_time_ = -1;   // failover: when it was
+  LeaderEpoch crash_epoch_{0};     // failover: the crashed leader's epoch
+  std::int64_t failover_ms_ = -1;  // failover: crash to the next commit
   std::mt19937_64 rng_;
   SimNetwork<Message> net_;
   int steps_ = 0;
@@ -723,6 +770,40 @@ bool run_raft_seed(std::uint64_t seed, const SimOptions& options) {
   const bool ok = sim.run();
   std::signal(SIGABRT, SIG_DFL);
   return ok;
+}
+
+namespace {
+std::vector<double> g_failover_ms;
+std::vector<double> g_failover_per_timeout;
+}  // namespace
+
+bool run_raft_failover_seed(std::uint64_t seed, const SimOptions& options) {
+  g_current_seed = seed;
+  std::signal(SIGABRT, on_abort);
+  RaftSim sim(seed, options, /*failover=*/true);
+  const bool ok = sim.run();
+  std::signal(SIGABRT, SIG_DFL);
+  if (ok && sim.failover_ms() >= 0) {
+    g_failover_ms.push_back(static_cast<double>(sim.failover_ms()));
+    g_failover_per_timeout.push_back(static_cast<double>(sim.failover_ms()) /
+                                     static_cast<double>(sim.election_timeout()));
+  }
+  return ok;
+}
+
+void report_raft_failover() {
+  auto quantile = [](std::vector<double> v, double q) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
+  };
+  fmt::print(
+      "failover (leader power cut to the first commit after it) over {} seeds: median {:.0f} ms, "
+      "p99 {:.0f} ms, max {:.0f} ms; in election timeouts (50-150 ms per seed; fetch timeout "
+      "2x): median {:.2f}x, p99 {:.2f}x\n",
+      g_failover_ms.size(), quantile(g_failover_ms, 0.5), quantile(g_failover_ms, 0.99),
+      quantile(g_failover_ms, 1.0), quantile(g_failover_per_timeout, 0.5),
+      quantile(g_failover_per_timeout, 0.99));
 }
 
 }  // namespace samsa::sim

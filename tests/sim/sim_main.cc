@@ -22,6 +22,7 @@ struct Subcommand {
   const char* name;
   bool (*run_seed)(std::uint64_t seed, const SimOptions& options);
   const char* about;
+  void (*report)() = nullptr;  // prints what the seeds measured, after the closing line
 };
 
 // Add a simulation with one line here.
@@ -30,13 +31,16 @@ constexpr Subcommand kSubcommands[] = {
      "ISR replication of one partition: 1 leader, 2-4 followers, faults, a test controller"},
     {"raft", samsa::sim::run_raft_seed,
      "a KRaft quorum: 3 or 5 voters, 0-2 observers, faults, power cuts, resigns, proposals"},
+    {"raft-failover", samsa::sim::run_raft_failover_seed,
+     "a KRaft quorum under load whose leader loses power once: time to the next commit",
+     samsa::sim::report_raft_failover},
 };
 
 int usage() {
   fmt::print(stderr,
              "usage: samsa-sim <subcommand> (--seed-start S --seeds N | --seed S [--trace]) "
              "[--steps K]\n");
-  for (const auto& s : kSubcommands) fmt::print(stderr, "  {:<10} {}\n", s.name, s.about);
+  for (const auto& s : kSubcommands) fmt::print(stderr, "  {:<14} {}\n", s.name, s.about);
   return 2;
 }
 
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{}: {} seeds from {}, {} failed, {:.1f} s\n", sub->name, options.seeds,
              options.seed_start, failed, secs);
+  if (sub->report) sub->report();
   (void)single;
   return failed == 0 ? 0 : 1;
 }
