@@ -134,6 +134,7 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
     for (auto& m : r.messages) out.messages.push_back(std::move(m));
     if (r.high_watermark) out.high_watermark = r.high_watermark;
     if (r.leader_change) out.leader_change = r.leader_change;
+    for (auto& read : r.reads) out.reads.push_back(read);
     quorum_->advance(now);
   }
   return out;

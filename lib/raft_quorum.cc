@@ -274,6 +274,13 @@ void Impl::clear_role_state() {
   uncommitted.clear();
   uncommitted_bytes = 0;
   epoch_start_offset = Offset::none();
+  // Reads a leader had not confirmed fail: the host retries them on the new leader.
+  fail_reads(KafkaError::not_leader_or_follower, /*only_expired=*/false);
+  read_round = 0;
+  read_round_wanted = false;
+  read_probes.clear();
+  read_confirmed.clear();
+  transfer_target = kNoNode;
 }
 
 void Impl::become_unattached(LeaderEpoch new_epoch) {
@@ -360,6 +367,7 @@ void Impl::become_leader() {
   std::vector<std::int32_t> granting(candidate_granted.begin(), candidate_granted.end());
   clear_role_state();
   role = Role::leader;
+  read_confirmed.clear();
   leader_id = config.self;
   ++counters.became_leader;
   persist();
@@ -386,7 +394,7 @@ void Impl::become_leader() {
   maybe_advance_high_watermark();
 }
 
-void Impl::become_resigned(bool graceful) {
+void Impl::become_resigned(bool graceful, NodeId first_successor) {
   SAMSA_ASSERT(role == Role::leader, "resign from {}", to_string(role));
   // Most caught-up voters first (Kafka's LeaderState.nonLeaderVotersByDescendingFetchOffset).
   std::vector<std::pair<Offset, NodeId>> by_offset;
@@ -397,7 +405,10 @@ void Impl::become_resigned(bool graceful) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   std::vector<NodeId> successors;
-  for (const auto& p : by_offset) successors.push_back(p.second);
+  if (first_successor != kNoNode) successors.push_back(first_successor);
+  for (const auto& p : by_offset) {
+    if (p.second != first_successor) successors.push_back(p.second);
+  }
   clear_role_state();
   role = Role::resigned;
   reset_election_timer();
@@ -456,6 +467,69 @@ void Impl::set_high_watermark(Offset hw) {
     uncommitted.pop_front();
   }
   hw_changed = true;
+  if (role == Role::leader) maybe_confirm_reads();
+}
+
+// --- ReadIndex and leader transfer
+
+void Impl::start_read_round() {
+  read_round_wanted = false;
+  ++read_round;
+  // BeginQuorumEpoch is idempotent for a voter that follows this leader in this epoch, and
+  // one that moved on answers with its newer epoch: an answer of error none in this epoch,
+  // to a request sent after the read arrived, proves the voter had not left this epoch then.
+  for (NodeId v : config.voters) {
+    if (v == config.self) continue;
+    const std::int64_t id = next_id();
+    BeginQuorumEpochRequest r;
+    r.cluster_id = config.cluster_id;
+    r.voter_id = v;
+    r.leader_epoch = epoch;
+    r.leader_id = config.self;
+    send(v, std::move(r), id);
+    read_probes[id] = {read_round, now};
+  }
+  maybe_confirm_reads();
+}
+
+void Impl::maybe_confirm_reads() {
+  // The leader's high watermark covers every entry committed before its epoch only once it
+  // has passed the epoch start (its LeaderChange record).
+  if (high_watermark == Offset::none() || high_watermark <= epoch_start_offset) return;
+  while (!reads.empty()) {
+    const PendingRead& r = reads.front();
+    std::size_t confirmed = 1;  // itself
+    for (const auto& [v, round] : read_confirmed) confirmed += round >= r.round ? 1 : 0;
+    if (confirmed < majority()) return;
+    out.reads.push_back(ReadState{r.id, high_watermark, KafkaError::none});
+    ++counters.reads_confirmed;
+    reads.pop_front();
+  }
+}
+
+void Impl::fail_reads(KafkaError code, bool only_expired) {
+  while (!reads.empty() &&
+         (!only_expired || now - reads.front().arrived_at >= config.request_timeout_ms)) {
+    out.reads.push_back(ReadState{reads.front().id, Offset::none(), code});
+    ++counters.reads_failed;
+    reads.pop_front();
+  }
+  if (only_expired) {
+    for (auto it = read_probes.begin(); it != read_probes.end();) {
+      if (now - it->second.second >= config.request_timeout_ms)
+        it = read_probes.erase(it);
+      else
+        ++it;
+    }
+  }
+}
+
+void Impl::maybe_finish_transfer() {
+  if (role != Role::leader || transfer_target == kNoNode) return;
+  auto it = replicas.find(transfer_target);
+  if (it == replicas.end() || it->second.end < log_end || durable_end < log_end) return;
+  ++counters.transfers_done;
+  become_resigned(/*graceful=*/true, transfer_target);
 }
 
 // --- proposals
@@ -478,6 +552,13 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   m.enter(now);
   ProposeResult r;
   r.leader = {m.leader_id, m.epoch};
+  if (m.role == Role::leader && m.transfer_target != kNoNode) {
+    r.error_code = KafkaError::not_leader_or_follower;
+    r.status = Status::failed_precondition(
+        fmt::format("raft: node {} is handing leadership to node {} in epoch {}; retry there",
+                    m.config.self, m.transfer_target, m.epoch));
+    return r;
+  }
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
@@ -550,6 +631,55 @@ bool RaftQuorum::resign(std::int64_t now) {
   return true;
 }
 
+ReadIndexResult RaftQuorum::read_index(std::int64_t now) {
+  Impl& m = *impl_;
+  m.enter(now);
+  ReadIndexResult r;
+  r.leader = {m.leader_id, m.epoch};
+  if (m.role != Role::leader) {
+    r.error_code = KafkaError::not_leader_or_follower;
+    r.status = Status::failed_precondition(
+        m.leader_id == kNoNode
+            ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
+                          m.config.self, m.epoch)
+            : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
+                          m.config.self, m.leader_id, m.epoch));
+    return r;
+  }
+  if (m.reads.size() >= m.config.reads_pending_max) {
+    r.error_code = KafkaError::request_timed_out;
+    r.status = Status::busy(fmt::format(
+        "raft: {} reads wait for confirmation (reads_pending_max {}); retry", m.reads.size(),
+        m.config.reads_pending_max));
+    return r;
+  }
+  r.read_id = m.next_read_id++;
+  // Reads that arrive before the next ready() share one round, started then.
+  m.reads.push_back(PendingRead{r.read_id, m.read_round + 1, m.now});
+  m.read_round_wanted = true;
+  if (m.majority() == 1) m.start_read_round();
+  m.check_invariants();
+  return r;
+}
+
+Status RaftQuorum::transfer_leadership(NodeId to, std::int64_t now) {
+  Impl& m = *impl_;
+  m.enter(now);
+  if (m.role != Role::leader) {
+    return Status::failed_precondition(
+        fmt::format("raft: node {} is not the leader; cannot transfer leadership", m.config.self));
+  }
+  if (to == m.config.self || !m.voter(to)) {
+    return Status::invalid_argument(
+        fmt::format("raft: leadership can move only to another voter, not node {}", to));
+  }
+  m.transfer_target = to;
+  m.transfer_deadline = m.now + m.config.election_timeout_ms;
+  m.maybe_finish_transfer();
+  m.check_invariants();
+  return Status();
+}
+
 // --- timers
 
 void Impl::enter(std::int64_t t) {
@@ -592,6 +722,11 @@ void Impl::on_tick() {
         become_resigned(/*graceful=*/false);
         break;
       }
+      fail_reads(KafkaError::request_timed_out, /*only_expired=*/true);
+      if (transfer_target != kNoNode && now >= transfer_deadline) {
+        transfer_target = kNoNode;  // the target did not catch up: lead on
+        ++counters.transfers_aborted;
+      }
       expire_parked_fetches();
       for (NodeId v : config.voters) {
         if (v == config.self || begin_acked.count(v)) continue;
@@ -628,6 +763,9 @@ std::int64_t RaftQuorum::next_deadline() const {
     case Role::leader: {
       std::int64_t d = m.check_quorum_deadline;
       for (const auto& p : m.parked) d = std::min(d, p.deadline);
+      if (!m.reads.empty())
+        d = std::min(d, m.reads.front().arrived_at + m.config.request_timeout_ms);
+      if (m.transfer_target != kNoNode) d = std::min(d, m.transfer_deadline);
       for (NodeId v : m.config.voters) {
         if (v == m.config.self || m.begin_acked.count(v)) continue;
         auto it = m.replicas.find(v);
@@ -659,12 +797,13 @@ std::int64_t RaftQuorum::next_deadline() const {
 // --- Ready
 
 bool RaftQuorum::has_ready() const {
-  return !impl_->out.empty();
+  return !impl_->out.empty() || (impl_->read_round_wanted && impl_->role == Role::leader);
 }
 
 Ready RaftQuorum::ready() {
   Impl& m = *impl_;
   SAMSA_ASSERT(!m.ready_outstanding, "node {}: ready() twice without advance()", m.config.self);
+  if (m.read_round_wanted && m.role == Role::leader) m.start_read_round();
   Ready r = std::move(m.out);
   m.out = Ready{};
   if (m.last_reported != LeaderAndEpoch{m.leader_id, m.epoch}) {
@@ -688,6 +827,7 @@ void RaftQuorum::advance(std::int64_t now) {
     if (self.end < m.durable_end) self.end = m.durable_end;
     m.maybe_advance_high_watermark();
     m.complete_parked_fetches(/*only_if_news=*/true);
+    m.maybe_finish_transfer();
   }
   m.check_invariants();
 }
@@ -706,6 +846,8 @@ RaftStatus RaftQuorum::status() const {
   s.high_watermark = m.high_watermark;
   s.epoch_start_offset = m.epoch_start_offset;
   s.last_epoch = m.epochs.latest();
+  s.transfer_target = m.transfer_target;
+  s.reads_pending = m.reads.size();
   return s;
 }
 
@@ -776,6 +918,14 @@ void Impl::check_invariants() const {
                uncommitted_bytes);
   SAMSA_ASSERT(parked.size() <= config.parked_fetches_max, "node {}: parked fetches {} <= {}", self,
                parked.size(), config.parked_fetches_max);
+  SAMSA_ASSERT(role == Role::leader || (reads.empty() && transfer_target == kNoNode),
+               "node {}: reads or a transfer outside leadership", self);
+  SAMSA_ASSERT(reads.size() <= config.reads_pending_max, "node {}: reads pending {} <= {}", self,
+               reads.size(), config.reads_pending_max);
+  for (std::size_t i = 1; i < reads.size(); ++i) {
+    SAMSA_ASSERT(reads[i - 1].round <= reads[i].round && reads[i - 1].id < reads[i].id,
+                 "node {}: reads in arrival order", self);
+  }
 }
 
 }  // namespace samsa::raft

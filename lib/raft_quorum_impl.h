@@ -41,6 +41,13 @@ struct ParkedFetch {
   std::int64_t deadline = 0;
 };
 
+// A linearizable read waiting for a majority to confirm the leadership after it arrived.
+struct PendingRead {
+  std::uint64_t id = 0;
+  std::uint64_t round = 0;  // the confirmation round that must complete
+  std::int64_t arrived_at = 0;
+};
+
 struct InFlightFetch {
   std::int64_t correlation_id = 0;
   std::int64_t sent_at = 0;
@@ -91,6 +98,17 @@ struct RaftQuorum::Impl {
   Offset epoch_start_offset = Offset::none();
   std::deque<std::pair<Offset, std::size_t>> uncommitted;  // (end offset, bytes) of own batches
   std::size_t uncommitted_bytes = 0;
+  // ReadIndex: reads in arrival order; round k's BeginQuorumEpoch probes by correlation id;
+  // the last round each voter answered in this epoch.
+  std::deque<PendingRead> reads;
+  std::uint64_t next_read_id = 1;
+  std::uint64_t read_round = 0;  // the last round started
+  bool read_round_wanted = false;
+  std::map<std::int64_t, std::pair<std::uint64_t, std::int64_t>> read_probes;  // id -> (round, sent)
+  std::map<NodeId, std::uint64_t> read_confirmed;
+  // Leader transfer.
+  NodeId transfer_target = kNoNode;
+  std::int64_t transfer_deadline = 0;
 
   // Follower.
   std::optional<InFlightFetch> fetch_in_flight;
@@ -119,13 +137,17 @@ struct RaftQuorum::Impl {
   void become_prospective();
   void become_candidate();
   void become_leader();
-  void become_resigned(bool graceful);
+  void become_resigned(bool graceful, NodeId first_successor = kNoNode);
   void become_resigned_at_start();
   void high_watermark_reset_for_new_epoch();
   std::int64_t check_quorum_timeout() const;
   void maybe_advance_high_watermark();
   void set_high_watermark(Offset hw);
   void append_own(std::vector<std::byte> batch);
+  void start_read_round();
+  void maybe_confirm_reads();
+  void fail_reads(KafkaError code, bool only_expired);
+  void maybe_finish_transfer();
   void enter(std::int64_t t);
   void on_tick();
   void check_invariants() const;

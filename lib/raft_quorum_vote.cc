@@ -209,6 +209,13 @@ void Impl::on_begin_epoch_response(const Message& m, const BeginQuorumEpochRespo
   }
   if (role == Role::leader && r.leader_epoch == epoch && r.error_code == KafkaError::none) {
     begin_acked.insert(m.from);
+    auto probe = read_probes.find(m.correlation_id);
+    if (probe != read_probes.end()) {  // a ReadIndex round's confirmation
+      auto& confirmed = read_confirmed[m.from];
+      confirmed = std::max(confirmed, probe->second.first);
+      read_probes.erase(probe);
+      maybe_confirm_reads();
+    }
     return;
   }
   ++counters.stale_responses;

@@ -49,6 +49,7 @@ struct RaftOutput {
   std::vector<Message> messages;         // deliver these
   std::optional<Offset> high_watermark;  // records below it are committed
   std::optional<LeaderAndEpoch> leader_change;
+  std::vector<ReadState> reads;  // serve each once applied up to its read_offset
 };
 
 class RaftDriver {

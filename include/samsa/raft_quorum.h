@@ -20,8 +20,15 @@
 // EndQuorumEpoch with preferred successors for a graceful resign; every message is fenced
 // by epoch and cluster id.
 //
+// Linearizable reads (ReadIndex, as etcd raft: Kafka has none): read_index() on the leader
+// returns an id; once a majority of voters answered a BeginQuorumEpoch sent after the read
+// arrived (each still in this leader's epoch) and the leader has committed its epoch start,
+// a Ready carries ReadState{id, offset}: the read is served once the host applied every
+// record below offset. Leader transfer: transfer_leadership(to) stops proposals, waits
+// until `to` has fetched the whole log, then resigns naming `to` first.
+//
 // Not built yet (issue 11): snapshots (FetchSnapshot), AddVoter/RemoveVoter (the voter set
-// is static, Kafka's controller.quorum.voters), leader transfer and ReadIndex.
+// is static, Kafka's controller.quorum.voters).
 //
 // Time is an argument (milliseconds; a clock that goes back is treated as standing still).
 // Randomness (election timeouts, backoff) comes from RaftConfig::random_seed.
@@ -179,12 +186,25 @@ struct RaftConfig {
   std::size_t batch_max_records = 100'000;
   std::size_t uncommitted_max_bytes = 64 << 20;
   std::size_t parked_fetches_max = 1'024;
+  // Linearizable reads waiting for their confirmation round, at most (read_index refuses
+  // more); one fails with REQUEST_TIMED_OUT after request_timeout_ms unconfirmed.
+  std::size_t reads_pending_max = 4'096;
 };
 
 struct LeaderAndEpoch {
   NodeId leader_id = kNoNode;
   LeaderEpoch epoch{0};
   friend bool operator==(const LeaderAndEpoch&, const LeaderAndEpoch&) = default;
+};
+
+// A linearizable read's answer (ReadIndex): error none and the offset below which the
+// host must have applied every record before it serves the read; or an error
+// (NOT_LEADER_OR_FOLLOWER: leadership was lost; REQUEST_TIMED_OUT: no majority confirmed it
+// within request_timeout_ms) and the read must be retried, on the leader.
+struct ReadState {
+  std::uint64_t read_id = 0;
+  Offset read_offset = Offset::none();
+  KafkaError error_code = KafkaError::none;
 };
 
 // What the quorum asks of its host. Ordering rule, "durable before sent", enforced by
@@ -196,7 +216,8 @@ struct LeaderAndEpoch {
 //   4. only then send `messages` (a vote or a fetch tells others what this node holds and
 //      has promised: it must be on disk first);
 //   5. the records below `high_watermark` are committed: the host may apply them; a
-//      `leader_change` is reported.
+//      `leader_change` is reported;
+//   6. each of `reads` is served once the host applied every record below its read_offset.
 // Then advance(). Nothing in a Ready refers to the quorum's memory.
 struct Ready {
   std::optional<QuorumStateData> quorum_state;
@@ -205,9 +226,10 @@ struct Ready {
   std::vector<Message> messages;
   std::optional<Offset> high_watermark;
   std::optional<LeaderAndEpoch> leader_change;
+  std::vector<ReadState> reads;
   bool empty() const {
     return !quorum_state && !truncate_to && append.empty() && messages.empty() && !high_watermark &&
-           !leader_change;
+           !leader_change && reads.empty();
   }
 };
 
@@ -223,6 +245,16 @@ struct ProposeResult {
   bool ok() const { return status.ok(); }
 };
 
+// read_index()'s answer: ok with the id a later Ready's ReadState carries, or an error
+// naming why (not the leader: the leader hint; too many reads pending).
+struct ReadIndexResult {
+  Status status;
+  KafkaError error_code = KafkaError::none;
+  std::uint64_t read_id = 0;
+  LeaderAndEpoch leader;
+  bool ok() const { return status.ok(); }
+};
+
 struct RaftStatus {
   NodeId self = kNoNode;
   Role role = Role::unattached;
@@ -235,6 +267,8 @@ struct RaftStatus {
   Offset high_watermark = Offset::none();
   Offset epoch_start_offset = Offset::none();    // leader: where its LeaderChange record is
   LeaderEpoch last_epoch = LeaderEpoch::none();  // of the last batch in the log
+  NodeId transfer_target = kNoNode;              // leader: leadership moving to it
+  std::size_t reads_pending = 0;                 // leader: reads awaiting confirmation
 };
 
 // Counters a host reports (and tests check).
@@ -246,6 +280,10 @@ struct RaftCounters {
   std::uint64_t truncations = 0;
   std::uint64_t refused_messages = 0;  // unknown node, wrong cluster, malformed records
   std::uint64_t stale_responses = 0;   // answers to requests no longer outstanding
+  std::uint64_t reads_confirmed = 0;
+  std::uint64_t reads_failed = 0;
+  std::uint64_t transfers_done = 0;     // resigned for a transfer
+  std::uint64_t transfers_aborted = 0;  // the target did not catch up in time
 };
 
 class RaftQuorum {
@@ -274,6 +312,14 @@ class RaftQuorum {
   // A graceful resign (Kafka's EndQuorumEpoch): the leader steps down and names its most
   // caught-up voters as preferred successors. A no-op (false) when not the leader.
   bool resign(std::int64_t now);
+  // A linearizable read (ReadIndex): see ReadState. Only on the leader.
+  ReadIndexResult read_index(std::int64_t now);
+  // Moves leadership to voter `to`: proposals are refused (NOT_LEADER_OR_FOLLOWER) from now;
+  // once `to` has fetched up to the log end the leader resigns with `to` as first preferred
+  // successor (it campaigns at once). Abandoned, and proposals accepted again, when `to`
+  // has not caught up within election_timeout_ms. invalid_argument when `to` is not another
+  // voter; failed_precondition when not the leader.
+  Status transfer_leadership(NodeId to, std::int64_t now);
 
   bool has_ready() const;
   // Takes what has accumulated since the last advance(). Call advance() before the next

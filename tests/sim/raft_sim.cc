@@ -37,6 +37,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "samsa/faulty_env.h"
 #include "samsa/raft_driver.h"
@@ -218,10 +219,10 @@ class RaftSim {
     if (ok_) converge();
     if (trace_ || !ok_) {
       trace(
-          fmt::format("end: {} committed batches, {} acked proposals, net {} sent {} dropped {} "
-                      "blocked",
-                      committed_.size(), acked_.size(), net_.stats().sent, net_.stats().dropped,
-                      net_.stats().blocked));
+          fmt::format("end: {} committed batches, {} acked proposals, {} reads served, {} "
+                      "failed, net {} sent {} dropped {} blocked",
+                      committed_.size(), acked_.size(), reads_served_, reads_failed_,
+                      net_.stats().sent, net_.stats().dropped, net_.stats().blocked));
     }
     return ok_;
   }
@@ -399,6 +400,7 @@ class RaftSim {
         trace(fmt::format("node {} sees leader {} in epoch {}", n.id, r.leader_change->leader_id,
                           r.leader_change->epoch));
       }
+      check_reads(n, r.reads);
       n.q->advance(clock(n));
       n.q->check_invariants();
       observe(n);
@@ -426,11 +428,44 @@ class RaftSim {
       voted = check_vote(m) || voted;
       net_.send(m.from, m.to, std::move(m), now_);
     }
+    check_reads(n, out->reads);
     n.q->check_invariants();
     observe(n);
     if (voted && power_cut_per_ready_ > 0 && !stopping_ && chance(0.2)) {
       crash(n, 4);
       n.down_until = now_ + pick(1, 20);
+    }
+  }
+
+  // linearizable: a read confirmed at offset X must see every proposal acknowledged before
+  // the read was asked (their offsets are below X), and X is committed.
+  void check_reads(Node& n, const std::vector<raft::ReadState>& reads) {
+    for (const auto& rs : reads) {
+      auto it = reads_.find({n.id, n.incarnation, rs.read_id});
+      if (it == reads_.end()) {
+        fail(fmt::format("node {} answers read {} it was never asked", n.id, rs.read_id));
+        continue;
+      }
+      const Offset required = it->second;
+      reads_.erase(it);
+      if (rs.error_code != KafkaError::none) {
+        ++reads_failed_;
+        continue;
+      }
+      ++reads_served_;
+      trace(fmt::format("node {} read {} at offset {} (needs >= {})", n.id, rs.read_id,
+                        rs.read_offset, required));
+      if (rs.read_offset < required) {
+        fail(fmt::format(
+            "node {}: read {} served at offset {} misses proposals acknowledged before it "
+            "(up to {})",
+            n.id, rs.read_id, rs.read_offset, required));
+      }
+      const Offset hw = n.q->status().high_watermark;
+      if (hw == Offset::none() || rs.read_offset > hw) {
+        fail(fmt::format("node {}: read {} at offset {} past its high watermark {}", n.id,
+                         rs.read_id, rs.read_offset, hw));
+      }
     }
   }
 
@@ -543,6 +578,7 @@ class RaftSim {
         if (it->leader == n.id && it->epoch == s.epoch && it->last < n.hw) {
           if (batch_at(n, it->base)) {
             for (auto v : it->values) acked_.insert(v);
+            acked_end_ = std::max(acked_end_, it->last + 1);
             if (crash_time_ >= 0 && failover_ms_ < 0 && it->epoch > crash_epoch_) {
               failover_ms_ = now_ - crash_time_;
               trace(fmt::format("failover: first commit after the crash, {} ms", failover_ms_));
@@ -623,6 +659,19 @@ class RaftSim {
     if (chance(0.001)) {
       for (auto& n : nodes_) {
         if (n->q && n->q->status().role == Role::leader) {
+          const NodeId to = voter_ids_[static_cast<std::size_t>(
+              pick(0, static_cast<std::int64_t>(voter_ids_.size()) - 1))];
+          if (to == n->id) break;
+          trace(fmt::format("node {} transfers leadership to node {}", n->id, to));
+          if (!n->q->transfer_leadership(to, clock(*n)).ok()) fail("transfer refused");
+          drain(*n);
+          break;
+        }
+      }
+    }
+    if (chance(0.001)) {
+      for (auto& n : nodes_) {
+        if (n->q && n->q->status().role == Role::leader) {
           trace(fmt::format("node {} resigns", n->id));
           n->q->resign(clock(*n));
           drain(*n);
@@ -633,6 +682,14 @@ class RaftSim {
   }
 
   void load() {
+    if (chance(0.1)) {  // a linearizable read on whoever leads (also a deposed one)
+      for (auto& n : nodes_) {
+        if (!n->q || n->q->status().role != Role::leader) continue;
+        const auto r = n->q->read_index(clock(*n));
+        if (r.ok()) reads_[{n->id, n->incarnation, r.read_id}] = acked_end_;
+        drain(*n);
+      }
+    }
     if (!chance(0.3)) return;
     for (auto& n : nodes_) {
       if (!n->q || n->q->status().role != Role::leader) continue;
@@ -756,6 +813,10 @@ class RaftSim {
   std::map<std::int64_t, std::uint64_t> committed_;  // batch base offset -> hash
   std::set<std::uint64_t> committed_values_;
   std::set<std::uint64_t> acked_;
+  Offset acked_end_{0};  // past the last acknowledged proposal
+  std::map<std::tuple<NodeId, std::uint64_t, std::uint64_t>, Offset> reads_;  // -> required
+  std::uint64_t reads_served_ = 0;
+  std::uint64_t reads_failed_ = 0;
   std::map<std::pair<NodeId, std::int32_t>, NodeId> votes_;  // (voter, epoch) -> candidate
   std::vector<Proposal> pending_;
   std::uint64_t next_value_ = 1;
