@@ -222,9 +222,11 @@ bool Impl::voter(NodeId id) const {
 
 NodeId Impl::advertised_leader() const {
   if (role == Role::leader) return config.self;
-  if (role == Role::resigned || leader_id == config.self) return kNoNode;
-  if (role == Role::follower && leader_resigned) return kNoNode;
-  return leader_id;
+  // A follower names its leader only once it fetched from it: one that only heard of a
+  // leader that then died would send every Prospective node back to following the dead
+  // leader, and a majority could never elect. A Prospective node names no one.
+  if (role == Role::follower && fetched_from_leader && !leader_resigned) return leader_id;
+  return kNoNode;
 }
 
 std::size_t Impl::majority() const {
@@ -270,6 +272,7 @@ void Impl::clear_role_state() {
   parked.clear();
   fetch_in_flight.reset();
   leader_resigned = false;
+  fetched_from_leader = false;
   check_quorum_heard.clear();
   uncommitted.clear();
   uncommitted_bytes = 0;

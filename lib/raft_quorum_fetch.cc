@@ -244,6 +244,7 @@ void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
   }
   fetch_deadline = now + config.fetch_timeout_ms;
   leader_resigned = false;
+  fetched_from_leader = true;
   if (r.diverging_epoch) {
     const EpochEndOffset d = *r.diverging_epoch;
     Offset to = std::min(d.end_offset, log_end);

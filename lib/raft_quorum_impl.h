@@ -95,6 +95,10 @@ struct RaftQuorum::Impl {
   // Follower.
   std::optional<InFlightFetch> fetch_in_flight;
   bool leader_resigned = false;  // EndQuorumEpoch seen: the leader is not live
+  // A fetch from the leader succeeded in this epoch (Kafka's FollowerState
+  // hasFetchedFromLeader). Only then is the leader known to be live: a follower that merely
+  // heard of it (BeginQuorumEpoch, a response naming it) grants pre-votes and names no one.
+  bool fetched_from_leader = false;
 
   Ready out;
   bool ready_outstanding = false;
