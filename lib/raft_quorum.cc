@@ -270,6 +270,7 @@ void Impl::clear_role_state() {
   replicas.clear();
   begin_acked.clear();
   parked.clear();
+  hw_sent.clear();
   fetch_in_flight.reset();
   leader_resigned = false;
   fetched_from_leader = false;

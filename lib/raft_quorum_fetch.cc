@@ -137,9 +137,12 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     maybe_advance_high_watermark();
   }
   if (r.fetch_offset == durable_end && may_park && r.max_wait_ms > 0) {
-    // Nothing to send: wait for records or a high watermark change, up to MaxWaitMs. The
-    // answer then still carries the high watermark the fetcher must learn.
-    if (high_watermark == Offset::none() || r.fetch_offset <= high_watermark) return false;
+    // Nothing to send: wait for records or a high watermark change, up to MaxWaitMs, unless
+    // the answer raises the high watermark the fetcher holds. An empty answer that brings
+    // nothing new is a busy loop (the fetcher asks again at once, e.g. while its fetch
+    // offset is above a high watermark that cannot move); one that parks a fetcher which
+    // has not yet learnt the high watermark delays its commit by MaxWaitMs.
+    if (!hw_news_for(from, r.fetch_offset)) return false;
   }
   if (r.fetch_offset < durable_end) {
     const std::uint32_t max_bytes = static_cast<std::uint32_t>(
@@ -160,8 +163,27 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     }
   }
   resp.high_watermark = high_watermark;
+  if (high_watermark != Offset::none()) {
+    // The fetcher appends what it is sent and holds min(HW, its new log end).
+    Offset end = r.fetch_offset;
+    std::size_t pos = 0;
+    while (pos < resp.records.size()) {
+      auto view = RecordBatchView::parse(ByteSpan(resp.records).subspan(pos));
+      if (!view.ok()) break;
+      end = view->next_offset();
+      pos += view->size_bytes();
+    }
+    hw_sent[from] = std::min(high_watermark, end);
+  }
   send(from, std::move(resp), correlation_id);
   return true;
+}
+
+bool Impl::hw_news_for(NodeId from, Offset fetch_offset) const {
+  if (high_watermark == Offset::none()) return false;
+  const Offset would = std::min(high_watermark, fetch_offset);
+  auto it = hw_sent.find(from);
+  return it == hw_sent.end() || would > std::min(it->second, fetch_offset);
 }
 
 void Impl::complete_parked_fetches(bool only_if_news) {
@@ -170,8 +192,7 @@ void Impl::complete_parked_fetches(bool only_if_news) {
   std::vector<ParkedFetch> due;
   for (auto& p : parked) {
     const bool news =
-        durable_end > p.request.fetch_offset ||
-        (high_watermark != Offset::none() && high_watermark >= p.request.fetch_offset);
+        durable_end > p.request.fetch_offset || hw_news_for(p.from, p.request.fetch_offset);
     if (!only_if_news || news || now >= p.deadline) {
       due.push_back(std::move(p));
     } else {

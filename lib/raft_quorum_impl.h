@@ -88,6 +88,9 @@ struct RaftQuorum::Impl {
   std::set<NodeId> begin_acked;
   std::set<NodeId> check_quorum_heard;
   std::vector<ParkedFetch> parked;
+  // The high watermark each fetcher holds as far as the leader knows: the last one it was
+  // sent, capped at the log end that answer left it with.
+  std::map<NodeId, Offset> hw_sent;
   Offset epoch_start_offset = Offset::none();
   std::deque<std::pair<Offset, std::size_t>> uncommitted;  // (end offset, bytes) of own batches
   std::size_t uncommitted_bytes = 0;
@@ -157,6 +160,8 @@ struct RaftQuorum::Impl {
   void on_fetch_response(const Message& m, const FetchResponse& r);
   // Answers a fetch now; false when it should wait (long poll) instead.
   bool answer_fetch(NodeId from, std::int64_t correlation_id, const FetchRequest& r, bool may_park);
+  // Answering a fetch at `fetch_offset` would raise the high watermark `from` holds.
+  bool hw_news_for(NodeId from, Offset fetch_offset) const;
   void complete_parked_fetches(bool only_if_news);
   void expire_parked_fetches();
   void truncate_log(Offset to);
