@@ -13,14 +13,16 @@
 // Commands:
 //   cluster voters=(1,2,3) [observers=(4)] [seed=S] [election_timeout=MS]
 //           [fetch_timeout=MS] [request_timeout=MS] [fetch_max_wait=MS] [backoff=MS]
-//           [batch_max_bytes=B]
+//           [batch_max_bytes=B] [fetch_max_bytes=B]
 //   tick ms=MS [node=N]           time passes for every live node (or only N's clock)
 //   campaign node=N               N's clock jumps past its election or fetch timeout
 //   propose node=N [values=(a,b)] [bytes=B]   B: one value of B bytes instead
 //   resign node=N                 graceful resign (EndQuorumEpoch)
 //   deliver [from=N] [to=N] [n=K] the first K matching queued messages (all by default)
+//   discard [from=N] [to=N]       the matching queued messages are lost
 //   stabilize [verbose]           deliver until the queue is empty (bounded)
-//   drop from=N to=M              cut the link one way (until heal)
+//   drop from=N to=M              cut the link one way (until heal): what is sent over
+//                                 it is lost, what was queued is dropped when delivered
 //   partition (1)(2,3)            cut every link between the groups (unlisted: one more)
 //   isolate node=N                cut every link to and from N
 //   heal [node=N]                 restore every link (or N's)
@@ -184,6 +186,17 @@ class Script {
       out += drain(n);
     } else if (cmd.name == "deliver") {
       out = deliver(cmd);
+    } else if (cmd.name == "discard") {
+      const NodeId from = static_cast<NodeId>(cmd.num("from", -1));
+      const NodeId to = static_cast<NodeId>(cmd.num("to", -1));
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if ((from >= 0 && it->from != from) || (to >= 0 && it->to != to)) {
+          ++it;
+          continue;
+        }
+        out += "lost " + raft::describe(*it) + "\n";
+        it = queue_.erase(it);
+      }
     } else if (cmd.name == "stabilize") {
       out = stabilize(cmd.has("verbose"));
     } else if (cmd.name == "drop") {
@@ -277,6 +290,7 @@ class Script {
     config_.election_backoff_max_ms = cmd.num("backoff", 1'000);
     config_.fetch_max_wait_ms = static_cast<std::int32_t>(cmd.num("fetch_max_wait", 500));
     config_.batch_max_bytes = static_cast<std::size_t>(cmd.num("batch_max_bytes", 8 << 20));
+    config_.fetch_max_bytes = static_cast<std::int32_t>(cmd.num("fetch_max_bytes", 8 << 20));
     std::vector<NodeId> all = voters_;
     for (const auto& v : cmd.list("observers")) all.push_back(std::stoi(v));
     std::string out;
@@ -332,7 +346,9 @@ class Script {
       n.disk.durable = n.disk.batches.size();
       for (auto& m : r.messages) {
         check_vote(m);
-        queue_.push_back(std::move(m));
+        // A cut link loses what is sent over it now, and what was queued before the cut
+        // when it comes to be delivered.
+        if (!cut_.count({m.from, m.to})) queue_.push_back(std::move(m));
       }
       n.q->advance(clock(n));
       if (r.high_watermark) out += fmt::format("n{}: hw={}\n", n.id, *r.high_watermark);
