@@ -129,10 +129,15 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     p.end = r.fetch_offset;
     p.last_fetch_at = now;
     begin_acked.insert(from);
-    check_quorum_heard.insert(from);
-    if (check_quorum_heard.size() + 1 >= majority()) {
-      check_quorum_heard.clear();
-      check_quorum_deadline = now + check_quorum_timeout();
+    // CheckQuorum hears a voter when its fetch arrives (may_park: a fresh request), not
+    // when a parked one is answered at its deadline: that would keep a leader cut off from
+    // the majority alive for up to MaxWaitMs (and a tick) past 1.5 x fetch.timeout.
+    if (may_park) {
+      check_quorum_heard.insert(from);
+      if (check_quorum_heard.size() + 1 >= majority()) {
+        check_quorum_heard.clear();
+        check_quorum_deadline = now + check_quorum_timeout();
+      }
     }
     maybe_advance_high_watermark();
   }
