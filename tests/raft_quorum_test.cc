@@ -27,6 +27,7 @@
 //   isolate node=N                cut every link to and from N
 //   heal [node=N]                 restore every link (or N's)
 //   crash node=N | restart node=N a crash keeps only what executed Readys made durable
+//   crash node=N during=state|append|send   the next Ready stops there and the node crashes
 //   inject from=F to=T kind=vote|prevote|begin|end|fetch [epoch=E] [cluster=C]
 //           [leader=L] [offset=O] [last_epoch=E] [last_offset=O] [candidate=C]
 //                                 a hand-made message stepped into T; prints T's answers
@@ -120,6 +121,11 @@ struct Node {
   std::uint64_t incarnation = 0;
   std::int64_t skew = 0;
   raft::RaftStatus shown;  // the last role/epoch/leader/vote printed
+  // Armed by `crash during=`: the next Ready with something to persist or send stops at
+  // that stage and the node crashes: "state" before the quorum-state is written, "append"
+  // after it (the truncation and appends are lost), "send" once all is durable but before
+  // any message leaves.
+  std::string crash_during;
 };
 
 std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
@@ -223,9 +229,18 @@ class Script {
       out = "ok\n";
     } else if (cmd.name == "crash") {
       Node& n = live(node(cmd));
-      n.q.reset();
-      n.disk.batches.resize(n.disk.durable);  // what no executed Ready synced is gone
-      out = "ok\n";
+      if (cmd.has("during")) {
+        const std::string stage = cmd.str("during");
+        if (stage != "state" && stage != "append" && stage != "send") {
+          throw DataError{"crash during=state|append|send"};
+        }
+        n.crash_during = stage;
+        out = "armed\n";
+      } else {
+        n.q.reset();
+        n.disk.batches.resize(n.disk.durable);  // what no executed Ready synced is gone
+        out = "ok\n";
+      }
     } else if (cmd.name == "restart") {
       Node& n = at(node(cmd));
       if (n.q) throw DataError{fmt::format("node {} is up", n.id)};
@@ -324,6 +339,18 @@ class Script {
     for (int guard = 0; n.q && n.q->has_ready(); ++guard) {
       if (guard > 100) throw DataError{fmt::format("node {}: Readys without end", n.id)};
       raft::Ready r = n.q->ready();
+      auto crash_at = [&](std::string_view stage) {
+        if (n.crash_during != stage) return false;
+        n.crash_during.clear();
+        n.q.reset();
+        n.disk.batches.resize(n.disk.durable);
+        out += fmt::format("n{}: crashes before {}\n", n.id,
+                           stage == "state"    ? "writing quorum-state"
+                           : stage == "append" ? "truncating or appending"
+                                               : "sending");
+        return true;
+      };
+      if (crash_at("state")) break;
       if (r.quorum_state) {
         const auto& old = n.disk.quorum_state;
         if (old && r.quorum_state->leader_epoch < old->leader_epoch) {
@@ -332,6 +359,7 @@ class Script {
         }
         n.disk.quorum_state = r.quorum_state;
       }
+      if (crash_at("append")) break;
       if (r.truncate_to) {
         n.disk.truncate(*r.truncate_to);
         out += fmt::format("n{}: truncate to {}\n", n.id, *r.truncate_to);
@@ -344,6 +372,7 @@ class Script {
                            last->last_offset(), last->partition_leader_epoch());
       }
       n.disk.durable = n.disk.batches.size();
+      if (crash_at("send")) break;
       for (auto& m : r.messages) {
         check_vote(m);
         // A cut link loses what is sent over it now, and what was queued before the cut
@@ -617,7 +646,7 @@ class Script {
       it = queue_.erase(it);
     }
     if (out.empty()) out = "no answer\n";
-    const std::uint64_t refused_now = target.q->counters().refused_messages;
+    const std::uint64_t refused_now = target.q ? target.q->counters().refused_messages : refused;
     if (refused_now != refused) out += fmt::format("refused +{}\n", refused_now - refused);
     return out + events;
   }
