@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "invariant.h"
 #include "raft_quorum_impl.h"
@@ -371,7 +372,10 @@ void Impl::become_leader() {
     replicas[v] = ReplicaProgress{};
   }
   replicas[config.self].end = durable_end;
-  check_quorum_deadline = now + check_quorum_timeout();
+  // A lone voter is its own majority and hears from no one: CheckQuorum never expires
+  // (Kafka's LeaderState.timeUntilCheckQuorumExpires with one voter).
+  check_quorum_deadline = config.voters.size() == 1 ? std::numeric_limits<std::int64_t>::max()
+                                                    : now + check_quorum_timeout();
   // The first batch of the epoch: the LeaderChange control record (KIP-595). The high
   // watermark advances only past it, so older entries commit with it, never by counting.
   epoch_start_offset = log_end;
