@@ -485,15 +485,17 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   Impl& m = *impl_;
   m.enter(now);
   ProposeResult r;
-  r.leader = {m.leader_id, m.epoch};
+  // The hint names only a live leader, as every answer does: a resigned leader named itself
+  // (the client would retry where it was refused), a follower its resigned leader.
+  r.leader = {m.advertised_leader(), m.epoch};
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
-        m.leader_id == kNoNode
+        r.leader.leader_id == kNoNode
             ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
                           m.config.self, m.epoch)
             : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
-                          m.config.self, m.leader_id, m.epoch));
+                          m.config.self, r.leader.leader_id, m.epoch));
     return r;
   }
   if (values.empty()) {
