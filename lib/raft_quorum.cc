@@ -485,9 +485,11 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   Impl& m = *impl_;
   m.enter(now);
   ProposeResult r;
-  // The hint names only a live leader, as every answer does: a resigned leader named itself
-  // (the client would retry where it was refused), a follower its resigned leader.
-  r.leader = {m.advertised_leader(), m.epoch};
+  // The hint names the leader this node follows, unless it resigned; never this node once
+  // it stopped leading (a resigned leader named itself: the client would retry where it
+  // was refused). Unlike a vote answer it may name a leader not yet fetched from.
+  const bool following = m.role == Role::follower && !m.leader_resigned;
+  r.leader = {m.role == Role::leader ? m.config.self : following ? m.leader_id : kNoNode, m.epoch};
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
