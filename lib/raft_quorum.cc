@@ -270,6 +270,7 @@ void Impl::clear_role_state() {
   vote_sent_at.clear();
   replicas.clear();
   begin_acked.clear();
+  for (auto& p : parked) orphaned_fetches.push_back(std::move(p));
   parked.clear();
   hw_sent.clear();
   fetch_in_flight.reset();
@@ -558,6 +559,7 @@ bool RaftQuorum::resign(std::int64_t now) {
   m.enter(now);
   if (m.role != Role::leader) return false;
   m.become_resigned(/*graceful=*/true);
+  m.answer_orphaned_fetches();
   m.check_invariants();
   return true;
 }
@@ -574,6 +576,7 @@ void RaftQuorum::tick(std::int64_t now) {
   Impl& m = *impl_;
   m.enter(now);
   m.on_tick();
+  m.answer_orphaned_fetches();
   m.check_invariants();
 }
 

@@ -218,6 +218,22 @@ void Impl::expire_parked_fetches() {
   if (any) complete_parked_fetches(/*only_if_news=*/true);
 }
 
+void Impl::answer_orphaned_fetches() {
+  // Kafka's onBecomeFollower: pending fetches are completed with NOT_LEADER_OR_FOLLOWER so
+  // their fetchers hear of the change now, not at their fetch timeout (an observer gets no
+  // EndQuorumEpoch or BeginQuorumEpoch to tell it).
+  for (const ParkedFetch& p : orphaned_fetches) {
+    FetchResponse resp;
+    resp.error_code = KafkaError::not_leader_or_follower;
+    resp.high_watermark = high_watermark;
+    resp.log_start_offset = log_start;
+    resp.current_leader_id = advertised_leader();
+    resp.current_leader_epoch = epoch;
+    send(p.from, std::move(resp), p.correlation_id);
+  }
+  orphaned_fetches.clear();
+}
+
 void Impl::truncate_log(Offset to) {
   SAMSA_ASSERT(to >= log_start, "node {}: truncation to {} below log start {}", config.self, to,
                log_start);

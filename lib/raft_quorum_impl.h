@@ -88,6 +88,9 @@ struct RaftQuorum::Impl {
   std::set<NodeId> begin_acked;
   std::set<NodeId> check_quorum_heard;
   std::vector<ParkedFetch> parked;
+  // The parked fetches of a leader that just stepped down, answered once the new state is
+  // set (answer_orphaned_fetches).
+  std::vector<ParkedFetch> orphaned_fetches;
   // The high watermark each fetcher holds as far as the leader knows: the last one it was
   // sent, capped at the log end that answer left it with.
   std::map<NodeId, Offset> hw_sent;
@@ -164,6 +167,7 @@ struct RaftQuorum::Impl {
   bool hw_news_for(NodeId from, Offset fetch_offset) const;
   void complete_parked_fetches(bool only_if_news);
   void expire_parked_fetches();
+  void answer_orphaned_fetches();
   void truncate_log(Offset to);
 };
 

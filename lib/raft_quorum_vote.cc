@@ -290,6 +290,7 @@ void RaftQuorum::step(const Message& message, std::int64_t now) {
         if constexpr (std::is_same_v<T, FetchResponse>) m.on_fetch_response(message, p);
       },
       message.payload);
+  m.answer_orphaned_fetches();
   m.check_invariants();
 }
 
