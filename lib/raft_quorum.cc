@@ -433,6 +433,16 @@ void Impl::high_watermark_reset_for_new_epoch() {
   // follower's stays where it was until the new leader tells it (monotonic).
 }
 
+std::int64_t Impl::begin_epoch_period(NodeId v) const {
+  // Every voter hears BeginQuorumEpoch each fetch.timeout / 2 (Kafka's LeaderState
+  // beginQuorumEpochTimer), acknowledged or not: a voter stranded in a higher epoch (a lost
+  // candidacy) ignores this epoch's traffic and would never rejoin; its answer in its own
+  // epoch makes the leader step down, and the next election includes it. An unacknowledged
+  // voter is asked again after the request timeout if that comes first.
+  const std::int64_t period = std::max<std::int64_t>(1, config.fetch_timeout_ms / 2);
+  return begin_acked.count(v) ? period : std::min(period, config.request_timeout_ms);
+}
+
 std::int64_t Impl::check_quorum_timeout() const {
   return config.fetch_timeout_ms + config.fetch_timeout_ms / 2;
 }
@@ -609,9 +619,8 @@ void Impl::on_tick() {
       }
       expire_parked_fetches();
       for (NodeId v : config.voters) {
-        if (v == config.self || begin_acked.count(v)) continue;
-        auto& p = replicas[v];
-        if (now - p.begin_sent_at >= config.request_timeout_ms) send_begin_epoch(v);
+        if (v == config.self) continue;
+        if (now - replicas[v].begin_sent_at >= begin_epoch_period(v)) send_begin_epoch(v);
       }
       break;
     case Role::follower:
@@ -644,10 +653,10 @@ std::int64_t RaftQuorum::next_deadline() const {
       std::int64_t d = m.check_quorum_deadline;
       for (const auto& p : m.parked) d = std::min(d, p.deadline);
       for (NodeId v : m.config.voters) {
-        if (v == m.config.self || m.begin_acked.count(v)) continue;
+        if (v == m.config.self) continue;
         auto it = m.replicas.find(v);
         if (it != m.replicas.end())
-          d = std::min(d, it->second.begin_sent_at + m.config.request_timeout_ms);
+          d = std::min(d, it->second.begin_sent_at + m.begin_epoch_period(v));
       }
       return d;
     }

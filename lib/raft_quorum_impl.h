@@ -133,6 +133,7 @@ struct RaftQuorum::Impl {
   void become_resigned_at_start();
   void high_watermark_reset_for_new_epoch();
   std::int64_t check_quorum_timeout() const;
+  std::int64_t begin_epoch_period(NodeId v) const;
   void maybe_advance_high_watermark();
   void set_high_watermark(Offset hw);
   void append_own(std::vector<std::byte> batch);
