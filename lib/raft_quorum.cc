@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "invariant.h"
 #include "raft_quorum_impl.h"
@@ -222,9 +223,11 @@ bool Impl::voter(NodeId id) const {
 
 NodeId Impl::advertised_leader() const {
   if (role == Role::leader) return config.self;
-  if (role == Role::resigned || leader_id == config.self) return kNoNode;
-  if (role == Role::follower && leader_resigned) return kNoNode;
-  return leader_id;
+  // A follower names its leader only once it fetched from it: one that only heard of a
+  // leader that then died would send every Prospective node back to following the dead
+  // leader, and a majority could never elect. A Prospective node names no one.
+  if (role == Role::follower && fetched_from_leader && !leader_resigned) return leader_id;
+  return kNoNode;
 }
 
 std::size_t Impl::majority() const {
@@ -267,9 +270,12 @@ void Impl::clear_role_state() {
   vote_sent_at.clear();
   replicas.clear();
   begin_acked.clear();
+  for (auto& p : parked) orphaned_fetches.push_back(std::move(p));
   parked.clear();
+  hw_sent.clear();
   fetch_in_flight.reset();
   leader_resigned = false;
+  fetched_from_leader = false;
   check_quorum_heard.clear();
   uncommitted.clear();
   uncommitted_bytes = 0;
@@ -375,7 +381,10 @@ void Impl::become_leader() {
     replicas[v] = ReplicaProgress{};
   }
   replicas[config.self].end = durable_end;
-  check_quorum_deadline = now + check_quorum_timeout();
+  // A lone voter is its own majority and hears from no one: CheckQuorum never expires
+  // (Kafka's LeaderState.timeUntilCheckQuorumExpires with one voter).
+  check_quorum_deadline = config.voters.size() == 1 ? std::numeric_limits<std::int64_t>::max()
+                                                    : now + check_quorum_timeout();
   // The first batch of the epoch: the LeaderChange control record (KIP-595). The high
   // watermark advances only past it, so older entries commit with it, never by counting.
   epoch_start_offset = log_end;
@@ -433,6 +442,16 @@ void Impl::become_resigned_at_start() {
 void Impl::high_watermark_reset_for_new_epoch() {
   // A new epoch's leader learns the high watermark anew (KRaft does not persist it); a
   // follower's stays where it was until the new leader tells it (monotonic).
+}
+
+std::int64_t Impl::begin_epoch_period(NodeId v) const {
+  // Every voter hears BeginQuorumEpoch each fetch.timeout / 2 (Kafka's LeaderState
+  // beginQuorumEpochTimer), acknowledged or not: a voter stranded in a higher epoch (a lost
+  // candidacy) ignores this epoch's traffic and would never rejoin; its answer in its own
+  // epoch makes the leader step down, and the next election includes it. An unacknowledged
+  // voter is asked again after the request timeout if that comes first.
+  const std::int64_t period = std::max<std::int64_t>(1, config.fetch_timeout_ms / 2);
+  return begin_acked.count(v) ? period : std::min(period, config.request_timeout_ms);
 }
 
 std::int64_t Impl::check_quorum_timeout() const {
@@ -551,7 +570,11 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   Impl& m = *impl_;
   m.enter(now);
   ProposeResult r;
-  r.leader = {m.leader_id, m.epoch};
+  // The hint names the leader this node follows, unless it resigned; never this node once
+  // it stopped leading (a resigned leader named itself: the client would retry where it
+  // was refused). Unlike a vote answer it may name a leader not yet fetched from.
+  const bool following = m.role == Role::follower && !m.leader_resigned;
+  r.leader = {m.role == Role::leader ? m.config.self : following ? m.leader_id : kNoNode, m.epoch};
   if (m.role == Role::leader && m.transfer_target != kNoNode) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
@@ -562,11 +585,11 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
-        m.leader_id == kNoNode
+        r.leader.leader_id == kNoNode
             ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
                           m.config.self, m.epoch)
             : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
-                          m.config.self, m.leader_id, m.epoch));
+                          m.config.self, r.leader.leader_id, m.epoch));
     return r;
   }
   if (values.empty()) {
@@ -627,6 +650,7 @@ bool RaftQuorum::resign(std::int64_t now) {
   m.enter(now);
   if (m.role != Role::leader) return false;
   m.become_resigned(/*graceful=*/true);
+  m.answer_orphaned_fetches();
   m.check_invariants();
   return true;
 }
@@ -635,15 +659,16 @@ ReadIndexResult RaftQuorum::read_index(std::int64_t now) {
   Impl& m = *impl_;
   m.enter(now);
   ReadIndexResult r;
-  r.leader = {m.leader_id, m.epoch};
+  const bool following = m.role == Role::follower && !m.leader_resigned;  // as propose()
+  r.leader = {m.role == Role::leader ? m.config.self : following ? m.leader_id : kNoNode, m.epoch};
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
-        m.leader_id == kNoNode
+        r.leader.leader_id == kNoNode
             ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
                           m.config.self, m.epoch)
             : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
-                          m.config.self, m.leader_id, m.epoch));
+                          m.config.self, r.leader.leader_id, m.epoch));
     return r;
   }
   if (m.reads.size() >= m.config.reads_pending_max) {
@@ -676,6 +701,7 @@ Status RaftQuorum::transfer_leadership(NodeId to, std::int64_t now) {
   m.transfer_target = to;
   m.transfer_deadline = m.now + m.config.election_timeout_ms;
   m.maybe_finish_transfer();
+  m.answer_orphaned_fetches();
   m.check_invariants();
   return Status();
 }
@@ -692,6 +718,7 @@ void RaftQuorum::tick(std::int64_t now) {
   Impl& m = *impl_;
   m.enter(now);
   m.on_tick();
+  m.answer_orphaned_fetches();
   m.check_invariants();
 }
 
@@ -729,9 +756,8 @@ void Impl::on_tick() {
       }
       expire_parked_fetches();
       for (NodeId v : config.voters) {
-        if (v == config.self || begin_acked.count(v)) continue;
-        auto& p = replicas[v];
-        if (now - p.begin_sent_at >= config.request_timeout_ms) send_begin_epoch(v);
+        if (v == config.self) continue;
+        if (now - replicas[v].begin_sent_at >= begin_epoch_period(v)) send_begin_epoch(v);
       }
       break;
     case Role::follower:
@@ -767,10 +793,10 @@ std::int64_t RaftQuorum::next_deadline() const {
         d = std::min(d, m.reads.front().arrived_at + m.config.request_timeout_ms);
       if (m.transfer_target != kNoNode) d = std::min(d, m.transfer_deadline);
       for (NodeId v : m.config.voters) {
-        if (v == m.config.self || m.begin_acked.count(v)) continue;
+        if (v == m.config.self) continue;
         auto it = m.replicas.find(v);
         if (it != m.replicas.end())
-          d = std::min(d, it->second.begin_sent_at + m.config.request_timeout_ms);
+          d = std::min(d, it->second.begin_sent_at + m.begin_epoch_period(v));
       }
       return d;
     }
@@ -828,6 +854,7 @@ void RaftQuorum::advance(std::int64_t now) {
     m.maybe_advance_high_watermark();
     m.complete_parked_fetches(/*only_if_news=*/true);
     m.maybe_finish_transfer();
+    m.answer_orphaned_fetches();
   }
   m.check_invariants();
 }

@@ -130,17 +130,25 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     p.end = r.fetch_offset;
     p.last_fetch_at = now;
     begin_acked.insert(from);
-    check_quorum_heard.insert(from);
-    if (check_quorum_heard.size() + 1 >= majority()) {
-      check_quorum_heard.clear();
-      check_quorum_deadline = now + check_quorum_timeout();
+    // CheckQuorum hears a voter when its fetch arrives (may_park: a fresh request), not
+    // when a parked one is answered at its deadline: that would keep a leader cut off from
+    // the majority alive for up to MaxWaitMs (and a tick) past 1.5 x fetch.timeout.
+    if (may_park) {
+      check_quorum_heard.insert(from);
+      if (check_quorum_heard.size() + 1 >= majority()) {
+        check_quorum_heard.clear();
+        check_quorum_deadline = now + check_quorum_timeout();
+      }
     }
     maybe_advance_high_watermark();
   }
   if (r.fetch_offset == durable_end && may_park && r.max_wait_ms > 0) {
-    // Nothing to send: wait for records or a high watermark change, up to MaxWaitMs. The
-    // answer then still carries the high watermark the fetcher must learn.
-    if (high_watermark == Offset::none() || r.fetch_offset <= high_watermark) return false;
+    // Nothing to send: wait for records or a high watermark change, up to MaxWaitMs, unless
+    // the answer raises the high watermark the fetcher holds. An empty answer that brings
+    // nothing new is a busy loop (the fetcher asks again at once, e.g. while its fetch
+    // offset is above a high watermark that cannot move); one that parks a fetcher which
+    // has not yet learnt the high watermark delays its commit by MaxWaitMs.
+    if (!hw_news_for(from, r.fetch_offset)) return false;
   }
   if (r.fetch_offset < durable_end) {
     const std::uint32_t max_bytes = static_cast<std::uint32_t>(
@@ -161,8 +169,27 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     }
   }
   resp.high_watermark = high_watermark;
+  if (high_watermark != Offset::none()) {
+    // The fetcher appends what it is sent and holds min(HW, its new log end).
+    Offset end = r.fetch_offset;
+    std::size_t pos = 0;
+    while (pos < resp.records.size()) {
+      auto view = RecordBatchView::parse(ByteSpan(resp.records).subspan(pos));
+      if (!view.ok()) break;
+      end = view->next_offset();
+      pos += view->size_bytes();
+    }
+    hw_sent[from] = std::min(high_watermark, end);
+  }
   send(from, std::move(resp), correlation_id);
   return true;
+}
+
+bool Impl::hw_news_for(NodeId from, Offset fetch_offset) const {
+  if (high_watermark == Offset::none()) return false;
+  const Offset would = std::min(high_watermark, fetch_offset);
+  auto it = hw_sent.find(from);
+  return it == hw_sent.end() || would > std::min(it->second, fetch_offset);
 }
 
 void Impl::complete_parked_fetches(bool only_if_news) {
@@ -171,8 +198,7 @@ void Impl::complete_parked_fetches(bool only_if_news) {
   std::vector<ParkedFetch> due;
   for (auto& p : parked) {
     const bool news =
-        durable_end > p.request.fetch_offset ||
-        (high_watermark != Offset::none() && high_watermark >= p.request.fetch_offset);
+        durable_end > p.request.fetch_offset || hw_news_for(p.from, p.request.fetch_offset);
     if (!only_if_news || news || now >= p.deadline) {
       due.push_back(std::move(p));
     } else {
@@ -191,6 +217,22 @@ void Impl::expire_parked_fetches() {
   bool any = false;
   for (const auto& p : parked) any = any || now >= p.deadline;
   if (any) complete_parked_fetches(/*only_if_news=*/true);
+}
+
+void Impl::answer_orphaned_fetches() {
+  // Kafka's onBecomeFollower: pending fetches are completed with NOT_LEADER_OR_FOLLOWER so
+  // their fetchers hear of the change now, not at their fetch timeout (an observer gets no
+  // EndQuorumEpoch or BeginQuorumEpoch to tell it).
+  for (const ParkedFetch& p : orphaned_fetches) {
+    FetchResponse resp;
+    resp.error_code = KafkaError::not_leader_or_follower;
+    resp.high_watermark = high_watermark;
+    resp.log_start_offset = log_start;
+    resp.current_leader_id = advertised_leader();
+    resp.current_leader_epoch = epoch;
+    send(p.from, std::move(resp), p.correlation_id);
+  }
+  orphaned_fetches.clear();
 }
 
 void Impl::truncate_log(Offset to) {
@@ -245,6 +287,7 @@ void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
   }
   fetch_deadline = now + config.fetch_timeout_ms;
   leader_resigned = false;
+  fetched_from_leader = true;
   if (r.diverging_epoch) {
     const EpochEndOffset d = *r.diverging_epoch;
     Offset to = std::min(d.end_offset, log_end);

@@ -95,6 +95,12 @@ struct RaftQuorum::Impl {
   std::set<NodeId> begin_acked;
   std::set<NodeId> check_quorum_heard;
   std::vector<ParkedFetch> parked;
+  // The parked fetches of a leader that just stepped down, answered once the new state is
+  // set (answer_orphaned_fetches).
+  std::vector<ParkedFetch> orphaned_fetches;
+  // The high watermark each fetcher holds as far as the leader knows: the last one it was
+  // sent, capped at the log end that answer left it with.
+  std::map<NodeId, Offset> hw_sent;
   Offset epoch_start_offset = Offset::none();
   std::deque<std::pair<Offset, std::size_t>> uncommitted;  // (end offset, bytes) of own batches
   std::size_t uncommitted_bytes = 0;
@@ -113,6 +119,10 @@ struct RaftQuorum::Impl {
   // Follower.
   std::optional<InFlightFetch> fetch_in_flight;
   bool leader_resigned = false;  // EndQuorumEpoch seen: the leader is not live
+  // A fetch from the leader succeeded in this epoch (Kafka's FollowerState
+  // hasFetchedFromLeader). Only then is the leader known to be live: a follower that merely
+  // heard of it (BeginQuorumEpoch, a response naming it) grants pre-votes and names no one.
+  bool fetched_from_leader = false;
 
   Ready out;
   bool ready_outstanding = false;
@@ -141,6 +151,7 @@ struct RaftQuorum::Impl {
   void become_resigned_at_start();
   void high_watermark_reset_for_new_epoch();
   std::int64_t check_quorum_timeout() const;
+  std::int64_t begin_epoch_period(NodeId v) const;
   void maybe_advance_high_watermark();
   void set_high_watermark(Offset hw);
   void append_own(std::vector<std::byte> batch);
@@ -175,8 +186,11 @@ struct RaftQuorum::Impl {
   void on_fetch_response(const Message& m, const FetchResponse& r);
   // Answers a fetch now; false when it should wait (long poll) instead.
   bool answer_fetch(NodeId from, std::int64_t correlation_id, const FetchRequest& r, bool may_park);
+  // Answering a fetch at `fetch_offset` would raise the high watermark `from` holds.
+  bool hw_news_for(NodeId from, Offset fetch_offset) const;
   void complete_parked_fetches(bool only_if_news);
   void expire_parked_fetches();
+  void answer_orphaned_fetches();
   void truncate_log(Offset to);
 };
 

@@ -106,7 +106,10 @@ void Impl::on_vote_request(const Message& m, const VoteRequest& r) {
     // not the leader, to an up-to-date log, and not while this node follows a live leader.
     bool grant = r.candidate_epoch > epoch && role != Role::leader &&
                  log_up_to_date(r.last_offset_epoch, r.last_offset);
-    if (grant && role == Role::follower && !leader_resigned && now < fetch_deadline) grant = false;
+    if (grant && role == Role::follower && fetched_from_leader && !leader_resigned &&
+        now < fetch_deadline) {
+      grant = false;
+    }
     return answer(KafkaError::none, grant);
   }
   if (r.candidate_epoch < epoch) return answer(KafkaError::fenced_leader_epoch, false);
@@ -294,6 +297,7 @@ void RaftQuorum::step(const Message& message, std::int64_t now) {
         if constexpr (std::is_same_v<T, FetchResponse>) m.on_fetch_response(message, p);
       },
       message.payload);
+  m.answer_orphaned_fetches();
   m.check_invariants();
 }
 
