@@ -195,7 +195,8 @@ class Quorum {
 
 Row quorum_row(const std::string& dir, std::int64_t interval_us, std::chrono::milliseconds cell) {
   Quorum q(dir, interval_us);
-  if (!q.wait_leader(std::chrono::seconds(10))) throw std::runtime_error("raft bench: no leader in 10 s");
+  if (!q.wait_leader(std::chrono::seconds(10)))
+    throw std::runtime_error("raft bench: no leader in 10 s");
   q.start_counting();
   const auto start = BenchClock::now();
   std::this_thread::sleep_for(cell);
@@ -207,7 +208,8 @@ Row quorum_row(const std::string& dir, std::int64_t interval_us, std::chrono::mi
   row.system = "samsa-raft-3-voters";
   row.configuration =
       interval_us > 0
-          ? fmt::format("open loop, one batch every {} us (10% of peak); propose to commit", interval_us)
+          ? fmt::format("open loop, one batch every {} us (10% of peak); propose to commit",
+                        interval_us)
           : fmt::format("closed loop, at most {} batches above the HW", kWindow);
   row.value_bytes = kValueBytes;
   row.batch_records = kBatchRecords;
@@ -232,7 +234,8 @@ std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell
     std::vector<std::byte> group;
     for (int k = 0; k < kWindow; ++k) {
       RecordBatchBuilder b;
-      for (const auto& v : make_values(k)) (void)b.append(Timestamp(1'700'000'000'000), std::nullopt, ByteSpan(v));
+      for (const auto& v : make_values(k))
+        (void)b.append(Timestamp(1'700'000'000'000), std::nullopt, ByteSpan(v));
       auto built = b.build();
       group.insert(group.end(), built->begin(), built->end());
     }
@@ -264,12 +267,14 @@ std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell
   rows.push_back(peak);
   const double batches_per_s = peak.records_per_s() / kBatchRecords / 10;
   if (batches_per_s > 0) {
-    rows.push_back(quorum_row(dir + "/latency", static_cast<std::int64_t>(1e6 / batches_per_s), cell));
+    rows.push_back(
+        quorum_row(dir + "/latency", static_cast<std::int64_t>(1e6 / batches_per_s), cell));
   }
   {  // one write()+fdatasync() of one batch, as the latency yardstick
     std::vector<std::vector<std::byte>> one;
     RecordBatchBuilder b;
-    for (const auto& v : make_values(0)) (void)b.append(Timestamp(1'700'000'000'000), std::nullopt, ByteSpan(v));
+    for (const auto& v : make_values(0))
+      (void)b.append(Timestamp(1'700'000'000'000), std::nullopt, ByteSpan(v));
     auto built = b.build();
     one.emplace_back(built->begin(), built->end());
     const RawResult raw = raw_write(dir + "/raw.bin", one, 2'000, 1, cell);

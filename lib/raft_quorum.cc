@@ -546,7 +546,9 @@ void Impl::fail_reads(KafkaError code, bool only_expired) {
 void Impl::maybe_finish_transfer() {
   if (role != Role::leader || transfer_target == kNoNode) return;
   auto it = replicas.find(transfer_target);
-  if (it == replicas.end() || it->second.end < log_end || durable_end < log_end) return;
+  if (!transfer_fetched || it == replicas.end() || it->second.end < log_end ||
+      durable_end < log_end)
+    return;
   ++counters.transfers_done;
   become_resigned(/*graceful=*/true, transfer_target);
 }
@@ -673,9 +675,9 @@ ReadIndexResult RaftQuorum::read_index(std::int64_t now) {
   }
   if (m.reads.size() >= m.config.reads_pending_max) {
     r.error_code = KafkaError::request_timed_out;
-    r.status = Status::busy(fmt::format(
-        "raft: {} reads wait for confirmation (reads_pending_max {}); retry", m.reads.size(),
-        m.config.reads_pending_max));
+    r.status = Status::busy(
+        fmt::format("raft: {} reads wait for confirmation (reads_pending_max {}); retry",
+                    m.reads.size(), m.config.reads_pending_max));
     return r;
   }
   r.read_id = m.next_read_id++;
@@ -699,6 +701,7 @@ Status RaftQuorum::transfer_leadership(NodeId to, std::int64_t now) {
         fmt::format("raft: leadership can move only to another voter, not node {}", to));
   }
   m.transfer_target = to;
+  m.transfer_fetched = false;
   m.transfer_deadline = m.now + m.config.election_timeout_ms;
   m.maybe_finish_transfer();
   m.answer_orphaned_fetches();

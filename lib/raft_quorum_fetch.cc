@@ -92,6 +92,7 @@ void Impl::on_fetch_request(const Message& m, const FetchRequest& r) {
     const std::int64_t wait = std::min<std::int64_t>(r.max_wait_ms, config.fetch_max_wait_ms);
     parked.push_back(ParkedFetch{m.from, m.correlation_id, r, now + wait});
   }
+  if (m.from == transfer_target) transfer_fetched = true;
   maybe_finish_transfer();
 }
 

@@ -110,11 +110,13 @@ struct RaftQuorum::Impl {
   std::uint64_t next_read_id = 1;
   std::uint64_t read_round = 0;  // the last round started
   bool read_round_wanted = false;
-  std::map<std::int64_t, std::pair<std::uint64_t, std::int64_t>> read_probes;  // id -> (round, sent)
+  std::map<std::int64_t, std::pair<std::uint64_t, std::int64_t>>
+      read_probes;  // id -> (round, sent)
   std::map<NodeId, std::uint64_t> read_confirmed;
   // Leader transfer.
   NodeId transfer_target = kNoNode;
   std::int64_t transfer_deadline = 0;
+  bool transfer_fetched = false;  // the target fetched since the transfer began: it is live
 
   // Follower.
   std::optional<InFlightFetch> fetch_in_flight;

@@ -18,6 +18,9 @@
 //   campaign node=N               N's clock jumps past its election or fetch timeout
 //   propose node=N [values=(a,b)] [bytes=B]   B: one value of B bytes instead
 //   resign node=N                 graceful resign (EndQuorumEpoch)
+//   read node=N                   a linearizable read (ReadIndex); "nN: read K at offset O"
+//                                 is printed when it is confirmed (or why it failed)
+//   transfer node=N to=M          leader transfer to M
 //   deliver [from=N] [to=N] [n=K] the first K matching queued messages (all by default)
 //   discard [from=N] [to=N]       the matching queued messages are lost
 //   stabilize [verbose]           deliver until the queue is empty (bounded)
@@ -189,6 +192,18 @@ class Script {
     } else if (cmd.name == "resign") {
       Node& n = live(node(cmd));
       out = n.q->resign(clock(n)) ? "ok\n" : "not the leader\n";
+      out += drain(n);
+    } else if (cmd.name == "read") {
+      Node& n = live(node(cmd));
+      const raft::ReadIndexResult r = n.q->read_index(clock(n));
+      out = r.ok() ? fmt::format("read {}\n", r.read_id)
+                   : fmt::format("error {} leader={} epoch={}: {}\n", to_string(r.error_code),
+                                 r.leader.leader_id, r.leader.epoch, r.status.message());
+      out += drain(n);
+    } else if (cmd.name == "transfer") {
+      Node& n = live(node(cmd));
+      const Status st = n.q->transfer_leadership(static_cast<NodeId>(cmd.num("to")), clock(n));
+      out = st.ok() ? "ok\n" : fmt::format("error: {}\n", st.message());
       out += drain(n);
     } else if (cmd.name == "deliver") {
       out = deliver(cmd);
@@ -381,6 +396,12 @@ class Script {
       }
       n.q->advance(clock(n));
       if (r.high_watermark) out += fmt::format("n{}: hw={}\n", n.id, *r.high_watermark);
+      for (const auto& rs : r.reads) {
+        out += rs.error_code == KafkaError::none
+                   ? fmt::format("n{}: read {} at offset {}\n", n.id, rs.read_id, rs.read_offset)
+                   : fmt::format("n{}: read {} failed: {}\n", n.id, rs.read_id,
+                                 to_string(rs.error_code));
+      }
       out += role_change(n);
       check_all();
     }

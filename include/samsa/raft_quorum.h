@@ -315,10 +315,10 @@ class RaftQuorum {
   // A linearizable read (ReadIndex): see ReadState. Only on the leader.
   ReadIndexResult read_index(std::int64_t now);
   // Moves leadership to voter `to`: proposals are refused (NOT_LEADER_OR_FOLLOWER) from now;
-  // once `to` has fetched up to the log end the leader resigns with `to` as first preferred
-  // successor (it campaigns at once). Abandoned, and proposals accepted again, when `to`
-  // has not caught up within election_timeout_ms. invalid_argument when `to` is not another
-  // voter; failed_precondition when not the leader.
+  // once `to` fetches (after this call: it is live) up to the log end the leader resigns with `to`
+  // as first preferred successor (it campaigns at once). Abandoned, and proposals accepted again,
+  // when `to` has not caught up within election_timeout_ms. invalid_argument when `to` is not
+  // another voter; failed_precondition when not the leader.
   Status transfer_leadership(NodeId to, std::int64_t now);
 
   bool has_ready() const;
