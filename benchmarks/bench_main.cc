@@ -44,6 +44,9 @@ std::vector<Row> run_replication(const std::string& dir, std::chrono::millisecon
 // raft_bench.cc: a 3-voter RaftQuorum in one process beside the single-node durable append,
 // and commit latency at 10% of peak beside one fdatasync.
 std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell);
+// peers/libraft_bench.cc: canonical's C Raft (libraft) with 3 voters in one process, the
+// same batches and window as run_raft's quorum; one row, "ERROR ..." when it cannot run.
+std::vector<Row> run_libraft(const std::string& dir, std::chrono::milliseconds cell);
 
 namespace {
 
@@ -649,9 +652,13 @@ void replication_targets(const Check& check, std::vector<std::string>& lines) {
 template <typename Check>
 void raft_targets(const Check& check, std::vector<std::string>& lines) {
   const Row *single = nullptr, *quorum = nullptr, *lat = nullptr, *sync = nullptr;
+  const Row* libraft = nullptr;
   for (const Row& r : g_rows) {
     if (r.workload == "raft" && r.system == "samsa-single-node") single = &r;
     if (r.workload == "raft" && r.system == "samsa-raft-3-voters") quorum = &r;
+    if (r.workload == "raft" && r.system == "libraft-3-nodes" &&
+        r.configuration.rfind("ERROR", 0) != 0)
+      libraft = &r;
     if (r.workload == "raft_latency" && r.system == "samsa-raft-3-voters") lat = &r;
     if (r.workload == "raft_latency" && r.system == "raw-write+fdatasync") sync = &r;
   }
@@ -660,6 +667,10 @@ void raft_targets(const Check& check, std::vector<std::string>& lines) {
         quorum->records_per_s(), 500000, "rec/s");
   check("raft 3 voters 100 B x 100: / single-node durable", quorum,
         single ? quorum->records_per_s() / single->records_per_s() : -1, 0.5, "x");
+  check("raft 3 voters: samsa / libraft committed records/s", quorum,
+        libraft && libraft->records_per_s() > 0 ? quorum->records_per_s() / libraft->records_per_s()
+                                                : -1,
+        2, "x");
   if (lat && sync) {
     const double ratio = lat->p99_us / sync->p99_us;
     lines.push_back(fmt::format(
@@ -904,6 +915,9 @@ int run(int argc, char** argv) {
   }
   if (runs(mode, "raft")) {
     for (Row& row : run_raft(fresh_dir(mode, "raft"), 3 * mode.cell_time)) report(std::move(row));
+    if (mode.peers)
+      for (Row& row : run_libraft(fresh_dir(mode, "libraft"), 3 * mode.cell_time))
+        report(std::move(row));
   }
   fs::remove_all(mode.work_dir);
   compute_ratios();
