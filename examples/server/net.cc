@@ -193,8 +193,8 @@ void NetServer::accept_all() {
     std::uint32_t& from_ip = per_ip_[ip];
     if (from_ip >= config_.max_connections_per_ip) {
       // As Kafka: accepted, then closed at once.
+      metrics_.net().refused_per_ip.fetch_add(1, std::memory_order_relaxed);  // seen on close
       ::close(fd);
-      metrics_.net().refused_per_ip.fetch_add(1, std::memory_order_relaxed);
       char text[INET_ADDRSTRLEN] = "?";
       ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
       log_line(fmt::format("refused a connection from {}: it has {} (max.connections.per.ip)", text,
