@@ -201,8 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto version = static_cast<std::int16_t>(api.min_version + data[2] % span);
     // Flexible versions (compact encodings, header v2): ApiVersions v3+ is the only one the
     // server implements.
-    const bool flexible = api.api_key == static_cast<std::int16_t>(ApiKey::api_versions) &&
-                          version >= 3;
+    const bool flexible =
+        api.api_key == static_cast<std::int16_t>(ApiKey::api_versions) && version >= 3;
     auto frame = frame_with_header(api.api_key, version, flexible, input.subspan(3));
     (void)handle_frame(frame);
   } else {
