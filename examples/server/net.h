@@ -13,7 +13,7 @@
 // - queued_max_request_bytes bounds the request bytes held over every connection: a frame is
 //   taken only while the bytes in use are under it (so they stay under it plus one frame), and
 //   while they are not, no connection is read (a frame already begun is read to its end).
-//   The bytes return when the request's reply is handed to the socket.
+//   The bytes return when the request's reply is queued on the connection.
 // - connections_max_idle_ms closes a connection that moved no bytes for that long and has no
 //   request being handled, a half-sent frame included.
 // - max_connections: at it the listening socket is not accepted from (new connections wait
