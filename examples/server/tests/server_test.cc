@@ -753,6 +753,19 @@ TEST_CASE("IdleConnectionIsClosedAfterTheIdleTimeout") {
   CHECK(eventually([&] { return s.server().metrics().net().connections_open.load() == 0; }));
 }
 
+TEST_CASE("ConnectionWithALongPollUnderWayIsNotIdle") {
+  ServerOptions o = TestServer::defaults();
+  o.connections_max_idle_ms = 200;
+  TestServer s(o);
+  Client c(s.port());
+  create_topic(c, "t");
+  c.send(testing::fetch_request(1, "t", 0, 0, 1000, 1));  // waits 1 s: five idle timeouts
+  auto frame = c.receive();
+  REQUIRE(frame);
+  CHECK(parse_fetch(std::move(*frame)).records.empty());  // answered on the same connection
+  CHECK(s.server().metrics().net().closed_idle.load() == 0);
+}
+
 TEST_CASE("HalfSentFramesAreClosedAfterTheIdleTimeout") {
   ServerOptions o = TestServer::defaults();
   o.connections_max_idle_ms = 200;
