@@ -4,7 +4,9 @@
 //                [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]
 //                [--max-frame-bytes N] [--flush-policy durable|interval|manual]
 //                [--decompressed-bytes-factor F] [--request-threads N] [--append-threads N]
-//                [--maintenance-interval-ms N]
+//                [--maintenance-interval-ms N] [--queued-max-request-bytes N]
+//                [--connections-max-idle-ms N] [--max-connections N]
+//                [--max-connections-per-ip N] [--max-queued-reply-bytes N]
 //                [--retention-ms N] [--retention-bytes N] [--segment-bytes N]
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -30,7 +32,9 @@ constexpr std::string_view kUsage =
     "         [--default-partitions N] [--metrics HOST:PORT] [--no-auto-create-topics]\n"
     "         [--max-frame-bytes N] [--flush-policy durable|interval|manual]\n"
     "         [--decompressed-bytes-factor F] [--request-threads N] [--append-threads N]\n"
-    "         [--maintenance-interval-ms N]\n"
+    "         [--maintenance-interval-ms N] [--queued-max-request-bytes N]\n"
+    "         [--connections-max-idle-ms N] [--max-connections N]\n"
+    "         [--max-connections-per-ip N] [--max-queued-reply-bytes N]\n"
     "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n";
 
 template <typename T>
@@ -72,6 +76,28 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
     if (!parse_number<std::int64_t>(value, ms, 10, 86'400'000)) return false;
     o.maintenance_interval = std::chrono::milliseconds(ms);
     return true;
+  }
+  // Kafka's -1 (unbounded) is accepted and means 0 here.
+  if (flag == "--queued-max-request-bytes") {
+    std::int64_t bytes = 0;
+    if (!parse_number<std::int64_t>(value, bytes, -1, INT64_MAX)) return false;
+    o.queued_max_request_bytes = bytes < 0 ? 0 : static_cast<std::uint64_t>(bytes);
+    return true;
+  }
+  if (flag == "--connections-max-idle-ms") {
+    std::int64_t ms = 0;
+    if (!parse_number<std::int64_t>(value, ms, -1, INT64_MAX)) return false;
+    o.connections_max_idle_ms = ms < 0 ? 0 : ms;
+    return true;
+  }
+  if (flag == "--max-connections") {
+    return parse_number<std::uint32_t>(value, o.max_connections, 1, UINT32_MAX);
+  }
+  if (flag == "--max-connections-per-ip") {
+    return parse_number<std::uint32_t>(value, o.max_connections_per_ip, 1, UINT32_MAX);
+  }
+  if (flag == "--max-queued-reply-bytes") {
+    return parse_number<std::uint64_t>(value, o.max_queued_reply_bytes, 1024, UINT64_MAX);
   }
   if (flag == "--retention-ms") {
     return parse_number<std::int64_t>(value, o.partition.log.retention_ms, -1, INT64_MAX);

@@ -60,6 +60,41 @@ void render_requests(const auto& apis, std::string& out) {
   }
 }
 
+void render_net(const NetStats& n, std::string& out) {
+  struct Value {
+    const char* name;
+    const char* type;
+    const char* help;
+    const std::atomic<std::uint64_t>& value;
+  };
+  const Value values[] = {
+      {"samsa_request_bytes_in_use", "gauge",
+       "Request bytes read and not yet answered, over every connection "
+       "(queued.max.request.bytes bounds it).",
+       n.request_bytes_in_use},
+      {"samsa_request_bytes_peak", "gauge", "The most samsa_request_bytes_in_use has been.",
+       n.request_bytes_peak},
+      {"samsa_request_budget_waits_total", "counter",
+       "Times a connection stopped being read because the request memory budget was used up.",
+       n.budget_waits},
+      {"samsa_connections_open", "gauge", "Client connections open.", n.connections_open},
+      {"samsa_accept_pauses_total", "counter",
+       "Times accepting stopped at max.connections (or for want of file descriptors).",
+       n.accept_pauses},
+      {"samsa_connections_closed_idle_total", "counter",
+       "Connections closed after connections.max.idle.ms without traffic.", n.closed_idle},
+      {"samsa_connections_refused_per_ip_total", "counter",
+       "Connections closed at once: their address had max.connections.per.ip open.",
+       n.refused_per_ip},
+      {"samsa_connections_closed_slow_reader_total", "counter",
+       "Connections closed because their queued replies passed the bound.", n.closed_slow_reader},
+  };
+  for (const Value& v : values) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", v.name, v.help, v.name, v.type,
+                       v.name, v.value.load());
+  }
+}
+
 void render_partitions(const Broker& broker, std::string& out) {
   struct Gauge {
     const char* name;
@@ -93,6 +128,7 @@ void render_partitions(const Broker& broker, std::string& out) {
 std::string Metrics::render(const Broker& broker) const {
   std::string out;
   render_requests(apis_, out);
+  render_net(net_, out);
   render_partitions(broker, out);
   return out;
 }

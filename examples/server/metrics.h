@@ -1,6 +1,7 @@
 // Prometheus metrics: requests answered and their latency (arrival to reply queued) per API,
-// and per partition its log end offset, high watermark and size, served as text on
-// `--metrics HOST:PORT` by a small HTTP thread.
+// the network loop's limits (the request memory budget in use, connections open, closed or
+// refused by a limit), and per partition its log end offset, high watermark and size, served
+// as text on `--metrics HOST:PORT` by a small HTTP thread.
 //
 // Thread-safety: record() and render() are thread-safe.
 #pragma once
@@ -20,6 +21,18 @@ namespace samsa_server {
 
 class Broker;
 
+// Written by the network loop (one thread), read by render() and the tests.
+struct NetStats {
+  std::atomic<std::uint64_t> request_bytes_in_use{0};  // queued.max.request.bytes' measure
+  std::atomic<std::uint64_t> request_bytes_peak{0};    // the most request_bytes_in_use was
+  std::atomic<std::uint64_t> budget_waits{0};          // connections muted by the budget
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> accept_pauses{0};       // max.connections (or no fds) reached
+  std::atomic<std::uint64_t> closed_idle{0};         // connections.max.idle.ms
+  std::atomic<std::uint64_t> refused_per_ip{0};      // max.connections.per.ip
+  std::atomic<std::uint64_t> closed_slow_reader{0};  // queued replies past the bound
+};
+
 class Metrics {
  public:
   static constexpr std::size_t kMaxApiKey = 64;  // keys at or above are not counted
@@ -29,6 +42,8 @@ class Metrics {
   void record(std::int16_t api_key, std::chrono::steady_clock::duration latency);
   // Prometheus text exposition format (version 0.0.4).
   std::string render(const Broker& broker) const;
+  NetStats& net() { return net_; }
+  const NetStats& net() const { return net_; }
 
  private:
   struct PerApi {
@@ -37,6 +52,7 @@ class Metrics {
     std::array<std::atomic<std::uint64_t>, kBucketsSeconds.size()> buckets{};
   };
   std::array<PerApi, kMaxApiKey> apis_{};
+  NetStats net_;
 };
 
 // Serves GET (any path) with the text `render` returns, one connection at a time.

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,7 +23,9 @@ namespace {
 constexpr std::uint64_t kListenId = 1;
 constexpr std::uint64_t kWakeId = 2;
 constexpr std::uint64_t kSignalId = 3;
-constexpr std::size_t kReadChunk = 256 << 10;
+// Each connection's read buffer (outside the request budget: at most max_connections of
+// them, dropped by the sweep once empty). A frame larger than it gets its own buffer.
+constexpr std::size_t kReadChunk = 64 << 10;
 constexpr int kMaxReadsPerWakeup = 16;  // fairness between connections
 constexpr int kMaxIov = 64;
 
@@ -33,6 +36,13 @@ std::uint64_t chunk_size(const Chunk& chunk) {
 
 void log_line(std::string_view s) {
   fmt::print(stderr, "samsa-server: {}\n", s);
+}
+
+// How often idle connections are looked for: a tenth of the idle time, within [10 ms, 1 s].
+std::chrono::milliseconds sweep_interval(const NetConfig& c) {
+  if (c.connections_max_idle_ms <= 0) return std::chrono::milliseconds(1000);
+  return std::chrono::milliseconds(
+      std::clamp<std::int64_t>(c.connections_max_idle_ms / 10, 10, 1000));
 }
 
 }  // namespace
@@ -107,9 +117,12 @@ samsa::Status NetServer::run(int signal_fd) {
   }
   constexpr int kMaxEvents = 128;
   epoll_event events[kMaxEvents];
+  now_ = std::chrono::steady_clock::now();
+  next_sweep_ = now_ + sweep_interval(config_);
   while (!stop_.load()) {
-    const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, -1);
+    const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms(now_));
     if (n < 0 && errno != EINTR) return samsa::Status::from_errno(errno, "epoll_wait");
+    now_ = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
       const std::uint64_t id = events[i].data.u64;
       if (id == kListenId) {
@@ -132,6 +145,8 @@ samsa::Status NetServer::run(int signal_fd) {
         if (!c.closed && (e & (EPOLLERR | EPOLLHUP))) close_conn(c, "hang up");
       }
     }
+    if (now_ >= next_sweep_) sweep(now_);
+    wake_budget_waiters();
     reap_closed();
   }
   for (auto& [id, c] : conns_) close_conn(*c, "shutdown");
@@ -141,36 +156,142 @@ samsa::Status NetServer::run(int signal_fd) {
   return samsa::Status();
 }
 
+void NetServer::set_accepting(bool on) {
+  if (accepting_ == on) return;
+  accepting_ = on;
+  epoll_event ev{};
+  ev.events = on ? static_cast<std::uint32_t>(EPOLLIN) : 0u;
+  ev.data.u64 = kListenId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+}
+
 void NetServer::accept_all() {
-  while (true) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (accepting_) {
+    // Kafka's acceptor waits for a connection slot: the ones beyond wait in the backlog.
+    if (live_conns_ >= config_.max_connections) {
+      metrics_.net().accept_pauses.fetch_add(1, std::memory_order_relaxed);
+      return set_accepting(false);
+    }
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof(peer);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: wait for a connection to close (or the next sweep), rather
+        // than wake up again at once for the same connection.
+        log_line(fmt::format("accept: {}; not accepting for now", std::strerror(errno)));
+        metrics_.net().accept_pauses.fetch_add(1, std::memory_order_relaxed);
+        return set_accepting(false);
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         log_line(fmt::format("accept: {}", std::strerror(errno)));
       }
       return;
     }
+    const std::uint32_t ip = ntohl(peer.sin_addr.s_addr);
+    std::uint32_t& from_ip = per_ip_[ip];
+    if (from_ip >= config_.max_connections_per_ip) {
+      // As Kafka: accepted, then closed at once.
+      metrics_.net().refused_per_ip.fetch_add(1, std::memory_order_relaxed);  // seen on close
+      ::close(fd);
+      char text[INET_ADDRSTRLEN] = "?";
+      ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
+      log_line(fmt::format("refused a connection from {}: it has {} (max.connections.per.ip)", text,
+                           from_ip));
+      continue;
+    }
+    ++from_ip;
+    ++live_conns_;
+    metrics_.net().connections_open.store(live_conns_, std::memory_order_relaxed);
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->id = next_conn_id_++;
+    c->ip = ip;
+    c->last_active = now_;
     Conn& ref = *c;
     conns_.emplace(c->id, std::move(c));
     update_events(ref);
   }
 }
 
+bool NetServer::budget_allows(const Conn& c) const {
+  // A frame begun has its bytes counted already: reading the rest takes nothing more.
+  return config_.queued_max_request_bytes == 0 || c.big != nullptr ||
+         request_bytes_in_use_ < config_.queued_max_request_bytes;
+}
+
 bool NetServer::should_read(const Conn& c) const {
   return c.pending.size() < config_.max_in_flight &&
          (c.pending.empty() || c.in_flight_request_bytes < config_.max_in_flight_request_bytes) &&
-         c.out_bytes < config_.max_queued_reply_bytes;
+         budget_allows(c);
+}
+
+void NetServer::charge(std::uint64_t bytes) {
+  request_bytes_in_use_ += bytes;
+  NetStats& n = metrics_.net();
+  n.request_bytes_in_use.store(request_bytes_in_use_, std::memory_order_relaxed);
+  if (request_bytes_in_use_ > n.request_bytes_peak.load(std::memory_order_relaxed)) {
+    n.request_bytes_peak.store(request_bytes_in_use_, std::memory_order_relaxed);
+  }
+}
+
+void NetServer::release(std::uint64_t bytes) {
+  request_bytes_in_use_ -= bytes;
+  metrics_.net().request_bytes_in_use.store(request_bytes_in_use_, std::memory_order_relaxed);
+}
+
+void NetServer::wake_budget_waiters() {
+  while (!budget_waiters_.empty() && request_bytes_in_use_ < config_.queued_max_request_bytes) {
+    const std::uint64_t id = budget_waiters_.front();
+    budget_waiters_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->closed) continue;
+    Conn& c = *it->second;
+    c.waiting_budget = false;
+    parse_frames(c);   // frames read before it waited
+    update_events(c);  // reads again, or waits again
+  }
+}
+
+int NetServer::next_timeout_ms(std::chrono::steady_clock::time_point now) const {
+  if (now >= next_sweep_) return 0;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_sweep_ - now);
+  return static_cast<int>(left.count());
+}
+
+void NetServer::sweep(std::chrono::steady_clock::time_point now) {
+  next_sweep_ = now + sweep_interval(config_);
+  // Accepting stopped for want of descriptors: try again now and then.
+  if (!accepting_ && live_conns_ < config_.max_connections) set_accepting(true);
+  const std::chrono::milliseconds idle(config_.connections_max_idle_ms);
+  for (auto& [id, conn] : conns_) {
+    Conn& c = *conn;
+    if (c.closed) continue;
+    if (idle.count() > 0 && c.pending.empty() && now - c.last_active >= idle) {
+      metrics_.net().closed_idle.fetch_add(1, std::memory_order_relaxed);
+      close_conn(c, fmt::format("idle for {} ms (connections.max.idle.ms)", idle.count()));
+      continue;
+    }
+    if (c.in_start == c.in_end && !c.in.empty()) {  // nothing half-read: drop the buffer
+      c.in = {};
+      c.in_start = c.in_end = 0;
+    }
+  }
 }
 
 void NetServer::update_events(Conn& c) {
   if (c.closed) return;
   std::uint32_t want = 0;
-  if (should_read(c)) want |= EPOLLIN;
+  if (should_read(c)) {
+    want |= EPOLLIN;
+  } else if (!budget_allows(c) && !c.waiting_budget) {
+    c.waiting_budget = true;
+    budget_waiters_.push_back(c.id);
+    metrics_.net().budget_waits.fetch_add(1, std::memory_order_relaxed);
+  }
   if (!c.out.empty()) want |= EPOLLOUT;
   if (c.registered && want == c.events) return;
   epoll_event ev{};
@@ -183,41 +304,68 @@ void NetServer::update_events(Conn& c) {
 
 void NetServer::on_readable(Conn& c) {
   for (int i = 0; i < kMaxReadsPerWakeup && !c.closed && should_read(c); ++i) {
-    if (c.in_start > 0 && c.in_start == c.in_end) c.in_start = c.in_end = 0;
-    if (c.in.size() - c.in_end < kReadChunk / 4) {
-      if (c.in_start > 0) {  // move the partial frame to the front
+    std::byte* into = nullptr;
+    std::size_t room = 0;
+    if (c.big) {  // the rest of a large frame, straight into its buffer
+      into = c.big->data() + c.big_filled;
+      room = c.big->size() - c.big_filled;
+    } else {
+      if (c.in.empty()) c.in.resize(kReadChunk);
+      if (c.in_start == c.in_end) c.in_start = c.in_end = 0;
+      if (c.in_start > 0 && c.in.size() - c.in_end < kReadChunk / 4) {
+        // Move the partial frame to the front (it fits: larger ones went to `big`).
         std::memmove(c.in.data(), c.in.data() + c.in_start, c.in_end - c.in_start);
         c.in_end -= c.in_start;
         c.in_start = 0;
       }
-      if (c.in.size() - c.in_end < kReadChunk / 4) c.in.resize(c.in_end + kReadChunk);
+      into = c.in.data() + c.in_end;
+      room = c.in.size() - c.in_end;
     }
-    const ssize_t n = ::read(c.fd, c.in.data() + c.in_end, c.in.size() - c.in_end);
+    if (room == 0) break;
+    const ssize_t n = ::read(c.fd, into, room);
     if (n == 0) return close_conn(c, "closed by peer");
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       return close_conn(c, std::strerror(errno));
     }
-    c.in_end += static_cast<std::size_t>(n);
-    parse_frames(c);
+    c.last_active = now_;
+    if (c.big) {
+      c.big_filled += static_cast<std::size_t>(n);
+      if (c.big_filled == c.big->size()) {
+        auto frame = std::move(c.big);
+        c.big_filled = 0;
+        handle_frame(c, std::move(frame));
+      }
+    } else {
+      c.in_end += static_cast<std::size_t>(n);
+      parse_frames(c);
+    }
   }
   update_events(c);
 }
 
+// Every frame taken is counted in the budget first (and only while it is not used up).
 void NetServer::parse_frames(Conn& c) {
-  while (!c.closed && should_read(c) && c.in_end - c.in_start >= 4) {
+  while (!c.closed && !c.big && should_read(c) && c.in_end - c.in_start >= 4) {
     const auto size = samsa::get_be<std::int32_t>(c.in.data() + c.in_start);
     if (size < 0 || static_cast<std::uint32_t>(size) > config_.max_frame_bytes) {
       return close_conn(
           c, fmt::format("frame of {} bytes (maximum {})", size, config_.max_frame_bytes));
     }
     const std::size_t whole = 4 + static_cast<std::size_t>(size);
-    if (c.in_end - c.in_start < whole) {
-      // Make room for the whole frame once, rather than growing by chunks.
-      if (c.in.size() - c.in_start < whole) c.in.resize(c.in_start + whole);
+    const std::size_t have = c.in_end - c.in_start;
+    if (have < whole) {
+      if (whole <= c.in.size()) return;  // the read buffer takes it: read on
+      // Too large for the read buffer: a buffer of its own, counted from now on.
+      charge(static_cast<std::uint64_t>(size));
+      c.big = std::make_shared<std::vector<std::byte>>(static_cast<std::size_t>(size));
+      std::memcpy(c.big->data(), c.in.data() + c.in_start + 4, have - 4);
+      c.big_filled = have - 4;
+      c.in_start = c.in_end = 0;
       return;
     }
+    charge(static_cast<std::uint64_t>(size));
     const std::byte* begin = c.in.data() + c.in_start + 4;
     auto frame = std::make_shared<std::vector<std::byte>>(begin, begin + size);
     c.in_start += whole;
@@ -225,12 +373,17 @@ void NetServer::parse_frames(Conn& c) {
   }
 }
 
+// `frame` is counted in the budget already.
 void NetServer::handle_frame(Conn& c, std::shared_ptr<std::vector<std::byte>> frame) {
   auto header = decode_request_header(*frame);
-  if (!header.ok()) return close_conn(c, header.status().to_string());
+  if (!header.ok()) {
+    release(frame->size());
+    return close_conn(c, header.status().to_string());
+  }
   const std::int16_t key = header->api_key;
   const std::int16_t version = header->api_version;
   if (!is_supported(key, version) && key != static_cast<std::int16_t>(ApiKey::api_versions)) {
+    release(frame->size());
     return close_conn(c, fmt::format("unsupported {} v{}", api_name(key), version));
   }
   const std::uint64_t seq = c.next_seq++;
@@ -249,7 +402,17 @@ void NetServer::drain_completions() {
   }
   for (Completion& done : batch) {
     auto it = conns_.find(done.conn);
-    if (it == conns_.end() || it->second->closed) continue;
+    if (it == conns_.end() || it->second->closed) {
+      // Closed while its request was handled: the request's bytes return only now.
+      auto orphan = orphans_.find(done.conn);
+      if (orphan == orphans_.end()) continue;
+      if (auto seq = orphan->second.find(done.seq); seq != orphan->second.end()) {
+        release(seq->second);
+        orphan->second.erase(seq);
+      }
+      if (orphan->second.empty()) orphans_.erase(orphan);
+      continue;
+    }
     Conn& c = *it->second;
     const std::uint64_t first = c.next_seq - c.pending.size();
     Pending& p = c.pending[done.seq - first];
@@ -268,23 +431,42 @@ void NetServer::send_ready(Conn& c) {
     Pending p = std::move(c.pending.front());
     c.pending.pop_front();
     c.in_flight_request_bytes -= p.request_bytes;
+    release(p.request_bytes);
     metrics_.record(p.api_key, std::chrono::steady_clock::now() - p.start);
     if (p.reply.kind == Reply::Kind::close) {
       write_out(c);  // what earlier requests were answered with, if the socket takes it
       return close_conn(c, p.reply.why);
     }
+    std::uint64_t reply_bytes = 0;
     for (Chunk& chunk : p.reply.response.chunks) {
-      c.out_bytes += chunk_size(chunk);
+      reply_bytes += chunk_size(chunk);
       c.out.push_back(std::move(chunk));
     }
+    c.out_bytes += reply_bytes;
+    if (reply_bytes > 0) c.out_replies.push_back(reply_bytes);
   }
   write_out(c);
+  // A client that does not read its replies: what waits behind the reply being sent (which
+  // alone may be large, a fetch's) is bounded; past it the connection is cut off, so it holds
+  // neither memory nor handlers' work.
+  const std::uint64_t front = c.out_replies.empty() ? 0 : c.out_replies.front();
+  if (!c.closed && c.out_bytes - front > config_.max_queued_reply_bytes) {
+    metrics_.net().closed_slow_reader.fetch_add(1, std::memory_order_relaxed);
+    return close_conn(c, fmt::format("{} reply bytes queued, not read (maximum {})", c.out_bytes,
+                                     config_.max_queued_reply_bytes));
+  }
   if (!c.closed && !was_reading && should_read(c)) parse_frames(c);  // frames read earlier
   update_events(c);
 }
 
 void NetServer::advance(Conn& c, std::uint64_t sent) {
   c.out_bytes -= sent;
+  if (sent > 0) c.last_active = now_;
+  for (std::uint64_t left = sent; left > 0 && !c.out_replies.empty();) {
+    const std::uint64_t take = std::min(left, c.out_replies.front());
+    left -= take;
+    if ((c.out_replies.front() -= take) == 0) c.out_replies.pop_front();
+  }
   while (!c.out.empty()) {
     const std::uint64_t size = chunk_size(c.out.front());
     const std::uint64_t take = std::min(sent, size - c.out_sent);
@@ -339,6 +521,25 @@ void NetServer::close_conn(Conn& c, std::string_view why) {
   ::close(c.fd);
   c.fd = -1;
   closed_.push_back(c.id);
+  // Request bytes: a frame half read returns now, as do requests answered; those still being
+  // handled return when their handlers answer.
+  if (c.big) release(c.big->size());
+  c.big.reset();
+  const std::uint64_t first = c.next_seq - c.pending.size();
+  for (std::size_t i = 0; i < c.pending.size(); ++i) {
+    const Pending& p = c.pending[i];
+    if (p.done) {
+      release(p.request_bytes);
+    } else {
+      orphans_[c.id][first + i] = p.request_bytes;
+    }
+  }
+  c.pending.clear();
+  c.in_flight_request_bytes = 0;
+  if (auto it = per_ip_.find(c.ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  --live_conns_;
+  metrics_.net().connections_open.store(live_conns_, std::memory_order_relaxed);
+  if (!accepting_ && live_conns_ < config_.max_connections) set_accepting(true);
 }
 
 void NetServer::reap_closed() {

@@ -18,6 +18,11 @@ samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
   id.host = o.advertised_host.empty() ? o.listen_host : o.advertised_host;
   s->handlers_ = std::make_unique<Handlers>(*s->broker_, s->request_pool_, s->waiters_, id);
   NetConfig nc{o.listen_host, o.listen_port, o.max_frame_bytes};
+  nc.queued_max_request_bytes = o.queued_max_request_bytes;
+  nc.connections_max_idle_ms = o.connections_max_idle_ms;
+  nc.max_connections = o.max_connections;
+  nc.max_connections_per_ip = o.max_connections_per_ip;
+  nc.max_queued_reply_bytes = o.max_queued_reply_bytes;
   SAMSA_TRY_ASSIGN(s->net_, NetServer::listen(nc, *s->handlers_, s->metrics_));
   // The advertised port is known only now when listening on port 0.
   id.port = o.advertised_port >= 0 ? o.advertised_port : s->net_->port();

@@ -33,6 +33,12 @@ struct ServerOptions {
   std::string metrics_host;  // empty: no metrics endpoint
   std::uint16_t metrics_port = 0;
   std::uint32_t max_frame_bytes = 100u << 20;
+  // The network loop's limits (NetConfig; README, "Server").
+  std::uint64_t queued_max_request_bytes = 256u << 20;  // 0: unbounded
+  std::int64_t connections_max_idle_ms = 600'000;       // 0: never
+  std::uint32_t max_connections = 4096;
+  std::uint32_t max_connections_per_ip = UINT32_MAX;
+  std::uint64_t max_queued_reply_bytes = 64u << 20;
   int request_threads = 4;
   int append_threads = 8;
   samsa::PartitionConfig partition;  // every partition's settings (flush policy, sizes)

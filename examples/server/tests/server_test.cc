@@ -716,4 +716,202 @@ TEST_CASE("MaintenanceAppliesRetention") {
   CHECK(tail.high_watermark == end);
 }
 
+// The network loop's limits (issue 17, items 2 and 3): NetConfig in net.h.
+
+namespace {
+
+// True when an ApiVersions request on `c` is answered within `timeout`.
+bool answered(Client& c, std::int32_t id,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  c.send(api_versions_request(id, 0));
+  auto frame = c.receive(timeout);
+  if (!frame) return false;
+  testing::ResponseReader rr(std::move(*frame));
+  return rr.r.i32() == id;
+}
+
+// Waits (at most 10 s) until `done` holds; returns whether it did.
+template <typename F>
+bool eventually(F done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("IdleConnectionIsClosedAfterTheIdleTimeout") {
+  ServerOptions o = TestServer::defaults();
+  o.connections_max_idle_ms = 200;
+  TestServer s(o);
+  Client c(s.port());
+  REQUIRE(answered(c, 1));
+  CHECK(c.closed_by_server(std::chrono::seconds(10)));
+  CHECK(s.server().metrics().net().closed_idle.load() == 1);
+  CHECK(eventually([&] { return s.server().metrics().net().connections_open.load() == 0; }));
+}
+
+TEST_CASE("ConnectionWithALongPollUnderWayIsNotIdle") {
+  ServerOptions o = TestServer::defaults();
+  o.connections_max_idle_ms = 200;
+  TestServer s(o);
+  Client c(s.port());
+  create_topic(c, "t");
+  c.send(testing::fetch_request(1, "t", 0, 0, 1000, 1));  // waits 1 s: five idle timeouts
+  auto frame = c.receive();
+  REQUIRE(frame);
+  CHECK(parse_fetch(std::move(*frame)).records.empty());  // answered on the same connection
+  CHECK(s.server().metrics().net().closed_idle.load() == 0);
+}
+
+TEST_CASE("HalfSentFramesAreClosedAfterTheIdleTimeout") {
+  ServerOptions o = TestServer::defaults();
+  o.connections_max_idle_ms = 200;
+  TestServer s(o);
+  // A small frame (inside the read buffer) and a large one (its own buffer, counted in the
+  // request budget from its size prefix on): the size and part of the body, then nothing.
+  Client small(s.port());
+  Writer w;
+  w.i32(100);
+  w.raw(std::vector<std::byte>(10, std::byte{1}));
+  small.send(w.take());
+  Client large(s.port());
+  Writer w2;
+  w2.i32(1 << 20);
+  w2.raw(std::vector<std::byte>(100 << 10, std::byte{1}));
+  large.send(w2.take());
+  CHECK(small.closed_by_server(std::chrono::seconds(10)));
+  CHECK(large.closed_by_server(std::chrono::seconds(10)));
+  const NetStats& net = s.server().metrics().net();
+  CHECK(net.closed_idle.load() == 2);
+  CHECK(net.request_bytes_peak.load() == 1u << 20);
+  CHECK(eventually([&] { return net.request_bytes_in_use.load() == 0; }));
+}
+
+TEST_CASE("ConnectionsBeyondMaxConnectionsWaitForASlot") {
+  // As Kafka's acceptor: at max.connections nothing more is accepted; the next connection
+  // waits in the listen backlog and is served once one of the first closes.
+  ServerOptions o = TestServer::defaults();
+  o.max_connections = 3;
+  TestServer s(o);
+  std::vector<std::unique_ptr<Client>> first;
+  for (int i = 0; i < 3; ++i) {
+    first.push_back(std::make_unique<Client>(s.port()));
+    REQUIRE(answered(*first.back(), i));
+  }
+  Client extra(s.port());  // the kernel completes the handshake: it sits in the backlog
+  extra.send(api_versions_request(10, 0));
+  bool timed_out = false;
+  CHECK(!extra.receive(std::chrono::milliseconds(300), &timed_out));
+  CHECK(timed_out);
+  CHECK(s.server().metrics().net().accept_pauses.load() >= 1);
+  for (int i = 0; i < 3; ++i) CHECK(answered(*first[i], 20 + i));  // the first three work
+  first.front().reset();
+  auto frame = extra.receive(std::chrono::seconds(10));
+  REQUIRE(frame);
+  testing::ResponseReader rr(std::move(*frame));
+  CHECK(rr.r.i32() == 10);
+  CHECK(s.server().metrics().net().connections_open.load() == 3);
+}
+
+TEST_CASE("MaxConnectionsPerIpClosesTheNextFromThatAddressOnly") {
+  ServerOptions o = TestServer::defaults();
+  o.max_connections_per_ip = 2;
+  TestServer s(o);
+  Client a(s.port());
+  Client b(s.port());
+  REQUIRE(answered(a, 1));
+  REQUIRE(answered(b, 2));
+  Client third(s.port());  // accepted, then closed at once
+  CHECK(third.closed_by_server(std::chrono::seconds(10)));
+  CHECK(s.server().metrics().net().refused_per_ip.load() == 1);
+  std::unique_ptr<Client> other;
+  try {
+    other = std::make_unique<Client>(s.port(), "127.0.0.2");
+  } catch (const std::exception& e) {
+    WARN("no second loopback address (" << e.what() << "): per-address part skipped");
+  }
+  if (other) {
+    CHECK(answered(*other, 3));
+  }
+  CHECK(answered(a, 4));
+  CHECK(answered(b, 5));
+}
+
+TEST_CASE("ClientThatNeverReadsIsCutOffAndOthersAreStillAnswered") {
+  ServerOptions o = TestServer::defaults();
+  o.max_queued_reply_bytes = 256 << 10;
+  TestServer s(o);
+  Client other(s.port());
+  create_topic(other, "t");
+  const auto batch = testing::make_batch(5000);  // about 70 KiB
+  for (int i = 0; i < 8; ++i) REQUIRE(produce(other, 100 + i, "t", 0, batch).error == 0);
+  // Fetches of the whole partition (over 500 KiB each), their replies never read: once the
+  // socket buffers are full, the replies queue on the server until past the bound.
+  Client slow(s.port());
+  int sent = 0;
+  for (int round = 0; round < 20 && s.server().metrics().net().closed_slow_reader.load() == 0;
+       ++round) {
+    for (int i = 0; i < 20; ++i) slow.send(testing::fetch_request(sent++, "t", 0, 0));
+    // The other client is answered meanwhile.
+    REQUIRE(produce(other, 1000 + round, "t", 1, testing::make_batch(3)).error == 0);
+    other.send(testing::fetch_request(2000 + round, "t", 0, 0));
+    auto frame = other.receive();
+    REQUIRE(frame);
+    CHECK(parse_fetch(std::move(*frame)).error == 0);
+  }
+  CHECK(eventually([&] { return s.server().metrics().net().closed_slow_reader.load() == 1; }));
+  CHECK(slow.closed_by_server(std::chrono::seconds(10)));
+  CHECK(answered(other, 3000));
+}
+
+TEST_CASE("RequestBudgetStopsReadingAndEveryRequestIsAnsweredOnceTheLoadEnds") {
+  ServerOptions o = TestServer::defaults();
+  o.queued_max_request_bytes = 256 << 10;
+  TestServer s(o);
+  Client admin(s.port());
+  create_topic(admin, "t");
+  const auto batch = testing::make_batch(25000);  // about 370 KiB: more than the budget
+  const std::uint64_t frame_bytes = testing::produce_request(0, "t", 0, batch).size() - 4;
+  REQUIRE(frame_bytes > o.queued_max_request_bytes);
+  constexpr int kConns = 4;
+  constexpr int kPerConn = 4;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kConns; ++i) clients.push_back(std::make_unique<Client>(s.port()));
+  // Every connection sends its frames at once, from its own thread (a send may block while
+  // the server does not read it).
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kConns; ++i) {
+    senders.emplace_back([&clients, &batch, i] {
+      for (int j = 0; j < kPerConn; ++j) {
+        clients[i]->send(testing::produce_request(i * 100 + j, "t", i % 2, batch));
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  std::int64_t records = 0;
+  for (int i = 0; i < kConns; ++i) {
+    for (int j = 0; j < kPerConn; ++j) {
+      auto frame = clients[i]->receive(std::chrono::seconds(30));
+      REQUIRE(frame);
+      ProduceResult r = parse_produce(std::move(*frame));
+      CHECK(r.correlation_id == i * 100 + j);
+      CHECK(r.error == 0);
+      records += 25000;
+    }
+  }
+  CHECK(records == kConns * kPerConn * 25000);
+  const NetStats& net = s.server().metrics().net();
+  // A frame is taken only while the bytes in use are under the budget.
+  CHECK(net.request_bytes_peak.load() <= o.queued_max_request_bytes + frame_bytes);
+  CHECK(net.request_bytes_peak.load() >= frame_bytes);
+  CHECK(net.budget_waits.load() > 0);
+  CHECK(eventually([&] { return net.request_bytes_in_use.load() == 0; }));
+  const std::string text = s.server().metrics().render(s.server().broker());
+  CHECK(text.find("samsa_request_bytes_in_use 0\n") != std::string::npos);
+  CHECK(answered(admin, 7));
+}
+
 }  // namespace samsa_server

@@ -32,13 +32,23 @@ std::vector<std::byte> RequestBuilder::frame() {
   return w_.take();
 }
 
-Client::Client(std::uint16_t port) {
+Client::Client(std::uint16_t port, const char* source_ip) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (source_ip != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source_ip, &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd_);
+      throw std::runtime_error(fmt::format("bind to {} failed", source_ip));
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd_);
     throw std::runtime_error("connect failed");
   }
 }

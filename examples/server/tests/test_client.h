@@ -31,7 +31,9 @@ class RequestBuilder {
 
 class Client {
  public:
-  explicit Client(std::uint16_t port);
+  // Connects to 127.0.0.1:port, from `source_ip` (a loopback address) when given; throws
+  // when binding to it or connecting fails.
+  explicit Client(std::uint16_t port, const char* source_ip = nullptr);
   ~Client();
   void send(const std::vector<std::byte>& bytes);
   // The next response frame without its size prefix; nullopt when the server closed the
