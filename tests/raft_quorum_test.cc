@@ -48,6 +48,7 @@
 #include <set>
 
 #include "datadriven.h"
+#include "raft_mem_log.h"
 #include "samsa/raft_quorum.h"
 #include "samsa/raft_records.h"
 #include "samsa/record_batch.h"
@@ -62,59 +63,9 @@ using raft::Role;
 
 namespace {
 
-struct Batch {
-  Offset base;
-  Offset next;
-  LeaderEpoch epoch;
-  std::vector<std::byte> bytes;
-};
-
-// A disk: batches with an fsync boundary, and the quorum-state file.
-class MemLog : public raft::RaftLog {
- public:
-  std::vector<Batch> batches;
-  std::size_t durable = 0;  // batches [0, durable) survive a crash
-  std::optional<QuorumStateData> quorum_state;
-
-  Offset end() const { return batches.empty() ? Offset(0) : batches.back().next; }
-
-  Result<std::vector<std::byte>> read(Offset offset, std::uint32_t max_bytes) const override {
-    std::vector<std::byte> out;
-    for (const Batch& b : batches) {
-      if (b.next <= offset) continue;
-      if (!out.empty() && out.size() + b.bytes.size() > max_bytes) break;
-      out.insert(out.end(), b.bytes.begin(), b.bytes.end());
-    }
-    return out;
-  }
-
-  void truncate(Offset to) {
-    while (!batches.empty() && batches.back().base >= to) batches.pop_back();
-    if (!batches.empty() && batches.back().next > to) batches.pop_back();  // whole batches
-    durable = std::min(durable, batches.size());
-  }
-
-  void append(const std::vector<std::byte>& bytes) {
-    auto view = RecordBatchView::parse(ByteSpan(bytes));
-    if (!view.ok()) throw DataError{"a Ready appended a bad batch: " + view.status().message()};
-    if (view->base_offset() != end()) {
-      throw DataError{
-          fmt::format("a Ready appends at {} but the log ends at {}", view->base_offset(), end())};
-    }
-    batches.push_back(
-        {view->base_offset(), view->next_offset(), view->partition_leader_epoch(), bytes});
-  }
-
-  raft::RaftLogSummary summary() const {
-    raft::RaftLogSummary s;
-    s.log_end_offset = end();
-    for (const Batch& b : batches) {
-      if (s.epochs.empty() || s.epochs.back().epoch != b.epoch)
-        s.epochs.push_back({b.epoch, b.base});
-    }
-    return s;
-  }
-};
+using Batch = samsa::test::MemBatch;
+using MemLog = samsa::test::MemRaftLog;
+using samsa::test::hash_bytes;
 
 struct Node {
   NodeId id = 0;
@@ -130,12 +81,6 @@ struct Node {
   // any message leaves.
   std::string crash_during;
 };
-
-std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (std::byte x : b) h = (h ^ static_cast<std::uint8_t>(x)) * 1099511628211ULL;
-  return h;
-}
 
 std::string role_line(const raft::RaftStatus& s) {
   return fmt::format("{} epoch={} leader={} voted={}", raft::to_string(s.role), s.epoch,
@@ -380,7 +325,10 @@ class Script {
         out += fmt::format("n{}: truncate to {}\n", n.id, *r.truncate_to);
       }
       if (!r.append.empty()) {
-        for (const auto& b : r.append) n.disk.append(b);
+        for (const auto& b : r.append) {
+          const Status st = n.disk.append(b);
+          if (!st.ok()) throw DataError{st.message()};
+        }
         auto first = RecordBatchView::parse(ByteSpan(r.append.front()));
         auto last = RecordBatchView::parse(ByteSpan(r.append.back()));
         out += fmt::format("n{}: append [{},{}] epoch={}\n", n.id, first->base_offset(),

@@ -39,6 +39,7 @@
 #include <set>
 #include <tuple>
 
+#include "raft_mem_log.h"
 #include "samsa/faulty_env.h"
 #include "samsa/raft_driver.h"
 #include "samsa/raft_quorum.h"
@@ -68,70 +69,9 @@ void on_abort(int) {
   std::_Exit(1);
 }
 
-struct Batch {
-  Offset base;
-  Offset next;
-  LeaderEpoch epoch;
-  std::vector<std::byte> bytes;
-};
-
-// The simulated disk: batches (a durable prefix and an unsynced tail) and quorum-state.
-class MemLog : public raft::RaftLog {
- public:
-  std::vector<Batch> batches;
-  std::size_t durable = 0;  // batches [0, durable) survive a power cut
-  std::optional<QuorumStateData> quorum_state;
-
-  Offset end() const { return batches.empty() ? Offset(0) : batches.back().next; }
-
-  Result<std::vector<std::byte>> read(Offset offset, std::uint32_t max_bytes) const override {
-    std::vector<std::byte> out;
-    for (const Batch& b : batches) {
-      if (b.next <= offset) continue;
-      if (!out.empty() && out.size() + b.bytes.size() > max_bytes) break;
-      out.insert(out.end(), b.bytes.begin(), b.bytes.end());
-    }
-    return out;
-  }
-
-  void truncate(Offset to) {
-    while (!batches.empty() && batches.back().base >= to) batches.pop_back();
-    if (!batches.empty() && batches.back().next > to) batches.pop_back();  // whole batches only
-    durable = std::min(durable, batches.size());
-  }
-
-  void append(const std::vector<std::byte>& bytes) {
-    auto view = RecordBatchView::parse(ByteSpan(bytes));
-    SAMSA_SIM_CHECK_BATCH(view);
-    batches.push_back(
-        {view->base_offset(), view->next_offset(), view->partition_leader_epoch(), bytes});
-  }
-
-  static void SAMSA_SIM_CHECK_BATCH(const Result<RecordBatchView>& view) {
-    if (!view.ok()) {
-      std::fprintf(stderr, "sim: a Ready appended a bad batch: %s\n",
-                   view.status().message().c_str());
-      std::abort();
-    }
-  }
-
-  raft::RaftLogSummary summary() const {
-    raft::RaftLogSummary s;
-    s.log_end_offset = end();
-    for (const Batch& b : batches) {
-      if (s.epochs.empty() || s.epochs.back().epoch != b.epoch)
-        s.epochs.push_back({b.epoch, b.base});
-    }
-    return s;
-  }
-
-  const Batch* at(Offset base) const {
-    for (const Batch& b : batches) {
-      if (b.base == base) return &b;
-    }
-    return nullptr;
-  }
-};
+using Batch = samsa::test::MemBatch;
+using MemLog = samsa::test::MemRaftLog;
+using samsa::test::hash_bytes;
 
 struct Node {
   NodeId id = 0;
@@ -157,12 +97,6 @@ struct Proposal {
   Offset last;
   std::vector<std::uint64_t> values;
 };
-
-std::uint64_t hash_bytes(const std::vector<std::byte>& b) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (std::byte x : b) h = (h ^ static_cast<std::uint8_t>(x)) * 1099511628211ULL;
-  return h;
-}
 
 class RaftSim {
  public:
@@ -373,12 +307,8 @@ class RaftSim {
         n.disk.truncate(*r.truncate_to);
       }
       for (const auto& b : r.append) {
-        if (n.disk.end() != RecordBatchView::parse(ByteSpan(b))->base_offset()) {
-          fail(fmt::format("node {} appends at {} but its log ends at {}", n.id,
-                           RecordBatchView::parse(ByteSpan(b))->base_offset(), n.disk.end()));
-          return;
-        }
-        n.disk.append(b);
+        const Status appended = n.disk.append(b);
+        if (!appended.ok()) return fail(fmt::format("node {}: {}", n.id, appended.message()));
       }
       if (cut == 2) {
         n.disk.durable += static_cast<std::size_t>(
