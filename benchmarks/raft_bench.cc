@@ -277,19 +277,8 @@ std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell
       (void)b.append(Timestamp(1'700'000'000'000), std::nullopt, ByteSpan(v));
     auto built = b.build();
     one.emplace_back(built->begin(), built->end());
-    const RawResult raw = raw_write(dir + "/raw.bin", one, 2'000, 1, cell);
-    Row r;
-    r.workload = "raft_latency";
-    r.system = "raw-write+fdatasync";
-    r.configuration = "one write() of one batch then fdatasync(), one writer";
-    r.value_bytes = kValueBytes;
-    r.batch_records = kBatchRecords;
-    r.durability = "durable";
-    r.records = raw.batches * kBatchRecords;
-    r.bytes = r.records * kValueBytes;
-    r.seconds = raw.seconds;
-    r.set_latency(raw.latency);
-    rows.push_back(r);
+    rows.push_back(fdatasync_latency_row(dir + "/raw.bin", one, "raft_latency", kValueBytes,
+                                         kBatchRecords, cell));
   }
   return rows;
 }

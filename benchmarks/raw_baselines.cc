@@ -147,4 +147,23 @@ std::vector<std::string> segment_files(const std::string& dir) {
   return files;
 }
 
+Row fdatasync_latency_row(const std::string& path,
+                          const std::vector<std::vector<std::byte>>& batches,
+                          const std::string& workload, std::int64_t value_bytes,
+                          std::int64_t batch_records, std::chrono::milliseconds cell) {
+  const RawResult raw = raw_write(path, batches, 2'000, 1, cell);
+  Row r;
+  r.workload = workload;
+  r.system = "raw-write+fdatasync";
+  r.configuration = "one write() of one batch then fdatasync(), one writer";
+  r.value_bytes = value_bytes;
+  r.batch_records = batch_records;
+  r.durability = "durable";
+  r.records = raw.batches * batch_records;
+  r.bytes = r.records * value_bytes;
+  r.seconds = raw.seconds;
+  r.set_latency(raw.latency);
+  return r;
+}
+
 }  // namespace samsa::bench

@@ -32,6 +32,14 @@ RawResult raw_write(const std::string& path, const std::vector<std::vector<std::
 // and fdatasync()s, one acknowledgement per batch, until `count` are written or `time_cap`
 // passes: write()+fdatasync() per acknowledgement from N concurrent appenders, with only the
 // kernel's own sharing (concurrent fdatasyncs of one file wait for the same device flush).
+// The latency yardstick of the replication and raft workloads: one writer, each of
+// `batches` (cycled) written with one write() then fdatasync(), as a Row of `workload`
+// named raw-write+fdatasync.
+Row fdatasync_latency_row(const std::string& path,
+                          const std::vector<std::vector<std::byte>>& batches,
+                          const std::string& workload, std::int64_t value_bytes,
+                          std::int64_t batch_records, std::chrono::milliseconds cell);
+
 RawResult raw_write_threads(const std::string& path,
                             const std::vector<std::vector<std::byte>>& batches, std::int64_t count,
                             int threads, std::chrono::milliseconds time_cap);

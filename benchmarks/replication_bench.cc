@@ -359,19 +359,8 @@ std::vector<Row> run_replication(const std::string& dir, std::chrono::millisecon
       rows.push_back(open_loop(brokers, batches, peak_batches_per_s / 10, cell));
   }
   {  // one write()+fdatasync() of one batch, the same bytes, for the latency target
-    RawResult raw = raw_write(dir + "/raw.log", batches, 2000, 1, cell);
-    Row r;
-    r.workload = "replication_latency";
-    r.system = "raw-write+fdatasync";
-    r.configuration = "one write() of one batch then fdatasync(), one writer";
-    r.value_bytes = kValueBytes;
-    r.batch_records = kBatchRecords;
-    r.durability = "durable";
-    r.records = raw.batches * kBatchRecords;
-    r.bytes = r.records * kValueBytes;
-    r.seconds = raw.seconds;
-    r.set_latency(raw.latency);
-    rows.push_back(r);
+    rows.push_back(fdatasync_latency_row(dir + "/raw.log", batches, "replication_latency",
+                                         kValueBytes, kBatchRecords, cell));
   }
   return rows;
 }
