@@ -4,7 +4,7 @@
 // of FaultyEnv's three modes); the others run each RaftQuorum on a
 // simulated disk (a log of batches with an fsync boundary and an atomically replaced
 // quorum-state), a simulated network that drops, delays, reorders, duplicates and
-// partitions (also one way), power cuts at every stage of executing a Ready, restarts,
+// partitions (also one way, and of the leader itself), power cuts at every stage of executing a Ready, restarts,
 // forward clock jumps, graceful resigns and proposals under load.
 //
 // A power cut at stage 0 loses the whole Ready; at 1 keeps the quorum-state only; at 2
@@ -576,6 +576,18 @@ class RaftSim {
           else
             net_.block(victim, o);
         }
+      }
+    }
+    if (chance(0.002)) {
+      // The leader itself is cut off: it leads on until CheckQuorum while the others elect
+      // a new one and commit; a read it serves then would miss their writes.
+      for (auto& n : nodes_) {
+        if (!n->q || n->q->status().role != Role::leader) continue;
+        std::vector<NodeId> all;
+        for (auto& o : nodes_) all.push_back(o->id);
+        trace(fmt::format("partition: leader {} isolated", n->id));
+        net_.isolate(n->id, all);
+        break;
       }
     }
     if (net_.any_blocked() && chance(0.004)) {
