@@ -21,7 +21,10 @@
 //   votes: no node grants two candidates its vote in one epoch (a crash right after voting
 //     is injected often, and the node comes back at once);
 //   once: every proposed value is committed at most once;
-//   acked: every proposal a leader saw committed is in the final committed log.
+//   acked: every proposal a leader saw committed is in the final committed log;
+//   reads: a read served at offset X (ReadIndex, asked of whoever leads, also a deposed
+//     leader that does not know it yet) has X at or past the end of every proposal
+//     acknowledged before it was asked, and X within the node's high watermark.
 // At the end the faults stop, every node restarts, and all must converge on one leader's
 // log within a bounded time.
 #include <fmt/format.h>
