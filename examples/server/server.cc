@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 
 namespace samsa_server {
@@ -51,6 +53,9 @@ void Server::maintenance_loop() {
         }
       }
     }
+    // Give freed heap back to the system (glibc keeps it in its arenas otherwise): after a
+    // burst of large requests the RSS returns towards idle within a maintenance interval.
+    malloc_trim(0);
     maintenance_passes_.fetch_add(1, std::memory_order_release);
     lock.lock();
   }
