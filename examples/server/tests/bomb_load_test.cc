@@ -34,6 +34,15 @@
 #include "samsa/record_batch.h"
 #include "tests/test_client.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAMSA_TEST_HAS_ASAN 1
+#endif
+#endif
+#ifndef SAMSA_TEST_HAS_ASAN
+#define SAMSA_TEST_HAS_ASAN 0
+#endif
+
 namespace samsa_server {
 namespace {
 
@@ -425,7 +434,15 @@ TEST_CASE("BombLoadKeepsRssBoundedAndGoodTrafficServed") {
   CHECK(!acknowledged.empty());
   CHECK(mismatched == 0);
   CHECK(verified == acknowledged.size());
+#if defined(__SANITIZE_ADDRESS__) || SAMSA_TEST_HAS_ASAN
+  // The server under test is built with ASan too: its quarantine and shadow memory make RSS
+  // say nothing about the server's own bounds (+344 MiB seen). The bound is asserted in the
+  // Release build; here only the traffic is checked.
+  WARN(fmt::format("ASan build: RSS bound not asserted (peak - idle {:.1f} MiB)",
+                   static_cast<double>(peak_rss - idle) / (1 << 20)));
+#else
   CHECK(peak_rss - idle < kRssBound);
+#endif
   CHECK(server.stop() == 0);
 }
 
