@@ -663,8 +663,8 @@ void raft_targets(const Check& check, std::vector<std::string>& lines) {
     if (r.workload == "raft_latency" && r.system == "raw-write+fdatasync") sync = &r;
   }
   if (!quorum) return;
-  check("raft 3 voters 100 B x 100: committed records/s", quorum,
-        quorum->records_per_s(), 500000, "rec/s");
+  check("raft 3 voters 100 B x 100: committed records/s", quorum, quorum->records_per_s(), 500000,
+        "rec/s");
   check("raft 3 voters 100 B x 100: / single-node durable", quorum,
         single ? quorum->records_per_s() / single->records_per_s() : -1, 0.5, "x");
   check("raft 3 voters: samsa / libraft committed records/s", quorum,
@@ -860,10 +860,11 @@ int parse_args(int argc, char** argv, Mode& mode) {
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
       (a == "--out" ? mode.out_dir : mode.work_dir) = argv[++i];
     } else {
-      fmt::print(stderr,
-                 "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
-                 "[--no-peers] [--no-plot] "
-                 "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft]\n");
+      fmt::print(
+          stderr,
+          "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
+          "[--no-peers] [--no-plot] "
+          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft]\n");
       return 2;
     }
   }

@@ -4,8 +4,8 @@
 // of FaultyEnv's three modes); the others run each RaftQuorum on a
 // simulated disk (a log of batches with an fsync boundary and an atomically replaced
 // quorum-state), a simulated network that drops, delays, reorders, duplicates and
-// partitions (also one way, and of the leader itself), power cuts at every stage of executing a Ready, restarts,
-// forward clock jumps, graceful resigns and proposals under load.
+// partitions (also one way, and of the leader itself), power cuts at every stage of executing a
+// Ready, restarts, forward clock jumps, graceful resigns and proposals under load.
 //
 // A power cut at stage 0 loses the whole Ready; at 1 keeps the quorum-state only; at 2
 // also the truncation and a random prefix of the appended batches (a torn tail, cut at a
