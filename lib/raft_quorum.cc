@@ -567,16 +567,29 @@ void Impl::append_own(std::vector<std::byte> batch) {
   out.append.push_back(std::move(batch));
 }
 
+LeaderAndEpoch Impl::leader_hint() const {
+  // The leader this node follows, unless it resigned; never this node once it stopped
+  // leading (a resigned leader named itself: the client would retry where it was refused).
+  // Unlike a vote answer it may name a leader not yet fetched from.
+  const bool following = role == Role::follower && !leader_resigned;
+  return {role == Role::leader ? config.self : following ? leader_id : kNoNode, epoch};
+}
+
+Status Impl::not_leader_status(const LeaderAndEpoch& hint) const {
+  return Status::failed_precondition(
+      hint.leader_id == kNoNode
+          ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
+                        config.self, epoch)
+          : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
+                        config.self, hint.leader_id, epoch));
+}
+
 ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values,
                                   std::int64_t now) {
   Impl& m = *impl_;
   m.enter(now);
   ProposeResult r;
-  // The hint names the leader this node follows, unless it resigned; never this node once
-  // it stopped leading (a resigned leader named itself: the client would retry where it
-  // was refused). Unlike a vote answer it may name a leader not yet fetched from.
-  const bool following = m.role == Role::follower && !m.leader_resigned;
-  r.leader = {m.role == Role::leader ? m.config.self : following ? m.leader_id : kNoNode, m.epoch};
+  r.leader = m.leader_hint();
   if (m.role == Role::leader && m.transfer_target != kNoNode) {
     r.error_code = KafkaError::not_leader_or_follower;
     r.status = Status::failed_precondition(
@@ -586,12 +599,7 @@ ProposeResult RaftQuorum::propose(std::span<const std::vector<std::byte>> values
   }
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
-    r.status = Status::failed_precondition(
-        r.leader.leader_id == kNoNode
-            ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
-                          m.config.self, m.epoch)
-            : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
-                          m.config.self, r.leader.leader_id, m.epoch));
+    r.status = m.not_leader_status(r.leader);
     return r;
   }
   if (values.empty()) {
@@ -661,16 +669,10 @@ ReadIndexResult RaftQuorum::read_index(std::int64_t now) {
   Impl& m = *impl_;
   m.enter(now);
   ReadIndexResult r;
-  const bool following = m.role == Role::follower && !m.leader_resigned;  // as propose()
-  r.leader = {m.role == Role::leader ? m.config.self : following ? m.leader_id : kNoNode, m.epoch};
+  r.leader = m.leader_hint();
   if (m.role != Role::leader) {
     r.error_code = KafkaError::not_leader_or_follower;
-    r.status = Status::failed_precondition(
-        r.leader.leader_id == kNoNode
-            ? fmt::format("raft: node {} is not the leader and knows no leader in epoch {}",
-                          m.config.self, m.epoch)
-            : fmt::format("raft: node {} is not the leader; the leader is node {} in epoch {}",
-                          m.config.self, r.leader.leader_id, m.epoch));
+    r.status = m.not_leader_status(r.leader);
     return r;
   }
   if (m.reads.size() >= m.config.reads_pending_max) {

@@ -157,6 +157,9 @@ struct RaftQuorum::Impl {
   void maybe_advance_high_watermark();
   void set_high_watermark(Offset hw);
   void append_own(std::vector<std::byte> batch);
+  // What a refused proposal or read names as the leader, and the refusal's status.
+  LeaderAndEpoch leader_hint() const;
+  Status not_leader_status(const LeaderAndEpoch& hint) const;
   void start_read_round();
   void maybe_confirm_reads();
   void fail_reads(KafkaError code, bool only_expired);
