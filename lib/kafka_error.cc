@@ -48,6 +48,10 @@ std::string_view to_string(KafkaError error) {
       return "INCONSISTENT_CLUSTER_ID";
     case KafkaError::invalid_update_version:
       return "INVALID_UPDATE_VERSION";
+    case KafkaError::snapshot_not_found:
+      return "SNAPSHOT_NOT_FOUND";
+    case KafkaError::position_out_of_range:
+      return "POSITION_OUT_OF_RANGE";
     case KafkaError::ineligible_replica:
       return "INELIGIBLE_REPLICA";
   }

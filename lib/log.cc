@@ -620,9 +620,24 @@ Status Log::truncate_to(Offset offset) {
   SAMSA_TRY(m.check_writable());
   if (offset < Offset(0)) return Status::invalid_argument("truncate_to a negative offset");
   if (offset >= m.log_end.load()) return Status();
+  return m.truncate_locked(offset, /*fully=*/false);
+}
+
+Status Log::truncate_fully_and_start_at(Offset offset) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.write_mu);
+  SAMSA_TRY(m.check_writable());
+  if (offset < Offset(0)) {
+    return Status::invalid_argument("truncate_fully_and_start_at a negative offset");
+  }
+  return m.truncate_locked(offset, /*fully=*/true);
+}
+
+Status Log::Impl::truncate_locked(Offset offset, bool fully) {
+  Impl& m = *this;
   SegmentList keep;
   std::vector<std::shared_ptr<Segment>> drop;
-  const bool everything = offset <= m.log_start.load();
+  const bool everything = fully || offset <= m.log_start.load();
   for (const auto& seg : *m.segments) {
     (everything || seg->base_offset() >= offset ? drop : keep).push_back(seg);
   }
@@ -640,9 +655,14 @@ Status Log::truncate_to(Offset offset) {
   }
   // The recovery point drops before the log end, and the log start before the log end:
   // each store keeps log start <= log end and recovery point <= log end.
-  m.note_truncation(new_end);
-  if (everything) m.store_log_start(offset);
-  m.store_log_end(new_end);
+  m.note_truncation(std::min(new_end, m.log_end.load()));
+  if (everything && offset > m.log_end.load()) {
+    m.store_log_end(new_end);  // the log restarts past its old end: end first
+    m.store_log_start(offset);
+  } else {
+    if (everything) m.store_log_start(offset);
+    m.store_log_end(new_end);
+  }
   // Newest segment first, then the directory synced, then the cut: whatever fails or
   // crashes midway, what is on disk is a prefix of the log (the truncation maybe undone),
   // never a log with a hole.

@@ -180,6 +180,9 @@ struct Log::Impl {
   Result<AppendInfo> write_locked(MutableByteSpan batches, const BatchSpans& spans,
                                   std::int64_t records, const AppendOptions& request);
   Status delete_segment(const std::shared_ptr<Segment>& segment);  // write_mu held
+  // truncate_to's work (write_mu held); `fully`: every segment goes, the log restarts empty
+  // at `offset` (also past its end).
+  Status truncate_locked(Offset offset, bool fully);
   void notify_data();
 
   // Open and recovery (log_recovery.cc).

@@ -32,6 +32,29 @@ Result<std::vector<std::byte>> LogRaftReader::read(Offset offset, std::uint32_t 
   return out;
 }
 
+Result<RaftLog::SnapshotChunk> LogRaftReader::read_snapshot(SnapshotId id, std::uint64_t position,
+                                                            std::uint32_t max_bytes) const {
+  if (env_ == nullptr) return Status::not_found("no snapshots here");
+  SAMSA_TRY_ASSIGN(const auto reader, SnapshotReader::open(*env_, dir_, id));
+  SnapshotChunk chunk;
+  chunk.size = reader->size_bytes();
+  if (position > chunk.size) {
+    return Status::out_of_range(fmt::format("snapshot {}: position {} past its {} bytes",
+                                            snapshot_file_name(id), position, chunk.size));
+  }
+  chunk.bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, chunk.size - position)));
+  std::size_t done = 0;
+  // Bounded by the chunk's size: each pass reads at least one byte or stops.
+  while (done < chunk.bytes.size()) {
+    SAMSA_TRY_ASSIGN(const std::size_t n,
+                     reader->read_at(position + done, MutableByteSpan(chunk.bytes).subspan(done)));
+    if (n == 0) break;
+    done += n;
+  }
+  chunk.bytes.resize(done);
+  return chunk;
+}
+
 Result<RaftLogSummary> scan_raft_log(const Log& log) {
   RaftLogSummary s;
   s.log_start_offset = log.log_start_offset();
@@ -70,6 +93,69 @@ Result<RaftLogSummary> scan_raft_log(const Log& log) {
   return s;
 }
 
+namespace {
+
+constexpr std::string_view kPartSuffix = ".checkpoint.part";
+constexpr std::size_t kSnapshotsKept = 2;              // the latest and the one before it
+constexpr std::size_t kSnapshotBatchBytes = 1 << 20;  // create_snapshot's batches
+
+// The batch holding `offset`, if the log has one.
+Result<std::optional<RecordBatchView>> batch_holding(const LogRaftReader& reader, Offset offset,
+                                                     std::vector<std::byte>& buffer) {
+  SAMSA_TRY_ASSIGN(buffer, reader.read(offset, 1));
+  auto view = RecordBatchView::parse(ByteSpan(buffer));
+  if (!view.ok() || view->base_offset() > offset || view->next_offset() <= offset) {
+    return std::optional<RecordBatchView>();
+  }
+  return std::optional<RecordBatchView>(*view);
+}
+
+// Removes unfinished snapshot files and brings the log to start at the latest snapshot
+// (raft_driver.h). Returns the latest snapshot.
+Result<std::optional<SnapshotId>> reconcile_snapshots(Env& env, const std::string& dir, Log& log) {
+  SAMSA_TRY_ASSIGN(const auto names, env.list_dir(dir));
+  for (const auto& name : names) {
+    if (name.size() > kPartSuffix.size() && name.ends_with(kPartSuffix)) {
+      SAMSA_TRY(env.remove(join_path(dir, name)));
+    }
+  }
+  SAMSA_TRY_ASSIGN(const auto ids, list_snapshots(env, dir));
+  if (ids.empty()) {
+    if (log.log_start_offset() > Offset(0)) {
+      return Status::corruption(
+          fmt::format("{}: the log starts at {} but no snapshot holds the records below it", dir,
+                      log.log_start_offset()));
+    }
+    return std::optional<SnapshotId>();
+  }
+  const SnapshotId latest = ids.back();
+  if (log.log_start_offset() > latest.end_offset) {
+    return Status::corruption(fmt::format(
+        "{}: the log starts at {}, past its latest snapshot {}: the records between are lost",
+        dir, log.log_start_offset(), snapshot_file_name(latest)));
+  }
+  if (log.log_start_offset() == latest.end_offset) return std::optional<SnapshotId>(latest);
+  // The log must hold the snapshot's last batch, of the snapshot's epoch, ending at its end;
+  // otherwise the snapshot (committed) is ahead of the log or the log diverged from it.
+  bool ahead = latest.end_offset > log.log_end_offset();
+  if (!ahead) {
+    LogRaftReader reader(log);
+    std::vector<std::byte> buffer;
+    SAMSA_TRY_ASSIGN(const auto batch, batch_holding(reader, latest.end_offset - 1, buffer));
+    ahead = !batch || batch->next_offset() != latest.end_offset ||
+            batch->partition_leader_epoch() != latest.epoch;
+  }
+  if (ahead) {
+    SAMSA_TRY(log.truncate_fully_and_start_at(latest.end_offset));
+  } else {
+    SAMSA_TRY(log.delete_records_before(latest.end_offset));
+    SAMSA_TRY(log.apply_retention(latest.end_offset).status());
+  }
+  return std::optional<SnapshotId>(latest);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RaftDriver>> RaftDriver::open(Env& env, const std::string& data_dir,
                                                      RaftConfig config, std::int64_t now,
                                                      LogConfig log_config, Clock& clock) {
@@ -78,13 +164,19 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::open(Env& env, const std::string
   d->dir_ = data_dir + "/" + kLogDirName;
   SAMSA_TRY(env.create_dirs(d->dir_));
   log_config.flush_policy = FlushPolicy::durable;
+  // Only snapshots delete the metadata log (below them), never time or size.
+  log_config.retention_ms = -1;
+  log_config.retention_bytes = -1;
   log_config.max_batch_bytes = static_cast<std::uint32_t>(
       std::max<std::size_t>(log_config.max_batch_bytes, config.batch_max_bytes + 4096));
   SAMSA_TRY_ASSIGN(d->log_, Log::open(env, d->dir_, log_config, clock));
   SAMSA_TRY_ASSIGN(std::optional<QuorumStateData> persisted,
                    read_quorum_state(env, d->dir_ + "/" + kQuorumStateFileName));
+  SAMSA_TRY_ASSIGN(const std::optional<SnapshotId> latest,
+                   reconcile_snapshots(env, d->dir_, *d->log_));
   SAMSA_TRY_ASSIGN(RaftLogSummary summary, scan_raft_log(*d->log_));
-  d->reader_ = std::make_unique<LogRaftReader>(*d->log_);
+  summary.latest_snapshot = latest;
+  d->reader_ = std::make_unique<LogRaftReader>(*d->log_, &env, d->dir_);
   auto quorum =
       RaftQuorum::create(std::move(config), persisted, std::move(summary), d->reader_.get(), now);
   if (!quorum.ok()) {
@@ -111,6 +203,17 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
     }
     // 2. Truncation (durable when it returns).
     if (s.ok() && r.truncate_to) s = log_->truncate_to(*r.truncate_to);
+    // 2a. A fetched snapshot (frozen by an earlier Ready) replaces the log.
+    if (s.ok() && r.load_snapshot) {
+      s = log_->truncate_fully_and_start_at(r.load_snapshot->end_offset);
+      if (s.ok()) s = delete_old_snapshots();
+    }
+    // 2b. Our own snapshot is frozen: the log start moves to it, whole segments below go.
+    if (s.ok() && r.log_start_offset) {
+      s = log_->delete_records_before(*r.log_start_offset);
+      if (s.ok()) s = log_->apply_retention(*r.log_start_offset).status();
+      if (s.ok()) s = delete_old_snapshots();
+    }
     // 3. Appends, in one write and one fdatasync (the durable flush policy).
     if (s.ok() && !r.append.empty()) {
       std::size_t total = 0;
@@ -124,6 +227,9 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
       auto appended = log_->append(MutableByteSpan(all), options);
       if (!appended.ok()) s = appended.status();
     }
+    // 3a. A snapshot chunk; the last one is validated, fsynced and renamed into place.
+    std::optional<Status> fetched;
+    if (s.ok() && r.snapshot_chunk) s = execute_snapshot_chunk(*r.snapshot_chunk, fetched);
     if (!s.ok()) {
       failure_ =
           Status(s.code(), fmt::format("raft node {} in {}: {}; the node stopped (reopen it)",
@@ -135,9 +241,100 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
     if (r.high_watermark) out.high_watermark = r.high_watermark;
     if (r.leader_change) out.leader_change = r.leader_change;
     for (auto& read : r.reads) out.reads.push_back(read);
+    if (r.load_snapshot) out.load_snapshot = r.load_snapshot;
     quorum_->advance(now);
+    if (fetched) quorum_->snapshot_fetched(r.snapshot_chunk->id, *fetched, now);
   }
   return out;
+}
+
+Status RaftDriver::execute_snapshot_chunk(const SnapshotChunkWrite& chunk,
+                                          std::optional<Status>& fetched) {
+  if (chunk.position == 0) {
+    receiver_.reset();  // an unfinished other one: its .part goes
+    const std::string path = join_path(dir_, snapshot_file_name(chunk.id));
+    SAMSA_TRY_ASSIGN(const bool exists, env_->exists(path));
+    if (exists) {
+      if (latest_snapshot() == chunk.id) {
+        return Status::failed_precondition(
+            fmt::format("{}: asked to fetch snapshot {}, which the log already starts at", dir_,
+                        snapshot_file_name(chunk.id)));
+      }
+      SAMSA_TRY(env_->remove(path));  // a stale copy nothing refers to
+    }
+    SAMSA_TRY_ASSIGN(receiver_, SnapshotReceiver::create(*env_, dir_, chunk.id));
+  }
+  if (!receiver_) {
+    return Status::failed_precondition(fmt::format(
+        "{}: snapshot {} chunk at {} without its start", dir_, snapshot_file_name(chunk.id),
+        chunk.position));
+  }
+  SAMSA_TRY(receiver_->write_chunk(chunk.position, chunk.bytes));
+  if (!chunk.last) return {};
+  Status finished = receiver_->finish();
+  receiver_.reset();
+  // A snapshot that does not validate came corrupt from the leader: fetched again. Any
+  // other failure is the disk's and stops the driver.
+  if (!finished.ok() && finished.code() != StatusCode::corruption) return finished;
+  fetched = finished;
+  return {};
+}
+
+Status RaftDriver::delete_old_snapshots() {
+  SAMSA_TRY_ASSIGN(const auto ids, list_snapshots(*env_, dir_));
+  for (std::size_t i = 0; i + kSnapshotsKept < ids.size(); ++i) {
+    SAMSA_TRY(env_->remove(join_path(dir_, snapshot_file_name(ids[i]))));
+  }
+  return {};
+}
+
+Result<SnapshotId> RaftDriver::create_snapshot(Offset end_offset,
+                                               std::span<const std::vector<std::byte>> values,
+                                               std::int64_t now) {
+  if (!failure_.ok()) return failure_;
+  SAMSA_TRY_ASSIGN(const SnapshotId id, quorum_->snapshot_id_at(end_offset));
+  SAMSA_TRY_ASSIGN(auto writer, SnapshotWriter::create(*env_, dir_, id, Timestamp(now)));
+  RecordBatchBuilder builder;
+  auto flush = [&]() -> Status {
+    if (builder.record_count() == 0) return {};
+    SAMSA_TRY_ASSIGN(const MutableByteSpan batch, builder.build());
+    SAMSA_TRY(writer->append(batch));
+    builder.reset({});
+    return {};
+  };
+  for (const auto& v : values) {
+    if (builder.record_count() > 0 && builder.uncompressed_size() + v.size() > kSnapshotBatchBytes) {
+      SAMSA_TRY(flush());
+    }
+    SAMSA_TRY(builder.append(Timestamp(now), std::nullopt, ByteSpan(v)));
+  }
+  SAMSA_TRY(flush());
+  SAMSA_TRY(writer->freeze());
+  SAMSA_TRY(quorum_->snapshot_created(id, now));
+  return id;
+}
+
+Result<std::vector<std::vector<std::byte>>> RaftDriver::snapshot_values(SnapshotId id) const {
+  SAMSA_TRY_ASSIGN(const auto reader, SnapshotReader::open(*env_, dir_, id));
+  SAMSA_TRY_ASSIGN(const auto batches, reader->data_batches());
+  std::vector<std::vector<std::byte>> values;
+  RecordReader records;
+  Record record;
+  for (const auto& b : batches) {
+    SAMSA_TRY_ASSIGN(const RecordBatchView view, RecordBatchView::parse(ByteSpan(b)));
+    SAMSA_TRY(records.reset(view));
+    // Bounded by the batch's record count: next() returns false after the last.
+    for (;;) {
+      SAMSA_TRY_ASSIGN(const bool more, records.next(record));
+      if (!more) break;
+      if (record.value) {
+        values.emplace_back(record.value->begin(), record.value->end());
+      } else {
+        values.emplace_back();
+      }
+    }
+  }
+  return values;
 }
 
 Result<RaftOutput> RaftDriver::step(const Message& message, std::int64_t now) {

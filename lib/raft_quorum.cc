@@ -88,7 +88,20 @@ std::string describe_payload(const FetchResponse& m) {
     }
     s += fmt::format(" records=[{},{}] batches={}", first, last, batches);
   }
+  if (m.snapshot_id) s += fmt::format(" snapshot={}-{}", m.snapshot_id->end_offset, m.snapshot_id->epoch);
   return s + "}";
+}
+std::string describe_payload(const FetchSnapshotRequest& m) {
+  return fmt::format("FetchSnapshot{{epoch={} snapshot={}-{} position={} max={}}}",
+                     m.current_leader_epoch, m.snapshot_id.end_offset, m.snapshot_id.epoch,
+                     m.position, m.max_bytes);
+}
+std::string describe_payload(const FetchSnapshotResponse& m) {
+  return fmt::format(
+      "FetchSnapshotResponse{{{} leader={} epoch={} snapshot={}-{} size={} position={} bytes={}}}",
+      to_string(m.error_code), m.current_leader_id, m.current_leader_epoch,
+      m.snapshot_id.end_offset, m.snapshot_id.epoch, m.size, m.position,
+      m.unaligned_records.size());
 }
 
 }  // namespace
@@ -102,16 +115,32 @@ std::string describe(const Message& message) {
 // --- epochs of the local log
 
 EpochEndOffset Epochs::end_for(LeaderEpoch requested, Offset log_end) const {
-  if (requested == LeaderEpoch::none() || entries.empty()) return {};
+  if (requested == LeaderEpoch::none()) return {};
+  const bool in_base = base && requested >= base->epoch;
+  if (entries.empty()) return in_base ? EpochEndOffset{base->epoch, log_end} : EpochEndOffset{};
   if (requested >= entries.back().epoch) return {entries.back().epoch, log_end};
   auto higher = std::upper_bound(entries.begin(), entries.end(), requested,
                                  [](LeaderEpoch e, const EpochEntry& x) { return e < x.epoch; });
-  if (higher == entries.begin()) return {requested, higher->start_offset};
+  if (higher == entries.begin()) {
+    return {in_base ? base->epoch : requested, higher->start_offset};
+  }
   return {std::prev(higher)->epoch, higher->start_offset};
 }
 
 LeaderEpoch Epochs::latest() const {
-  return entries.empty() ? LeaderEpoch::none() : entries.back().epoch;
+  if (!entries.empty()) return entries.back().epoch;
+  return base ? base->epoch : LeaderEpoch::none();
+}
+
+void Epochs::start_at(SnapshotId s, Offset log_end) {
+  const Offset start = s.end_offset;
+  std::size_t first = 0;  // the last entry starting at or below `start` holds it
+  while (first + 1 < entries.size() && entries[first + 1].start_offset <= start) ++first;
+  entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(first));
+  if (!entries.empty() && entries.front().start_offset < start) entries.front().start_offset = start;
+  // An epoch none of whose batches is left (the snapshot ends at the log end) goes too.
+  if (!entries.empty() && entries.front().start_offset >= log_end) entries.clear();
+  base = s;
 }
 
 void Epochs::assign(LeaderEpoch epoch, Offset start) {
@@ -155,6 +184,28 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
     return Status::invalid_argument(fmt::format("raft: log end {} below log start {}",
                                                 log.log_end_offset, log.log_start_offset));
   }
+  if (log.latest_snapshot) {
+    const SnapshotId& snap = *log.latest_snapshot;
+    if (snap.end_offset <= Offset(0) || snap.epoch < LeaderEpoch(0) ||
+        log.log_start_offset != snap.end_offset) {
+      return Status::invalid_argument(
+          fmt::format("raft: the log starts at {} but the latest snapshot is {}-{} (a log with a "
+                      "snapshot starts at its end)",
+                      log.log_start_offset, snap.end_offset, snap.epoch));
+    }
+    if (!log.epochs.empty() && log.epochs.front().epoch < snap.epoch) {
+      return Status::invalid_argument(
+          fmt::format("raft: the log's first epoch {} is older than snapshot {}-{}",
+                      log.epochs.front().epoch, snap.end_offset, snap.epoch));
+    }
+  } else if (log.log_start_offset != Offset(0)) {
+    return Status::invalid_argument(fmt::format(
+        "raft: the log starts at {} but no snapshot holds the records below it",
+        log.log_start_offset));
+  }
+  if (config.snapshot_chunk_max_bytes <= 0) {
+    return Status::invalid_argument("raft: snapshot_chunk_max_bytes must be > 0");
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   impl->reader = reader;
@@ -173,6 +224,9 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
     }
     impl->epochs.entries.push_back(e);
   }
+  impl->epochs.base = log.latest_snapshot;
+  // A snapshot holds committed records only: the high watermark is at least its end.
+  if (log.latest_snapshot) impl->high_watermark = log.latest_snapshot->end_offset;
   impl->is_voter = impl->voter(impl->config.self);
   QuorumStateData q = persisted.value_or(QuorumStateData{});
   if (q.leader_epoch < 0) {
@@ -274,6 +328,7 @@ void Impl::clear_role_state() {
   parked.clear();
   hw_sent.clear();
   fetch_in_flight.reset();
+  fetching_snapshot.reset();
   leader_resigned = false;
   fetched_from_leader = false;
   check_quorum_heard.clear();
@@ -880,6 +935,8 @@ RaftStatus RaftQuorum::status() const {
   s.last_epoch = m.epochs.latest();
   s.transfer_target = m.transfer_target;
   s.reads_pending = m.reads.size();
+  s.latest_snapshot = m.epochs.base;
+  if (m.fetching_snapshot) s.fetching_snapshot = m.fetching_snapshot->id;
   return s;
 }
 
@@ -909,6 +966,27 @@ void Impl::check_invariants() const {
     SAMSA_ASSERT(high_watermark <= log_end, "node {}: HW {} <= log end {}", self, high_watermark,
                  log_end);
   }
+  // Snapshots at the log start: with one, the log starts at its end and its records are
+  // committed; without one, at 0.
+  if (epochs.base) {
+    SAMSA_ASSERT(log_start == epochs.base->end_offset, "node {}: log start {} == snapshot end {}",
+                 self, log_start, epochs.base->end_offset);
+    SAMSA_ASSERT(high_watermark != Offset::none() && high_watermark >= log_start,
+                 "node {}: HW {} >= snapshot end {}", self, high_watermark, log_start);
+    SAMSA_ASSERT(epochs.entries.empty() || epochs.entries.front().epoch >= epochs.base->epoch,
+                 "node {}: the log's first epoch {} >= the snapshot's {}", self,
+                 epochs.entries.front().epoch, epochs.base->epoch);
+  } else {
+    SAMSA_ASSERT(log_start == Offset(0), "node {}: log start {} without a snapshot", self,
+                 log_start);
+  }
+  if (!epochs.entries.empty()) {
+    SAMSA_ASSERT(epochs.entries.front().start_offset >= log_start,
+                 "node {}: epoch {} starts at {} >= log start {}", self,
+                 epochs.entries.front().epoch, epochs.entries.front().start_offset, log_start);
+  }
+  SAMSA_ASSERT(!fetching_snapshot || role == Role::follower,
+               "node {}: fetching a snapshot as {}", self, to_string(role));
   SAMSA_ASSERT(persisted.leader_epoch == epoch.value() || ready_outstanding || !out.quorum_state ||
                    out.quorum_state->leader_epoch == epoch.value(),
                "node {}: epoch {} is persisted or about to be", self, epoch);

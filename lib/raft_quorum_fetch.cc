@@ -16,6 +16,7 @@ namespace samsa::raft {
 void Impl::send_fetch() {
   NodeId to = leader_id;
   if (to == kNoNode || to == config.self) return;
+  if (fetching_snapshot) return send_fetch_snapshot();
   FetchRequest r;
   r.cluster_id = config.cluster_id;
   r.replica_id = config.self;
@@ -104,6 +105,15 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
   resp.current_leader_epoch = epoch;
   // Kafka's validateOffsetAndEpoch: the fetcher's log must end where ours has its last
   // fetched epoch end, or before.
+  if (needs_snapshot(r)) {
+    // Kafka's ValidOffsetAndEpoch.snapshot: no records, the snapshot's id; the fetcher's
+    // offset does not count (it is about to be replaced).
+    resp.snapshot_id = epochs.base;
+    resp.high_watermark = high_watermark;
+    if (voter(from) && may_park) heard_from(from);
+    send(from, std::move(resp), correlation_id);
+    return true;
+  }
   const bool bootstrap = r.fetch_offset == Offset(0) && r.last_fetched_epoch == LeaderEpoch::none();
   if (!bootstrap) {
     const EpochEndOffset mine = epochs.end_for(r.last_fetched_epoch, durable_end);
@@ -134,13 +144,7 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
     // CheckQuorum hears a voter when its fetch arrives (may_park: a fresh request), not
     // when a parked one is answered at its deadline: that would keep a leader cut off from
     // the majority alive for up to MaxWaitMs (and a tick) past 1.5 x fetch.timeout.
-    if (may_park) {
-      check_quorum_heard.insert(from);
-      if (check_quorum_heard.size() + 1 >= majority()) {
-        check_quorum_heard.clear();
-        check_quorum_deadline = now + check_quorum_timeout();
-      }
-    }
+    if (may_park) heard_from(from);
     maybe_advance_high_watermark();
   }
   if (r.fetch_offset == durable_end && may_park && r.max_wait_ms > 0) {
@@ -184,6 +188,14 @@ bool Impl::answer_fetch(NodeId from, std::int64_t correlation_id, const FetchReq
   }
   send(from, std::move(resp), correlation_id);
   return true;
+}
+
+void Impl::heard_from(NodeId from) {
+  check_quorum_heard.insert(from);
+  if (check_quorum_heard.size() + 1 >= majority()) {
+    check_quorum_heard.clear();
+    check_quorum_deadline = now + check_quorum_timeout();
+  }
 }
 
 bool Impl::hw_news_for(NodeId from, Offset fetch_offset) const {
@@ -259,25 +271,30 @@ void Impl::truncate_log(Offset to) {
   out.truncate_to = out.truncate_to ? std::min(*out.truncate_to, to) : to;
 }
 
-void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
+bool Impl::follower_answer_current(const Message& m, LeaderEpoch their_epoch,
+                                   NodeId their_leader) {
+  const bool snapshot = std::holds_alternative<FetchSnapshotResponse>(m.payload);
   if (!fetch_in_flight || fetch_in_flight->correlation_id != m.correlation_id ||
-      fetch_in_flight->to != m.from) {
+      fetch_in_flight->to != m.from || fetch_in_flight->snapshot != snapshot) {
     ++counters.stale_responses;
-    return;
+    return false;
   }
   fetch_in_flight.reset();
-  if (r.current_leader_epoch > epoch ||
-      (r.current_leader_epoch == epoch && role != Role::follower &&
-       r.current_leader_id != kNoNode)) {
-    observe_epoch(r.current_leader_epoch, r.current_leader_id);
-    return;
+  if (their_epoch > epoch ||
+      (their_epoch == epoch && role != Role::follower && their_leader != kNoNode)) {
+    observe_epoch(their_epoch, their_leader);
+    return false;
   }
-  if (role != Role::follower || m.from != leader_id || r.current_leader_epoch < epoch) {
+  if (role != Role::follower || m.from != leader_id || their_epoch < epoch) {
     ++counters.stale_responses;
-    if (role == Role::unattached && !is_voter)
-      observe_epoch(r.current_leader_epoch, r.current_leader_id);
-    return;
+    if (role == Role::unattached && !is_voter) observe_epoch(their_epoch, their_leader);
+    return false;
   }
+  return true;
+}
+
+void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
+  if (!follower_answer_current(m, r.current_leader_epoch, r.current_leader_id)) return;
   if (r.error_code != KafkaError::none) {
     // The leader itself says it does not lead this epoch (it resigned or restarted): it is
     // not live, whatever the fetch timer says (pre-votes are granted, no one is told to
@@ -289,6 +306,7 @@ void Impl::on_fetch_response(const Message& m, const FetchResponse& r) {
   fetch_deadline = now + config.fetch_timeout_ms;
   leader_resigned = false;
   fetched_from_leader = true;
+  if (r.snapshot_id) return begin_fetching_snapshot(*r.snapshot_id);
   if (r.diverging_epoch) {
     const EpochEndOffset d = *r.diverging_epoch;
     Offset to = std::min(d.end_offset, log_end);

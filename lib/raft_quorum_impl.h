@@ -1,6 +1,7 @@
 // Internal: RaftQuorum's state, shared by raft_quorum.cc (transitions, timers, proposals,
-// Ready), raft_quorum_vote.cc (Vote, BeginQuorumEpoch, EndQuorumEpoch) and
-// raft_quorum_fetch.cc (Fetch on both sides).
+// Ready), raft_quorum_vote.cc (Vote, BeginQuorumEpoch, EndQuorumEpoch),
+// raft_quorum_fetch.cc (Fetch on both sides) and raft_quorum_snapshot.cc (snapshots,
+// FetchSnapshot on both sides).
 #pragma once
 
 #include <cstdint>
@@ -17,14 +18,28 @@
 namespace samsa::raft {
 
 // Where each leader epoch's batches begin in the local log.
+// Below the first entry lies the snapshot the log starts at (`base`), when there is one.
 struct Epochs {
   std::vector<EpochEntry> entries;
+  std::optional<SnapshotId> base;  // the latest snapshot; the log starts at its end
   // The largest epoch <= `requested` and where it ends (Kafka's endOffsetForEpoch); an
-  // epoch above every known one ends at the log end; one below all ends at the first start.
+  // epoch above every known one ends at the log end; one below all ends at the first start
+  // (the snapshot's epoch, when it is <= `requested`, ends there too).
   EpochEndOffset end_for(LeaderEpoch requested, Offset log_end) const;
-  LeaderEpoch latest() const;
+  LeaderEpoch latest() const;  // of the last batch, else of the snapshot
   void assign(LeaderEpoch epoch, Offset start);
   void truncate(Offset end);  // the log was cut to `end`
+  // The log now starts at snapshot `s`'s end: entries wholly below it go, the one holding
+  // it starts there.
+  void start_at(SnapshotId s, Offset log_end);
+};
+
+// A follower receiving a snapshot from the leader (Kafka's FollowerState.fetchingSnapshot).
+struct FetchingSnapshot {
+  SnapshotId id;
+  std::uint64_t received = 0;  // bytes handed to the host so far
+  std::int64_t size = -1;      // the whole snapshot's, once the leader said
+  bool finishing = false;      // the last chunk is out: waiting for snapshot_fetched()
 };
 
 // The leader's view of one voter (Kafka's LeaderState.ReplicaState).
@@ -52,6 +67,7 @@ struct InFlightFetch {
   std::int64_t correlation_id = 0;
   std::int64_t sent_at = 0;
   NodeId to = kNoNode;
+  bool snapshot = false;  // a FetchSnapshot
 };
 
 struct RaftQuorum::Impl {
@@ -125,6 +141,7 @@ struct RaftQuorum::Impl {
   // hasFetchedFromLeader). Only then is the leader known to be live: a follower that merely
   // heard of it (BeginQuorumEpoch, a response naming it) grants pre-votes and names no one.
   bool fetched_from_leader = false;
+  std::optional<FetchingSnapshot> fetching_snapshot;
 
   Ready out;
   bool ready_outstanding = false;
@@ -197,6 +214,20 @@ struct RaftQuorum::Impl {
   void expire_parked_fetches();
   void answer_orphaned_fetches();
   void truncate_log(Offset to);
+  // The leader heard from voter `from` (a fresh Fetch or FetchSnapshot): CheckQuorum.
+  void heard_from(NodeId from);
+  // The checks every answer to this follower's fetches shares; false when the answer was
+  // handled (a newer epoch, a stale or foreign answer).
+  bool follower_answer_current(const Message& m, LeaderEpoch their_epoch, NodeId their_leader);
+
+  // raft_quorum_snapshot.cc
+  // Fetches below the log start, or from an epoch before the snapshot's, get the snapshot.
+  bool needs_snapshot(const FetchRequest& r) const;
+  void send_fetch_snapshot();
+  void on_fetch_snapshot_request(const Message& m, const FetchSnapshotRequest& r);
+  void on_fetch_snapshot_response(const Message& m, const FetchSnapshotResponse& r);
+  // A FetchResponse named a snapshot: start fetching it (or refuse a bad id).
+  void begin_fetching_snapshot(SnapshotId id);
 };
 
 using Impl = RaftQuorum::Impl;

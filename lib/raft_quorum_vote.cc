@@ -295,6 +295,10 @@ void RaftQuorum::step(const Message& message, std::int64_t now) {
           m.on_end_epoch_response(message, p);
         if constexpr (std::is_same_v<T, FetchRequest>) m.on_fetch_request(message, p);
         if constexpr (std::is_same_v<T, FetchResponse>) m.on_fetch_response(message, p);
+        if constexpr (std::is_same_v<T, FetchSnapshotRequest>)
+          m.on_fetch_snapshot_request(message, p);
+        if constexpr (std::is_same_v<T, FetchSnapshotResponse>)
+          m.on_fetch_snapshot_response(message, p);
       },
       message.payload);
   m.answer_orphaned_fetches();

@@ -72,7 +72,46 @@ Status expect_control(const RecordBatchView& batch, std::string_view path, std::
   return {};
 }
 
+// Restamps whole data batches in place with base offsets from `next` and the snapshot's
+// epoch; returns the offset after them. A control batch is invalid_argument.
+Result<Offset> restamp_data_batches(MutableByteSpan bytes, Offset next, LeaderEpoch epoch,
+                                    std::string_view path) {
+  for (std::size_t position = 0; position < bytes.size();) {
+    SAMSA_TRY_ASSIGN(const auto batch,
+                     RecordBatchView::validate(ByteSpan(bytes).subspan(position), {}, position));
+    if (batch.is_control()) {
+      return Status::invalid_argument(fmt::format(
+          "snapshot {}: appended batch at byte {} is a control batch", path, position));
+    }
+    const std::size_t size = batch.size_bytes();
+    const std::int32_t delta = batch.last_offset_delta();
+    const MutableByteSpan stored = bytes.subspan(position, size);
+    set_base_offset(stored, next);
+    set_partition_leader_epoch(stored, epoch);
+    next = next + delta + 1;
+    position += size;
+  }
+  return next;
+}
+
 }  // namespace
+
+Result<std::vector<std::byte>> encode_snapshot(SnapshotId id, Timestamp last_contained_log_timestamp,
+                                               ByteSpan data_batches) {
+  const ControlRecord header = SnapshotHeaderRecord{last_contained_log_timestamp.value()};
+  SAMSA_TRY_ASSIGN(std::vector<std::byte> out,
+                   encode_control_batch({&header, 1}, id.epoch, last_contained_log_timestamp,
+                                        Offset(0)));
+  std::vector<std::byte> data(data_batches.begin(), data_batches.end());
+  SAMSA_TRY_ASSIGN(const Offset next,
+                   restamp_data_batches(data, Offset(1), id.epoch, snapshot_file_name(id)));
+  out.insert(out.end(), data.begin(), data.end());
+  const ControlRecord footer = SnapshotFooterRecord{};
+  SAMSA_TRY_ASSIGN(const auto tail,
+                   encode_control_batch({&footer, 1}, id.epoch, last_contained_log_timestamp, next));
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
 
 std::string snapshot_file_name(SnapshotId id) {
   return fmt::format("{:020}-{:010}{}", id.end_offset.value(), id.epoch.value(), kSuffix);
@@ -197,22 +236,7 @@ Status SnapshotWriter::append(ByteSpan batches) {
   Impl& s = *impl_;
   SAMSA_TRY(s.check_writable());
   std::vector<std::byte> copy(batches.begin(), batches.end());
-  Offset next = s.next_offset;
-  for (std::size_t position = 0; position < copy.size();) {
-    SAMSA_TRY_ASSIGN(const auto batch,
-                     RecordBatchView::validate(ByteSpan(copy).subspan(position), {}, position));
-    if (batch.is_control()) {
-      return Status::invalid_argument(fmt::format(
-          "snapshot {}: appended batch at byte {} is a control batch", s.part, position));
-    }
-    const std::size_t size = batch.size_bytes();
-    const std::int32_t delta = batch.last_offset_delta();
-    const MutableByteSpan stored = MutableByteSpan(copy).subspan(position, size);
-    set_base_offset(stored, next);
-    set_partition_leader_epoch(stored, s.id.epoch);
-    next = next + delta + 1;
-    position += size;
-  }
+  SAMSA_TRY_ASSIGN(const Offset next, restamp_data_batches(copy, s.next_offset, s.id.epoch, s.part));
   if (Status st = s.file->append(copy); !st.ok()) {
     s.broken = true;
     return st;

@@ -13,7 +13,7 @@
 // Commands:
 //   cluster voters=(1,2,3) [observers=(4)] [seed=S] [election_timeout=MS]
 //           [fetch_timeout=MS] [request_timeout=MS] [fetch_max_wait=MS] [backoff=MS]
-//           [batch_max_bytes=B] [fetch_max_bytes=B]
+//           [batch_max_bytes=B] [fetch_max_bytes=B] [snapshot_chunk=B]
 //   tick ms=MS [node=N]           time passes for every live node (or only N's clock)
 //   campaign node=N               N's clock jumps past its election or fetch timeout
 //   propose node=N [values=(a,b)] [bytes=B]   B: one value of B bytes instead
@@ -21,6 +21,9 @@
 //   read node=N                   a linearizable read (ReadIndex); "nN: read K at offset O"
 //                                 is printed when it is confirmed (or why it failed)
 //   transfer node=N to=M          leader transfer to M
+//   snapshot node=N [at=O]        the host snapshots its state below O (default: its high
+//                                 watermark) and hands it over; the log start moves there
+//   corrupt [from=N] [to=M]       flips a byte of the first queued FetchSnapshot answer's chunk
 //   deliver [from=N] [to=N] [n=K] the first K matching queued messages (all by default)
 //   discard [from=N] [to=N]       the matching queued messages are lost
 //   stabilize [verbose]           deliver until the queue is empty (bounded)
@@ -37,7 +40,9 @@
 //   status | log node=N | queue | counters node=N
 //
 // Events printed under a command: "nN: <Role> epoch=E leader=L voted=V" when any of those
-// change, "nN: truncate to O", "nN: append [a,b] epoch=E", "nN: hw=O".
+// change, "nN: truncate to O", "nN: append [a,b] epoch=E", "nN: hw=O", "nN: log start O",
+// "nN: snapshot chunk at P (+B bytes, last)", "nN: snapshot O-E fetched: <outcome>",
+// "nN: load snapshot O-E".
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
@@ -150,6 +155,10 @@ class Script {
       const Status st = n.q->transfer_leadership(static_cast<NodeId>(cmd.num("to")), clock(n));
       out = st.ok() ? "ok\n" : fmt::format("error: {}\n", st.message());
       out += drain(n);
+    } else if (cmd.name == "snapshot") {
+      out = snapshot(cmd);
+    } else if (cmd.name == "corrupt") {
+      out = corrupt(cmd);
     } else if (cmd.name == "deliver") {
       out = deliver(cmd);
     } else if (cmd.name == "discard") {
@@ -222,6 +231,11 @@ class Script {
           "refused={} stale={}\n",
           c.elections_started, c.prevotes_started, c.became_leader, c.check_quorum_resigns,
           c.truncations, c.refused_messages, c.stale_responses);
+      if (c.snapshots_created + c.snapshots_sent + c.snapshots_loaded + c.snapshots_refused > 0) {
+        out += fmt::format("snapshots: created={} sent={} loaded={} refused={}\n",
+                           c.snapshots_created, c.snapshots_sent, c.snapshots_loaded,
+                           c.snapshots_refused);
+      }
     } else {
       throw DataError{"unknown command " + cmd.name};
     }
@@ -266,6 +280,8 @@ class Script {
     config_.fetch_max_wait_ms = static_cast<std::int32_t>(cmd.num("fetch_max_wait", 500));
     config_.batch_max_bytes = static_cast<std::size_t>(cmd.num("batch_max_bytes", 8 << 20));
     config_.fetch_max_bytes = static_cast<std::int32_t>(cmd.num("fetch_max_bytes", 8 << 20));
+    config_.snapshot_chunk_max_bytes =
+        static_cast<std::int32_t>(cmd.num("snapshot_chunk", 1 << 20));
     std::vector<NodeId> all = voters_;
     for (const auto& v : cmd.list("observers")) all.push_back(std::stoi(v));
     std::string out;
@@ -286,6 +302,7 @@ class Script {
     c.self = n.id;
     c.random_seed = seed_ * 1000 + static_cast<std::uint64_t>(n.id) * 10 + n.incarnation;
     c.incarnation = n.incarnation;
+    n.disk.recover();
     auto q = RaftQuorum::create(c, n.disk.quorum_state, n.disk.summary(), &n.disk, clock(n));
     if (!q.ok()) throw DataError{fmt::format("node {}: {}", n.id, q.status().message())};
     n.q = std::move(*q);
@@ -324,6 +341,17 @@ class Script {
         n.disk.truncate(*r.truncate_to);
         out += fmt::format("n{}: truncate to {}\n", n.id, *r.truncate_to);
       }
+      if (r.load_snapshot) {
+        n.disk.reset_to(r.load_snapshot->end_offset);
+        n.disk.delete_old_snapshots();
+        out += fmt::format("n{}: load snapshot {}-{}\n", n.id, r.load_snapshot->end_offset,
+                           r.load_snapshot->epoch);
+      }
+      if (r.log_start_offset) {
+        n.disk.advance_start(*r.log_start_offset);
+        n.disk.delete_old_snapshots();
+        out += fmt::format("n{}: log start {}\n", n.id, *r.log_start_offset);
+      }
       if (!r.append.empty()) {
         for (const auto& b : r.append) {
           const Status st = n.disk.append(b);
@@ -335,6 +363,14 @@ class Script {
                            last->last_offset(), last->partition_leader_epoch());
       }
       n.disk.durable = n.disk.batches.size();
+      std::optional<Status> fetched;
+      if (r.snapshot_chunk) {
+        const auto& c = *r.snapshot_chunk;
+        out += fmt::format("n{}: snapshot chunk at {} (+{} bytes{})\n", n.id, c.position,
+                           c.bytes.size(), c.last ? ", last" : "");
+        fetched = n.disk.write_chunk(c);
+        if (fetched && !c.last) throw DataError{fetched->message()};
+      }
       if (crash_at("send")) break;
       for (auto& m : r.messages) {
         check_vote(m);
@@ -343,6 +379,11 @@ class Script {
         if (!cut_.count({m.from, m.to})) queue_.push_back(std::move(m));
       }
       n.q->advance(clock(n));
+      if (fetched) {
+        out += fmt::format("n{}: snapshot {}-{} fetched: {}\n", n.id, r.snapshot_chunk->id.end_offset,
+                           r.snapshot_chunk->id.epoch, fetched->ok() ? "ok" : fetched->message());
+        n.q->snapshot_fetched(r.snapshot_chunk->id, *fetched, clock(n));
+      }
       if (r.high_watermark) out += fmt::format("n{}: hw={}\n", n.id, *r.high_watermark);
       for (const auto& rs : r.reads) {
         out += rs.error_code == KafkaError::none
@@ -390,6 +431,13 @@ class Script {
           throw DataError{
               fmt::format("SAFETY: nodes {} and {} both lead epoch {}", it->second, id, s.epoch)};
         }
+      }
+      // Once its Readys are executed, the disk starts where the quorum says.
+      if (!n->q->has_ready() &&
+          (s.latest_snapshot != n->disk.latest_snapshot() || s.log_start_offset != n->disk.start)) {
+        throw DataError{fmt::format(
+            "node {}: the quorum's log start {} differs from its disk's {} (or its snapshot)", id,
+            s.log_start_offset, n->disk.start)};
       }
       if (s.high_watermark == Offset::none()) continue;
       for (const Batch& b : n->disk.batches) {
@@ -522,6 +570,37 @@ class Script {
     return out + drain(n);
   }
 
+  std::string snapshot(const DataCommand& cmd) {
+    Node& n = live(node(cmd));
+    const raft::RaftStatus s = n.q->status();
+    const Offset at = cmd.has("at") ? Offset(cmd.num("at")) : s.high_watermark;
+    auto id = n.q->snapshot_id_at(at);
+    if (!id.ok()) return fmt::format("error: {}\n", id.status().message());
+    const std::string text = fmt::format("state below {}", at);
+    std::vector<std::vector<std::byte>> values(1);
+    for (char ch : text) values[0].push_back(static_cast<std::byte>(ch));
+    const Status written = n.disk.create_snapshot(*id, values, clock(n));
+    if (!written.ok()) throw DataError{written.message()};
+    const Status handed = n.q->snapshot_created(*id, clock(n));
+    if (!handed.ok()) return fmt::format("error: {}\n", handed.message());
+    return fmt::format("snapshot {}-{} ({} bytes)\n", id->end_offset, id->epoch,
+                       n.disk.snapshots.at(*id).size()) +
+           drain(n);
+  }
+
+  std::string corrupt(const DataCommand& cmd) {
+    const NodeId from = static_cast<NodeId>(cmd.num("from", -1));
+    const NodeId to = static_cast<NodeId>(cmd.num("to", -1));
+    for (auto& m : queue_) {
+      if ((from >= 0 && m.from != from) || (to >= 0 && m.to != to)) continue;
+      auto* r = std::get_if<raft::FetchSnapshotResponse>(&m.payload);
+      if (r == nullptr || r->unaligned_records.empty()) continue;
+      r->unaligned_records[r->unaligned_records.size() / 2] ^= std::byte{0x40};
+      return "corrupted " + raft::describe(m) + "\n";
+    }
+    return "no snapshot chunk queued\n";
+  }
+
   std::string partition(const DataCommand& cmd) {
     std::string text;
     for (const auto& a : cmd.args) text += a.key;
@@ -623,8 +702,13 @@ class Script {
   std::string status_line(const Node& n) const {
     if (!n.q) return "down";
     const raft::RaftStatus s = n.q->status();
-    return fmt::format("{} leo={} hw={}{}", role_line(s), s.log_end_offset, s.high_watermark,
-                       n.voter ? "" : " observer");
+    std::string snap;
+    if (s.latest_snapshot) {
+      snap = fmt::format(" start={} snapshot={}-{}", s.log_start_offset, s.latest_snapshot->end_offset,
+                         s.latest_snapshot->epoch);
+    }
+    return fmt::format("{} leo={} hw={}{}{}", role_line(s), s.log_end_offset, s.high_watermark,
+                       snap, n.voter ? "" : " observer");
   }
 
   std::string log(const Node& n) const {

@@ -31,6 +31,8 @@ enum class KafkaError : std::int16_t {
   invalid_record = 87,
   inconsistent_voter_set = 94,
   invalid_update_version = 95,
+  snapshot_not_found = 98,
+  position_out_of_range = 99,
   inconsistent_cluster_id = 104,
   ineligible_replica = 107,
 };

@@ -275,6 +275,11 @@ class Log {
   // `offset` <= the log start, the log is emptied and restarts at `offset`.
   Status truncate_to(Offset offset);
 
+  // Empties the log and restarts it at `offset`, also past its end (Kafka's
+  // truncateFullyAndStartAt: a replica that loaded a snapshot ending there). Log start and
+  // log end become `offset`; durable when it returns.
+  Status truncate_fully_and_start_at(Offset offset);
+
   // Advances the log start offset (Kafka's DeleteRecords); segments wholly below it are
   // deleted by the next apply_retention(). out_of_range past the log end.
   Status delete_records_before(Offset offset);

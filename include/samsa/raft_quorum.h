@@ -27,8 +27,15 @@
 // record below offset. Leader transfer: transfer_leadership(to) stops proposals, waits
 // until `to` has fetched the whole log, then resigns naming `to` first.
 //
-// Not built yet (issue 11): snapshots (FetchSnapshot), AddVoter/RemoveVoter (the voter set
-// is static, Kafka's controller.quorum.voters).
+// Snapshots (KIP-630): the host hands a snapshot of its state machine at a committed offset
+// (snapshot_id_at, then snapshot_created once it is frozen): the log start moves to its end.
+// The leader answers a fetch below its log start with the snapshot's id; the follower
+// fetches it in FetchSnapshot chunks (Ready::snapshot_chunk), the host validates and
+// freezes it and says so (snapshot_fetched), and the quorum restarts the log at its end
+// (Ready::load_snapshot) and fetches on from there.
+//
+// Not built yet (issue 11): AddVoter/RemoveVoter (the voter set is static, Kafka's
+// controller.quorum.voters).
 //
 // Time is an argument (milliseconds; a clock that goes back is treated as standing still).
 // Randomness (election timeouts, backoff) comes from RaftConfig::random_seed.
@@ -47,6 +54,7 @@
 #include "samsa/kafka_error.h"
 #include "samsa/leader_epoch_cache.h"
 #include "samsa/quorum_state_file.h"
+#include "samsa/raft_snapshot.h"
 #include "samsa/status.h"
 #include "samsa/types.h"
 
@@ -126,11 +134,31 @@ struct FetchResponse {
   NodeId current_leader_id = kNoNode;                      // CurrentLeader.LeaderId
   LeaderEpoch current_leader_epoch = LeaderEpoch::none();  // CurrentLeader.LeaderEpoch
   std::vector<std::byte> records;                          // Records: whole batches
+  // SnapshotId (v12+, tagged): the fetch offset is below the log start; fetch this snapshot.
+  std::optional<SnapshotId> snapshot_id;
+};
+struct FetchSnapshotRequest {  // FetchSnapshot v0+, the one metadata partition
+  std::string cluster_id;      // ClusterId
+  NodeId replica_id = kNoNode;                       // ReplicaId
+  std::int32_t max_bytes = 0;                        // MaxBytes
+  LeaderEpoch current_leader_epoch;                  // CurrentLeaderEpoch
+  SnapshotId snapshot_id{Offset(0), LeaderEpoch(0)};  // SnapshotId {EndOffset, Epoch}
+  std::int64_t position = 0;                         // Position
+};
+struct FetchSnapshotResponse {
+  KafkaError error_code = KafkaError::none;  // ErrorCode (partition level)
+  SnapshotId snapshot_id{Offset::none(), LeaderEpoch::none()};  // SnapshotId
+  NodeId current_leader_id = kNoNode;                      // CurrentLeader.LeaderId
+  LeaderEpoch current_leader_epoch = LeaderEpoch::none();  // CurrentLeader.LeaderEpoch
+  std::int64_t size = -1;                                  // Size: the whole snapshot's
+  std::int64_t position = -1;                              // Position of this chunk
+  std::vector<std::byte> unaligned_records;                // UnalignedRecords: the chunk
 };
 
 using Payload =
     std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest, BeginQuorumEpochResponse,
-                 EndQuorumEpochRequest, EndQuorumEpochResponse, FetchRequest, FetchResponse>;
+                 EndQuorumEpochRequest, EndQuorumEpochResponse, FetchRequest, FetchResponse,
+                 FetchSnapshotRequest, FetchSnapshotResponse>;
 
 struct Message {
   NodeId from = kNoNode;
@@ -150,14 +178,28 @@ class RaftLog {
   // Whole batches from the one holding `offset`, at most `max_bytes` but at least one batch
   // when one exists (KIP-74). Only batches the host has appended (executed Readys).
   virtual Result<std::vector<std::byte>> read(Offset offset, std::uint32_t max_bytes) const = 0;
+
+  // Up to `max_bytes` of frozen snapshot `id` from byte `position`, and its whole size (a
+  // FetchSnapshot answer). not_found when the snapshot is gone; out_of_range when
+  // `position` is past its end.
+  struct SnapshotChunk {
+    std::uint64_t size = 0;
+    std::vector<std::byte> bytes;
+  };
+  virtual Result<SnapshotChunk> read_snapshot(SnapshotId id, std::uint64_t position,
+                                              std::uint32_t max_bytes) const = 0;
 };
 
 // What a node finds on disk at start: the quorum-state file (nullopt: none yet) and a
 // summary of its log (RaftDriver reads it from the batches; a torn tail already cut).
+// With a snapshot, the log starts at its end (RaftDriver restores this at open: it moves
+// the log start to the latest snapshot, or restarts the log there when the snapshot is
+// ahead of it); without one, at 0.
 struct RaftLogSummary {
   Offset log_start_offset{0};
   Offset log_end_offset{0};
   std::vector<EpochEntry> epochs;  // where each leader epoch's batches begin, ascending
+  std::optional<SnapshotId> latest_snapshot;
 };
 
 struct RaftConfig {
@@ -189,6 +231,9 @@ struct RaftConfig {
   // Linearizable reads waiting for their confirmation round, at most (read_index refuses
   // more); one fails with REQUEST_TIMED_OUT after request_timeout_ms unconfirmed.
   std::size_t reads_pending_max = 4'096;
+  // The most a FetchSnapshot answer carries (and a follower asks for): snapshots travel in
+  // chunks of at most this many bytes, one in flight per follower.
+  std::int32_t snapshot_chunk_max_bytes = 1 << 20;
 };
 
 struct LeaderAndEpoch {
@@ -218,17 +263,37 @@ struct ReadState {
 //   5. the records below `high_watermark` are committed: the host may apply them; a
 //      `leader_change` is reported;
 //   6. each of `reads` is served once the host applied every record below its read_offset.
+// Snapshots add to steps 2 and 3:
+//   2a. `load_snapshot`: the snapshot (frozen by the host, see snapshot_fetched) replaces
+//       the log: the log is emptied and restarts at its end offset (Kafka's
+//       truncateToLatestSnapshot), durably; the host loads its state machine from it;
+//   2b. `log_start_offset`: the log start moves there (the host's snapshot of that end is
+//       frozen already): records below it may be deleted;
+//   3a. `snapshot_chunk`: write the chunk at its position into the snapshot being
+//       received (position 0: start a new one, dropping any unfinished other); when `last`,
+//       validate the whole snapshot, fsync and rename it into place, then (after advance())
+//       call snapshot_fetched() with the outcome.
 // Then advance(). Nothing in a Ready refers to the quorum's memory.
+struct SnapshotChunkWrite {
+  SnapshotId id{Offset(0), LeaderEpoch(0)};
+  std::uint64_t position = 0;
+  std::vector<std::byte> bytes;
+  bool last = false;  // the chunk completes the snapshot
+};
 struct Ready {
   std::optional<QuorumStateData> quorum_state;
   std::optional<Offset> truncate_to;
+  std::optional<SnapshotId> load_snapshot;
+  std::optional<Offset> log_start_offset;
   std::vector<std::vector<std::byte>> append;
+  std::optional<SnapshotChunkWrite> snapshot_chunk;
   std::vector<Message> messages;
   std::optional<Offset> high_watermark;
   std::optional<LeaderAndEpoch> leader_change;
   std::vector<ReadState> reads;
   bool empty() const {
-    return !quorum_state && !truncate_to && append.empty() && messages.empty() && !high_watermark &&
+    return !quorum_state && !truncate_to && !load_snapshot && !log_start_offset &&
+           append.empty() && !snapshot_chunk && messages.empty() && !high_watermark &&
            !leader_change && reads.empty();
   }
 };
@@ -269,6 +334,8 @@ struct RaftStatus {
   LeaderEpoch last_epoch = LeaderEpoch::none();  // of the last batch in the log
   NodeId transfer_target = kNoNode;              // leader: leadership moving to it
   std::size_t reads_pending = 0;                 // leader: reads awaiting confirmation
+  std::optional<SnapshotId> latest_snapshot;     // the log starts at its end
+  std::optional<SnapshotId> fetching_snapshot;   // follower: being received from the leader
 };
 
 // Counters a host reports (and tests check).
@@ -284,6 +351,10 @@ struct RaftCounters {
   std::uint64_t reads_failed = 0;
   std::uint64_t transfers_done = 0;     // resigned for a transfer
   std::uint64_t transfers_aborted = 0;  // the target did not catch up in time
+  std::uint64_t snapshots_created = 0;  // snapshot_created() accepted
+  std::uint64_t snapshots_sent = 0;     // leader: FetchSnapshot chunks answered
+  std::uint64_t snapshots_loaded = 0;   // follower: fetched snapshots that replaced the log
+  std::uint64_t snapshots_refused = 0;  // malformed chunks or snapshots that did not validate
 };
 
 class RaftQuorum {
@@ -320,6 +391,19 @@ class RaftQuorum {
   // when `to` has not caught up within election_timeout_ms. invalid_argument when `to` is not
   // another voter; failed_precondition when not the leader.
   Status transfer_leadership(NodeId to, std::int64_t now);
+
+  // Snapshots. The id a snapshot of every record below `end_offset` gets: its epoch is the
+  // epoch of the batch ending there. invalid_argument unless log start < end_offset <= the
+  // high watermark (committed and durable) and a batch ends at end_offset.
+  Result<SnapshotId> snapshot_id_at(Offset end_offset) const;
+  // The host froze snapshot `id` (from snapshot_id_at): the log start moves to its end
+  // (Ready::log_start_offset) and fetches below it are answered with the snapshot.
+  // invalid_argument when `id` is not what snapshot_id_at(id.end_offset) says.
+  Status snapshot_created(SnapshotId id, std::int64_t now);
+  // The outcome of executing a Ready's last snapshot chunk (step 3a): ok when the snapshot
+  // validated and is frozen, else why not (corruption: it is fetched again). Call it
+  // right after advance() of that Ready, before any other input.
+  void snapshot_fetched(SnapshotId id, const Status& outcome, std::int64_t now);
 
   bool has_ready() const;
   // Takes what has accumulated since the last advance(). Call advance() before the next

@@ -127,6 +127,13 @@ class SnapshotReceiver {
   std::unique_ptr<Impl> impl_;
 };
 
+// A whole snapshot's bytes, exactly as SnapshotWriter writes them: the header batch, then
+// `data_batches` (whole non-control RecordBatch v2, restamped with base offsets from 1 and
+// the snapshot's epoch), then the footer batch. For hosts that keep snapshots in memory
+// (tests, the simulator). A control batch among the data is invalid_argument.
+Result<std::vector<std::byte>> encode_snapshot(SnapshotId id, Timestamp last_contained_log_timestamp,
+                                               ByteSpan data_batches);
+
 // Validates a whole snapshot's bytes and returns its data batches: every batch validates
 // (CRC, records), base offsets run contiguously from 0, every partition leader epoch is
 // `epoch` (Kafka stamps the snapshot's epoch on all of them), the first batch is a control
