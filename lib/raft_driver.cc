@@ -129,6 +129,11 @@ Result<std::optional<SnapshotId>> reconcile_snapshots(Env& env, const std::strin
     return std::optional<SnapshotId>();
   }
   const SnapshotId latest = ids.back();
+  {
+    // Never trusted unread: a snapshot the log starts at is checked whole (CRC, framing).
+    SAMSA_TRY_ASSIGN(const auto reader, SnapshotReader::open(env, dir, latest));
+    SAMSA_TRY(reader->data_batches().status());
+  }
   if (log.log_start_offset() > latest.end_offset) {
     return Status::corruption(fmt::format(
         "{}: the log starts at {}, past its latest snapshot {}: the records between are lost",

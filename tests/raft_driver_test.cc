@@ -271,3 +271,82 @@ TEST_CASE("raft driver: an I/O error stops the node; a reopen recovers it", "[ra
   REQUIRE(q.run([&] { return q.all_at(end); }));
   CHECK(q.committed(follower) == std::vector<std::string>{"a", "b", "c"});
 }
+
+TEST_CASE("raft driver: a snapshot moves the log start; a lagging follower fetches it",
+          "[raft][driver][snapshot]") {
+  TestQuorum q;
+  REQUIRE(q.run([&] { return q.leader() != kNoNode; }));
+  const NodeId leader = q.leader();
+  const NodeId lagging = leader == 3 ? 2 : 3;
+  q.down_.insert(lagging);
+  for (int i = 0; i < 40; ++i) REQUIRE(q.propose(leader, fmt::format("v{}", i)).ok());
+  Offset end = q.nodes_[leader].driver->quorum().status().log_end_offset;
+  REQUIRE(q.run([&] { return q.all_at(end); }));
+  RaftDriver& ld = *q.nodes_[leader].driver;
+  const Offset hw = ld.quorum().status().high_watermark;
+  REQUIRE(hw == end);
+
+  // Bad ends are refused: past the high watermark, at the log start.
+  const std::vector<std::vector<std::byte>> state = {
+      {std::byte{'s'}, std::byte{'4'}, std::byte{'0'}}};
+  CHECK_FALSE(ld.create_snapshot(hw + 1, state, q.now_).ok());
+  CHECK_FALSE(ld.create_snapshot(Offset(0), state, q.now_).ok());
+
+  auto id = ld.create_snapshot(hw, state, q.now_);
+  REQUIRE(id.ok());
+  q.take(ld.drain(q.now_));
+  CHECK(id->end_offset == hw);
+  CHECK(ld.latest_snapshot() == *id);
+  CHECK(ld.log().log_start_offset() == hw);
+  CHECK(ld.quorum().status().log_start_offset == hw);
+  const std::string file =
+      fmt::format("/node{}/__cluster_metadata-0/{}", leader, snapshot_file_name(*id));
+  CHECK(*q.nodes_[leader].env->exists(file));
+
+  // The lagging follower comes back with a fetch offset below the log start: it receives
+  // the snapshot by FetchSnapshot (in one chunk here; tests/testdata/raft/snapshot.txt
+  // splits it) and its log restarts at the snapshot's end.
+  q.down_.erase(lagging);
+  REQUIRE(q.run([&] { return q.all_at(hw); }));
+  RaftDriver& fd = *q.nodes_[lagging].driver;
+  CHECK(fd.latest_snapshot() == *id);
+  CHECK(fd.log().log_start_offset() == hw);
+  CHECK(fd.quorum().counters().snapshots_loaded == 1);
+  auto values = fd.snapshot_values(*id);
+  REQUIRE(values.ok());
+  CHECK(*values == state);
+
+  // The log goes on past the snapshot, to every node.
+  REQUIRE(q.propose(leader, "after").ok());
+  end = ld.quorum().status().log_end_offset;
+  REQUIRE(q.run([&] { return q.all_at(end); }));
+  auto bytes = fd.read_committed(hw, 1 << 20);
+  REQUIRE(bytes.ok());
+  CHECK_FALSE(bytes->empty());
+
+  // A power cut keeps the snapshot and the log start.
+  q.power_cut(lagging, PowerCutMode::drop_unsynced);
+  CHECK(q.nodes_[lagging].driver->latest_snapshot() == *id);
+  CHECK(q.nodes_[lagging].driver->log().log_start_offset() == hw);
+
+  // A corrupt snapshot file is reported at open, naming it, never served.
+  q.nodes_[leader].driver.reset();
+  {
+    auto f = q.nodes_[leader].env->open(file, {});
+    REQUIRE(f.ok());
+    std::vector<std::byte> b(1);
+    REQUIRE((*f)->read_at(40, b).ok());
+    b[0] ^= std::byte{0x10};
+    REQUIRE((*f)->write_at(40, b).ok());
+    REQUIRE((*f)->sync().ok());
+  }
+  RaftConfig c;
+  c.self = leader;
+  c.voters = q.ids_;
+  c.cluster_id = "driver-test";
+  auto reopened =
+      RaftDriver::open(*q.nodes_[leader].env, fmt::format("/node{}", leader), c, q.now_, {}, q.clock_);
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == StatusCode::corruption);
+  CHECK_THAT(reopened.status().message(), Catch::Contains(snapshot_file_name(*id)));
+}

@@ -34,8 +34,9 @@
 //   heal [node=N]                 restore every link (or N's)
 //   crash node=N | restart node=N a crash keeps only what executed Readys made durable
 //   crash node=N during=state|append|send   the next Ready stops there and the node crashes
-//   inject from=F to=T kind=vote|prevote|begin|end|fetch [epoch=E] [cluster=C]
-//           [leader=L] [offset=O] [last_epoch=E] [last_offset=O] [candidate=C]
+//   inject from=F to=T kind=vote|prevote|begin|end|fetch|fetchsnapshot [epoch=E]
+//           [cluster=C] [leader=L] [offset=O] [last_epoch=E] [last_offset=O] [candidate=C]
+//           [position=P] [max=B]     (fetchsnapshot: the snapshot is offset-last_epoch)
 //                                 a hand-made message stepped into T; prints T's answers
 //   status | log node=N | queue | counters node=N
 //
@@ -676,6 +677,16 @@ class Script {
       r.last_fetched_epoch = LeaderEpoch(static_cast<std::int32_t>(cmd.num("last_epoch", -1)));
       r.log_start_offset = Offset(0);
       r.partition_max_bytes = 1 << 20;
+      m.payload = r;
+    } else if (kind == "fetchsnapshot") {
+      raft::FetchSnapshotRequest r;
+      r.cluster_id = cluster;
+      r.replica_id = from;
+      r.max_bytes = static_cast<std::int32_t>(cmd.num("max", 1 << 20));
+      r.current_leader_epoch = epoch;
+      r.snapshot_id = {Offset(cmd.num("offset", 0)),
+                       LeaderEpoch(static_cast<std::int32_t>(cmd.num("last_epoch", 0)))};
+      r.position = cmd.num("position", 0);
       m.payload = r;
     } else {
       throw DataError{"inject: unknown kind " + kind};

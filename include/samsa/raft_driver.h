@@ -11,8 +11,9 @@
 // malformed one is reported as corruption naming it, never trusted), unfinished snapshot
 // files (.part) are removed, and the log is brought to start at the latest snapshot: its
 // start moves there, or, when the snapshot is ahead of the log (a crash after a fetched
-// snapshot was frozen, before the log restarted), the log restarts empty at its end. A log
-// that starts past every snapshot is corruption. Then the batches are scanned for where
+// snapshot was frozen, before the log restarted), the log restarts empty at its end. The
+// latest snapshot is read and checked whole first (corruption names the file); a log that
+// starts past every snapshot is corruption. Then the batches are scanned for where
 // each leader epoch begins. The log is never deleted by time or size (retention is off):
 // only below a snapshot.
 //
