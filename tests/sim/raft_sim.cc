@@ -24,7 +24,11 @@
 //   acked: every proposal a leader saw committed is in the final committed log;
 //   reads: a read served at offset X (ReadIndex, asked of whoever leads, also a deposed
 //     leader that does not know it yet) has X at or past the end of every proposal
-//     acknowledged before it was asked, and X within the node's high watermark.
+//     acknowledged before it was asked, and X within the node's high watermark;
+//   snapshots: each node's state machine is a hash chain over the committed batches it
+//     applied; nodes snapshot it at random (the log start moves), lagging ones fetch the
+//     leader's in chunks; a snapshot loaded or found at restart holds exactly the chain
+//     the committed history has at its end offset, and the log starts at its end.
 // At the end the faults stop, every node restarts, and all must converge on one leader's
 // log within a bounded time.
 #include <fmt/format.h>
@@ -91,7 +95,21 @@ struct Node {
   LeaderEpoch life_epoch{0};   // this incarnation's epoch so far
   Offset hw = Offset::none();  // this incarnation's high watermark
   Offset applied{0};           // checked against the committed history up to here
+  std::uint64_t chain = 0;     // the state machine: a hash chain of the batches applied
 };
+
+std::uint64_t chain_step(std::uint64_t chain, std::uint64_t batch_hash) {
+  return (chain ^ batch_hash) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
+}
+
+// The snapshot of a node's state machine: its chain and the offset it reached.
+std::vector<std::vector<std::byte>> encode_state(std::uint64_t chain, Offset end) {
+  std::vector<std::byte> b(16);
+  const std::int64_t e = end.value();
+  std::memcpy(b.data(), &chain, 8);
+  std::memcpy(b.data() + 8, &e, 8);
+  return {b};
+}
 
 struct Proposal {
   NodeId leader;
@@ -157,8 +175,9 @@ class RaftSim {
     if (trace_ || !ok_) {
       trace(
           fmt::format("end: {} committed batches, {} acked proposals, {} reads served, {} "
-                      "failed, net {} sent {} dropped {} blocked",
+                      "failed, {} snapshots taken, {} loaded, net {} sent {} dropped {} blocked",
                       committed_.size(), acked_.size(), reads_served_, reads_failed_,
+                      snapshots_created_, snapshots_loaded_,
                       net_.stats().sent, net_.stats().dropped, net_.stats().blocked));
     }
     return ok_;
@@ -229,9 +248,11 @@ class RaftSim {
     // Failover is measured with a realistic fetch size: with a few hundred bytes a follower
     // that lagged before the crash catches up slower than the new leader takes proposals.
     if (failover_) c.fetch_max_bytes = 1 << 20;
+    c.snapshot_chunk_max_bytes = static_cast<std::int32_t>(pick(40, 400));
     c.uncommitted_max_bytes = 64 << 10;
     n.hw = Offset::none();
     n.applied = Offset(0);
+    n.chain = 0;
     if (faulty_env_) {
       if (!n.env)
         n.env = std::make_unique<FaultyEnv>(seed_ * 131 + static_cast<std::uint64_t>(n.id));
@@ -246,6 +267,7 @@ class RaftSim {
     } else {
       // A restart keeps only what was durable.
       n.disk.batches.resize(n.disk.durable);
+      n.disk.recover();
       auto q = RaftQuorum::create(c, n.disk.quorum_state, n.disk.summary(), &n.disk, clock(n));
       if (!q.ok()) return fail(fmt::format("node {} cannot start: {}", n.id, q.status().message()));
       n.quorum = std::move(*q);
@@ -259,6 +281,7 @@ class RaftSim {
     }
     const LeaderEpoch e = n.q->status().epoch;
     n.life_epoch = e;
+    if (const auto snap = n.q->status().latest_snapshot) load_state(n, *snap);
     trace(fmt::format("node {} starts (incarnation {}): epoch {} log end {}", n.id, n.incarnation,
                       e, n.q->status().log_end_offset));
     drain(n);
@@ -309,6 +332,14 @@ class RaftSim {
         }
         n.disk.truncate(*r.truncate_to);
       }
+      if (r.load_snapshot) {
+        n.disk.reset_to(r.load_snapshot->end_offset);
+        n.disk.delete_old_snapshots();
+      }
+      if (r.log_start_offset) {
+        n.disk.advance_start(*r.log_start_offset);
+        n.disk.delete_old_snapshots();
+      }
       for (const auto& b : r.append) {
         const Status appended = n.disk.append(b);
         if (!appended.ok()) return fail(fmt::format("node {}: {}", n.id, appended.message()));
@@ -319,6 +350,12 @@ class RaftSim {
         return crash(n, 2);
       }
       n.disk.durable = n.disk.batches.size();
+      std::optional<Status> fetched;
+      if (r.snapshot_chunk) {
+        fetched = n.disk.write_chunk(*r.snapshot_chunk);
+        if (fetched && !r.snapshot_chunk->last)
+          return fail(fmt::format("node {}: {}", n.id, fetched->message()));
+      }
       if (cut == 3) return crash(n, 3);
       bool voted = false;
       for (auto& m : r.messages) {
@@ -339,8 +376,65 @@ class RaftSim {
       check_reads(n, r.reads);
       n.q->advance(clock(n));
       n.q->check_invariants();
+      if (r.load_snapshot) load_state(n, *r.load_snapshot);
       observe(n);
+      // After observe: the high watermark it moves to the snapshot's end belongs to the
+      // log the next Ready restarts.
+      if (fetched) {
+        trace(fmt::format("node {} fetched snapshot {}-{}: {}", n.id,
+                          r.snapshot_chunk->id.end_offset, r.snapshot_chunk->id.epoch,
+                          fetched->ok() ? "ok" : fetched->message()));
+        n.q->snapshot_fetched(r.snapshot_chunk->id, *fetched, clock(n));
+      }
     }
+  }
+
+  // n's state machine becomes snapshot `id`'s, which must be what the committed history
+  // holds at its end.
+  void load_state(Node& n, SnapshotId id) {
+    auto values = n.driver ? n.driver->snapshot_values(id) : n.disk.snapshot_values(id);
+    if (!values.ok()) {
+      return fail(fmt::format("node {}: snapshot {}-{} unreadable: {}", n.id, id.end_offset,
+                              id.epoch, values.status().message()));
+    }
+    std::uint64_t chain = 0;
+    std::int64_t end = -1;
+    if (values->size() != 1 || (*values)[0].size() != 16) {
+      return fail(fmt::format("node {}: snapshot {}-{} malformed", n.id, id.end_offset, id.epoch));
+    }
+    std::memcpy(&chain, (*values)[0].data(), 8);
+    std::memcpy(&end, (*values)[0].data() + 8, 8);
+    auto it = chain_at_.find(id.end_offset.value());
+    if (end != id.end_offset.value() || it == chain_at_.end() || it->second != chain) {
+      return fail(fmt::format(
+          "node {}: snapshot {}-{} holds a state the committed history does not have there",
+          n.id, id.end_offset, id.epoch));
+    }
+    trace(fmt::format("node {} loads snapshot {}-{}", n.id, id.end_offset, id.epoch));
+    n.applied = id.end_offset;
+    n.chain = chain;
+    ++snapshots_loaded_;
+  }
+
+  // A node snapshots its state machine at what it applied.
+  void take_snapshot(Node& n) {
+    const auto s = n.q->status();
+    if (n.applied <= s.log_start_offset || n.q->has_ready()) return;
+    auto id = n.q->snapshot_id_at(n.applied);
+    if (!id.ok()) return;  // e.g. not yet durable
+    const auto state = encode_state(n.chain, n.applied);
+    if (n.driver) {
+      auto made = n.driver->create_snapshot(n.applied, state, clock(n));
+      if (!made.ok()) return fail(fmt::format("node {}: snapshot: {}", n.id, made.status().message()));
+    } else {
+      const Status written = n.disk.create_snapshot(*id, state, clock(n));
+      if (!written.ok()) return fail(fmt::format("node {}: snapshot: {}", n.id, written.message()));
+      const Status handed = n.q->snapshot_created(*id, clock(n));
+      if (!handed.ok()) return fail(fmt::format("node {}: snapshot: {}", n.id, handed.message()));
+    }
+    ++snapshots_created_;
+    trace(fmt::format("node {} snapshots at {}-{}", n.id, id->end_offset, id->epoch));
+    drain(n);
   }
 
   // A driver executes the Ready itself; a fault injected into its disk (the next write,
@@ -366,6 +460,7 @@ class RaftSim {
     }
     check_reads(n, out->reads);
     n.q->check_invariants();
+    if (out->load_snapshot) load_state(n, *out->load_snapshot);
     observe(n);
     if (voted && power_cut_per_ready_ > 0 && !stopping_ && chance(0.2)) {
       crash(n, 4);
@@ -476,6 +571,13 @@ class RaftSim {
       }
       if (b->next > n.hw) return;  // a batch commits whole
       const std::uint64_t h = hash_bytes(b->bytes);
+      const std::uint64_t chain = chain_step(n.chain, h);
+      auto [at, first] = chain_at_.emplace(b->next.value(), chain);
+      if (!first && at->second != chain) {
+        return fail(fmt::format("node {}: its state at {} differs from the committed history's",
+                                n.id, b->next));
+      }
+      n.chain = chain;
       auto [it, fresh] = committed_.emplace(b->base.value(), h);
       if (!fresh && it->second != h) {
         return fail(fmt::format(
@@ -488,6 +590,13 @@ class RaftSim {
           if (!o->voter) continue;
           if (faulty_env_ && !o->driver) {
             ++holders;  // down: its disk cannot be read without restarting it; counted
+            continue;
+          }
+          // A node whose log starts past the batch holds it in a snapshot.
+          const Offset start =
+              faulty_env_ ? o->driver->log().log_start_offset() : o->disk.start;
+          if (start >= b->next) {
+            ++holders;
             continue;
           }
           if (!faulty_env_) {
@@ -630,6 +739,11 @@ class RaftSim {
   }
 
   void load() {
+    if (!failover_ && chance(0.01)) {
+      Node& n =
+          *nodes_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(nodes_.size()) - 1))];
+      if (n.q) take_snapshot(n);
+    }
     if (chance(0.1)) {  // a linearizable read on whoever leads (also a deposed one)
       for (auto& n : nodes_) {
         if (!n->q || n->q->status().role != Role::leader) continue;
@@ -765,6 +879,9 @@ class RaftSim {
   std::map<std::tuple<NodeId, std::uint64_t, std::uint64_t>, Offset> reads_;  // -> required
   std::uint64_t reads_served_ = 0;
   std::uint64_t reads_failed_ = 0;
+  std::uint64_t snapshots_created_ = 0;
+  std::uint64_t snapshots_loaded_ = 0;
+  std::map<std::int64_t, std::uint64_t> chain_at_;  // end offset -> state-machine chain
   std::map<std::pair<NodeId, std::int32_t>, NodeId> votes_;  // (voter, epoch) -> candidate
   std::vector<Proposal> pending_;
   std::uint64_t next_value_ = 1;
