@@ -424,8 +424,25 @@ class RaftSim {
     if (!id.ok()) return;  // e.g. not yet durable
     const auto state = encode_state(n.chain, n.applied);
     if (n.driver) {
+      // The snapshot's write, sync, rename or directory sync may fail: nothing moved then
+      // (the log start stays), and the power is cut.
+      const bool inject = !stopping_ && chance(power_cut_per_ready_ * 40);
+      if (inject) {
+        n.env->fail_nth(static_cast<FaultOp>(pick(0, 3)), static_cast<std::uint64_t>(pick(1, 3)),
+                        EIO);
+      }
       auto made = n.driver->create_snapshot(n.applied, state, clock(n));
-      if (!made.ok()) return fail(fmt::format("node {}: snapshot: {}", n.id, made.status().message()));
+      if (inject) n.env->clear_faults();
+      if (!made.ok()) {
+        if (!inject) {
+          return fail(fmt::format("node {}: snapshot: {}", n.id, made.status().message()));
+        }
+        trace(fmt::format("node {} snapshot fails: {}", n.id, made.status().message()));
+        if (n.q->status().log_start_offset >= n.applied) {
+          return fail(fmt::format("node {}: a failed snapshot moved the log start", n.id));
+        }
+        return crash(n, 6);
+      }
     } else {
       const Status written = n.disk.create_snapshot(*id, state, clock(n));
       if (!written.ok()) return fail(fmt::format("node {}: snapshot: {}", n.id, written.message()));
