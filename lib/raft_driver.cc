@@ -42,7 +42,8 @@ Result<RaftLog::SnapshotChunk> LogRaftReader::read_snapshot(SnapshotId id, std::
     return Status::out_of_range(fmt::format("snapshot {}: position {} past its {} bytes",
                                             snapshot_file_name(id), position, chunk.size));
   }
-  chunk.bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, chunk.size - position)));
+  chunk.bytes.resize(
+      static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, chunk.size - position)));
   std::size_t done = 0;
   // Bounded by the chunk's size: each pass reads at least one byte or stops.
   while (done < chunk.bytes.size()) {
@@ -96,7 +97,7 @@ Result<RaftLogSummary> scan_raft_log(const Log& log) {
 namespace {
 
 constexpr std::string_view kPartSuffix = ".checkpoint.part";
-constexpr std::size_t kSnapshotsKept = 2;              // the latest and the one before it
+constexpr std::size_t kSnapshotsKept = 2;             // the latest and the one before it
 constexpr std::size_t kSnapshotBatchBytes = 1 << 20;  // create_snapshot's batches
 
 // The batch holding `offset`, if the log has one.
@@ -136,8 +137,8 @@ Result<std::optional<SnapshotId>> reconcile_snapshots(Env& env, const std::strin
   }
   if (log.log_start_offset() > latest.end_offset) {
     return Status::corruption(fmt::format(
-        "{}: the log starts at {}, past its latest snapshot {}: the records between are lost",
-        dir, log.log_start_offset(), snapshot_file_name(latest)));
+        "{}: the log starts at {}, past its latest snapshot {}: the records between are lost", dir,
+        log.log_start_offset(), snapshot_file_name(latest)));
   }
   if (log.log_start_offset() == latest.end_offset) return std::optional<SnapshotId>(latest);
   // The log must hold the snapshot's last batch, of the snapshot's epoch, ending at its end;
@@ -270,9 +271,9 @@ Status RaftDriver::execute_snapshot_chunk(const SnapshotChunkWrite& chunk,
     SAMSA_TRY_ASSIGN(receiver_, SnapshotReceiver::create(*env_, dir_, chunk.id));
   }
   if (!receiver_) {
-    return Status::failed_precondition(fmt::format(
-        "{}: snapshot {} chunk at {} without its start", dir_, snapshot_file_name(chunk.id),
-        chunk.position));
+    return Status::failed_precondition(fmt::format("{}: snapshot {} chunk at {} without its start",
+                                                   dir_, snapshot_file_name(chunk.id),
+                                                   chunk.position));
   }
   SAMSA_TRY(receiver_->write_chunk(chunk.position, chunk.bytes));
   if (!chunk.last) return {};
@@ -308,7 +309,8 @@ Result<SnapshotId> RaftDriver::create_snapshot(Offset end_offset,
     return {};
   };
   for (const auto& v : values) {
-    if (builder.record_count() > 0 && builder.uncompressed_size() + v.size() > kSnapshotBatchBytes) {
+    if (builder.record_count() > 0 &&
+        builder.uncompressed_size() + v.size() > kSnapshotBatchBytes) {
       SAMSA_TRY(flush());
     }
     SAMSA_TRY(builder.append(Timestamp(now), std::nullopt, ByteSpan(v)));

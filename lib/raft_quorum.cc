@@ -88,7 +88,8 @@ std::string describe_payload(const FetchResponse& m) {
     }
     s += fmt::format(" records=[{},{}] batches={}", first, last, batches);
   }
-  if (m.snapshot_id) s += fmt::format(" snapshot={}-{}", m.snapshot_id->end_offset, m.snapshot_id->epoch);
+  if (m.snapshot_id)
+    s += fmt::format(" snapshot={}-{}", m.snapshot_id->end_offset, m.snapshot_id->epoch);
   return s + "}";
 }
 std::string describe_payload(const FetchSnapshotRequest& m) {
@@ -137,7 +138,8 @@ void Epochs::start_at(SnapshotId s, Offset log_end) {
   std::size_t first = 0;  // the last entry starting at or below `start` holds it
   while (first + 1 < entries.size() && entries[first + 1].start_offset <= start) ++first;
   entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(first));
-  if (!entries.empty() && entries.front().start_offset < start) entries.front().start_offset = start;
+  if (!entries.empty() && entries.front().start_offset < start)
+    entries.front().start_offset = start;
   // An epoch none of whose batches is left (the snapshot ends at the log end) goes too.
   if (!entries.empty() && entries.front().start_offset >= log_end) entries.clear();
   base = s;
@@ -199,9 +201,9 @@ Result<std::unique_ptr<RaftQuorum>> RaftQuorum::create(RaftConfig config,
                       log.epochs.front().epoch, snap.end_offset, snap.epoch));
     }
   } else if (log.log_start_offset != Offset(0)) {
-    return Status::invalid_argument(fmt::format(
-        "raft: the log starts at {} but no snapshot holds the records below it",
-        log.log_start_offset));
+    return Status::invalid_argument(
+        fmt::format("raft: the log starts at {} but no snapshot holds the records below it",
+                    log.log_start_offset));
   }
   if (config.snapshot_chunk_max_bytes <= 0) {
     return Status::invalid_argument("raft: snapshot_chunk_max_bytes must be > 0");
@@ -985,8 +987,8 @@ void Impl::check_invariants() const {
                  "node {}: epoch {} starts at {} >= log start {}", self,
                  epochs.entries.front().epoch, epochs.entries.front().start_offset, log_start);
   }
-  SAMSA_ASSERT(!fetching_snapshot || role == Role::follower,
-               "node {}: fetching a snapshot as {}", self, to_string(role));
+  SAMSA_ASSERT(!fetching_snapshot || role == Role::follower, "node {}: fetching a snapshot as {}",
+               self, to_string(role));
   SAMSA_ASSERT(persisted.leader_epoch == epoch.value() || ready_outstanding || !out.quorum_state ||
                    out.quorum_state->leader_epoch == epoch.value(),
                "node {}: epoch {} is persisted or about to be", self, epoch);

@@ -271,8 +271,7 @@ void Impl::truncate_log(Offset to) {
   out.truncate_to = out.truncate_to ? std::min(*out.truncate_to, to) : to;
 }
 
-bool Impl::follower_answer_current(const Message& m, LeaderEpoch their_epoch,
-                                   NodeId their_leader) {
+bool Impl::follower_answer_current(const Message& m, LeaderEpoch their_epoch, NodeId their_leader) {
   const bool snapshot = std::holds_alternative<FetchSnapshotResponse>(m.payload);
   if (!fetch_in_flight || fetch_in_flight->correlation_id != m.correlation_id ||
       fetch_in_flight->to != m.from || fetch_in_flight->snapshot != snapshot) {

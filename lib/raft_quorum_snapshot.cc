@@ -128,11 +128,10 @@ void Impl::on_fetch_snapshot_response(const Message& m, const FetchSnapshotRespo
   }
   FetchingSnapshot& f = *fetching_snapshot;
   const std::uint64_t n = r.unaligned_records.size();
-  const bool well_formed =
-      r.snapshot_id == f.id && r.position >= 0 &&
-      static_cast<std::uint64_t>(r.position) == f.received && r.size > 0 &&
-      (f.size < 0 || r.size == f.size) && n > 0 &&
-      f.received + n <= static_cast<std::uint64_t>(r.size);
+  const bool well_formed = r.snapshot_id == f.id && r.position >= 0 &&
+                           static_cast<std::uint64_t>(r.position) == f.received && r.size > 0 &&
+                           (f.size < 0 || r.size == f.size) && n > 0 &&
+                           f.received + n <= static_cast<std::uint64_t>(r.size);
   if (!well_formed) {
     // A chunk that does not continue what was received: start the snapshot over.
     ++counters.refused_messages;
@@ -173,8 +172,7 @@ Result<SnapshotId> RaftQuorum::snapshot_id_at(Offset end_offset) const {
   auto view = RecordBatchView::parse(ByteSpan(bytes));
   if (!view.ok()) {
     return Status::corruption(fmt::format("raft: node {}: no batch holds offset {}: {}",
-                                          m.config.self, end_offset - 1,
-                                          view.status().message()));
+                                          m.config.self, end_offset - 1, view.status().message()));
   }
   if (view->base_offset() > end_offset - 1 || view->next_offset() != end_offset) {
     return Status::invalid_argument(fmt::format(

@@ -80,8 +80,8 @@ Result<Offset> restamp_data_batches(MutableByteSpan bytes, Offset next, LeaderEp
     SAMSA_TRY_ASSIGN(const auto batch,
                      RecordBatchView::validate(ByteSpan(bytes).subspan(position), {}, position));
     if (batch.is_control()) {
-      return Status::invalid_argument(fmt::format(
-          "snapshot {}: appended batch at byte {} is a control batch", path, position));
+      return Status::invalid_argument(
+          fmt::format("snapshot {}: appended batch at byte {} is a control batch", path, position));
     }
     const std::size_t size = batch.size_bytes();
     const std::int32_t delta = batch.last_offset_delta();
@@ -96,19 +96,20 @@ Result<Offset> restamp_data_batches(MutableByteSpan bytes, Offset next, LeaderEp
 
 }  // namespace
 
-Result<std::vector<std::byte>> encode_snapshot(SnapshotId id, Timestamp last_contained_log_timestamp,
+Result<std::vector<std::byte>> encode_snapshot(SnapshotId id,
+                                               Timestamp last_contained_log_timestamp,
                                                ByteSpan data_batches) {
   const ControlRecord header = SnapshotHeaderRecord{last_contained_log_timestamp.value()};
-  SAMSA_TRY_ASSIGN(std::vector<std::byte> out,
-                   encode_control_batch({&header, 1}, id.epoch, last_contained_log_timestamp,
-                                        Offset(0)));
+  SAMSA_TRY_ASSIGN(
+      std::vector<std::byte> out,
+      encode_control_batch({&header, 1}, id.epoch, last_contained_log_timestamp, Offset(0)));
   std::vector<std::byte> data(data_batches.begin(), data_batches.end());
   SAMSA_TRY_ASSIGN(const Offset next,
                    restamp_data_batches(data, Offset(1), id.epoch, snapshot_file_name(id)));
   out.insert(out.end(), data.begin(), data.end());
   const ControlRecord footer = SnapshotFooterRecord{};
-  SAMSA_TRY_ASSIGN(const auto tail,
-                   encode_control_batch({&footer, 1}, id.epoch, last_contained_log_timestamp, next));
+  SAMSA_TRY_ASSIGN(const auto tail, encode_control_batch({&footer, 1}, id.epoch,
+                                                         last_contained_log_timestamp, next));
   out.insert(out.end(), tail.begin(), tail.end());
   return out;
 }
@@ -236,7 +237,8 @@ Status SnapshotWriter::append(ByteSpan batches) {
   Impl& s = *impl_;
   SAMSA_TRY(s.check_writable());
   std::vector<std::byte> copy(batches.begin(), batches.end());
-  SAMSA_TRY_ASSIGN(const Offset next, restamp_data_batches(copy, s.next_offset, s.id.epoch, s.part));
+  SAMSA_TRY_ASSIGN(const Offset next,
+                   restamp_data_batches(copy, s.next_offset, s.id.epoch, s.part));
   if (Status st = s.file->append(copy); !st.ok()) {
     s.broken = true;
     return st;

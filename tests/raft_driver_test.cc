@@ -344,8 +344,8 @@ TEST_CASE("raft driver: a snapshot moves the log start; a lagging follower fetch
   c.self = leader;
   c.voters = q.ids_;
   c.cluster_id = "driver-test";
-  auto reopened =
-      RaftDriver::open(*q.nodes_[leader].env, fmt::format("/node{}", leader), c, q.now_, {}, q.clock_);
+  auto reopened = RaftDriver::open(*q.nodes_[leader].env, fmt::format("/node{}", leader), c, q.now_,
+                                   {}, q.clock_);
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.status().code() == StatusCode::corruption);
   CHECK_THAT(reopened.status().message(), Catch::Contains(snapshot_file_name(*id)));

@@ -50,7 +50,8 @@ class MemRaftLog : public raft::RaftLog {
     SnapshotChunk c;
     c.size = it->second.size();
     if (position > c.size) return Status::out_of_range("position past the snapshot");
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, c.size - position));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, c.size - position));
     const auto* at = it->second.data() + position;
     c.bytes.assign(at, at + n);
     return c;
@@ -88,8 +89,7 @@ class MemRaftLog : public raft::RaftLog {
     }
     receiving->second.insert(receiving->second.end(), c.bytes.begin(), c.bytes.end());
     if (!c.last) return std::nullopt;
-    auto valid =
-        validate_snapshot_bytes(receiving->second, c.id.epoch, snapshot_file_name(c.id));
+    auto valid = validate_snapshot_bytes(receiving->second, c.id.epoch, snapshot_file_name(c.id));
     if (valid.ok()) snapshots[c.id] = std::move(receiving->second);
     receiving.reset();
     return valid.status();
@@ -98,7 +98,8 @@ class MemRaftLog : public raft::RaftLog {
   Status create_snapshot(SnapshotId id, std::span<const std::vector<std::byte>> values,
                          std::int64_t now) {
     RecordBatchBuilder builder;
-    for (const auto& v : values) SAMSA_TRY(builder.append(Timestamp(now), std::nullopt, ByteSpan(v)));
+    for (const auto& v : values)
+      SAMSA_TRY(builder.append(Timestamp(now), std::nullopt, ByteSpan(v)));
     SAMSA_TRY_ASSIGN(const MutableByteSpan batch, builder.build());
     SAMSA_TRY_ASSIGN(auto bytes, encode_snapshot(id, Timestamp(now), batch));
     snapshots[id] = std::move(bytes);

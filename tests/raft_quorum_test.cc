@@ -233,9 +233,9 @@ class Script {
           c.elections_started, c.prevotes_started, c.became_leader, c.check_quorum_resigns,
           c.truncations, c.refused_messages, c.stale_responses);
       if (c.snapshots_created + c.snapshots_sent + c.snapshots_loaded + c.snapshots_refused > 0) {
-        out += fmt::format("snapshots: created={} sent={} loaded={} refused={}\n",
-                           c.snapshots_created, c.snapshots_sent, c.snapshots_loaded,
-                           c.snapshots_refused);
+        out +=
+            fmt::format("snapshots: created={} sent={} loaded={} refused={}\n", c.snapshots_created,
+                        c.snapshots_sent, c.snapshots_loaded, c.snapshots_refused);
       }
     } else {
       throw DataError{"unknown command " + cmd.name};
@@ -381,8 +381,9 @@ class Script {
       }
       n.q->advance(clock(n));
       if (fetched) {
-        out += fmt::format("n{}: snapshot {}-{} fetched: {}\n", n.id, r.snapshot_chunk->id.end_offset,
-                           r.snapshot_chunk->id.epoch, fetched->ok() ? "ok" : fetched->message());
+        out +=
+            fmt::format("n{}: snapshot {}-{} fetched: {}\n", n.id, r.snapshot_chunk->id.end_offset,
+                        r.snapshot_chunk->id.epoch, fetched->ok() ? "ok" : fetched->message());
         n.q->snapshot_fetched(r.snapshot_chunk->id, *fetched, clock(n));
       }
       if (r.high_watermark) out += fmt::format("n{}: hw={}\n", n.id, *r.high_watermark);
@@ -715,8 +716,8 @@ class Script {
     const raft::RaftStatus s = n.q->status();
     std::string snap;
     if (s.latest_snapshot) {
-      snap = fmt::format(" start={} snapshot={}-{}", s.log_start_offset, s.latest_snapshot->end_offset,
-                         s.latest_snapshot->epoch);
+      snap = fmt::format(" start={} snapshot={}-{}", s.log_start_offset,
+                         s.latest_snapshot->end_offset, s.latest_snapshot->epoch);
     }
     return fmt::format("{} leo={} hw={}{}{}", role_line(s), s.log_end_offset, s.high_watermark,
                        snap, n.voter ? "" : " observer");

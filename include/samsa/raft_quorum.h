@@ -137,22 +137,22 @@ struct FetchResponse {
   // SnapshotId (v12+, tagged): the fetch offset is below the log start; fetch this snapshot.
   std::optional<SnapshotId> snapshot_id;
 };
-struct FetchSnapshotRequest {  // FetchSnapshot v0+, the one metadata partition
-  std::string cluster_id;      // ClusterId
-  NodeId replica_id = kNoNode;                       // ReplicaId
-  std::int32_t max_bytes = 0;                        // MaxBytes
-  LeaderEpoch current_leader_epoch;                  // CurrentLeaderEpoch
+struct FetchSnapshotRequest {        // FetchSnapshot v0+, the one metadata partition
+  std::string cluster_id;            // ClusterId
+  NodeId replica_id = kNoNode;       // ReplicaId
+  std::int32_t max_bytes = 0;        // MaxBytes
+  LeaderEpoch current_leader_epoch;  // CurrentLeaderEpoch
   SnapshotId snapshot_id{Offset(0), LeaderEpoch(0)};  // SnapshotId {EndOffset, Epoch}
-  std::int64_t position = 0;                         // Position
+  std::int64_t position = 0;                          // Position
 };
 struct FetchSnapshotResponse {
-  KafkaError error_code = KafkaError::none;  // ErrorCode (partition level)
+  KafkaError error_code = KafkaError::none;                     // ErrorCode (partition level)
   SnapshotId snapshot_id{Offset::none(), LeaderEpoch::none()};  // SnapshotId
-  NodeId current_leader_id = kNoNode;                      // CurrentLeader.LeaderId
-  LeaderEpoch current_leader_epoch = LeaderEpoch::none();  // CurrentLeader.LeaderEpoch
-  std::int64_t size = -1;                                  // Size: the whole snapshot's
-  std::int64_t position = -1;                              // Position of this chunk
-  std::vector<std::byte> unaligned_records;                // UnalignedRecords: the chunk
+  NodeId current_leader_id = kNoNode;                           // CurrentLeader.LeaderId
+  LeaderEpoch current_leader_epoch = LeaderEpoch::none();       // CurrentLeader.LeaderEpoch
+  std::int64_t size = -1;                                       // Size: the whole snapshot's
+  std::int64_t position = -1;                                   // Position of this chunk
+  std::vector<std::byte> unaligned_records;                     // UnalignedRecords: the chunk
 };
 
 using Payload =
@@ -292,9 +292,9 @@ struct Ready {
   std::optional<LeaderAndEpoch> leader_change;
   std::vector<ReadState> reads;
   bool empty() const {
-    return !quorum_state && !truncate_to && !load_snapshot && !log_start_offset &&
-           append.empty() && !snapshot_chunk && messages.empty() && !high_watermark &&
-           !leader_change && reads.empty();
+    return !quorum_state && !truncate_to && !load_snapshot && !log_start_offset && append.empty() &&
+           !snapshot_chunk && messages.empty() && !high_watermark && !leader_change &&
+           reads.empty();
   }
 };
 

@@ -131,7 +131,8 @@ class SnapshotReceiver {
 // `data_batches` (whole non-control RecordBatch v2, restamped with base offsets from 1 and
 // the snapshot's epoch), then the footer batch. For hosts that keep snapshots in memory
 // (tests, the simulator). A control batch among the data is invalid_argument.
-Result<std::vector<std::byte>> encode_snapshot(SnapshotId id, Timestamp last_contained_log_timestamp,
+Result<std::vector<std::byte>> encode_snapshot(SnapshotId id,
+                                               Timestamp last_contained_log_timestamp,
                                                ByteSpan data_batches);
 
 // Validates a whole snapshot's bytes and returns its data batches: every batch validates

@@ -173,12 +173,11 @@ class RaftSim {
       fail(fmt::format("no commit within {} ms of the leader's crash", now_ - crash_time_));
     if (ok_) converge();
     if (trace_ || !ok_) {
-      trace(
-          fmt::format("end: {} committed batches, {} acked proposals, {} reads served, {} "
-                      "failed, {} snapshots taken, {} loaded, net {} sent {} dropped {} blocked",
-                      committed_.size(), acked_.size(), reads_served_, reads_failed_,
-                      snapshots_created_, snapshots_loaded_,
-                      net_.stats().sent, net_.stats().dropped, net_.stats().blocked));
+      trace(fmt::format(
+          "end: {} committed batches, {} acked proposals, {} reads served, {} "
+          "failed, {} snapshots taken, {} loaded, net {} sent {} dropped {} blocked",
+          committed_.size(), acked_.size(), reads_served_, reads_failed_, snapshots_created_,
+          snapshots_loaded_, net_.stats().sent, net_.stats().dropped, net_.stats().blocked));
     }
     return ok_;
   }
@@ -407,8 +406,8 @@ class RaftSim {
     auto it = chain_at_.find(id.end_offset.value());
     if (end != id.end_offset.value() || it == chain_at_.end() || it->second != chain) {
       return fail(fmt::format(
-          "node {}: snapshot {}-{} holds a state the committed history does not have there",
-          n.id, id.end_offset, id.epoch));
+          "node {}: snapshot {}-{} holds a state the committed history does not have there", n.id,
+          id.end_offset, id.epoch));
     }
     trace(fmt::format("node {} loads snapshot {}-{}", n.id, id.end_offset, id.epoch));
     n.applied = id.end_offset;
@@ -610,8 +609,7 @@ class RaftSim {
             continue;
           }
           // A node whose log starts past the batch holds it in a snapshot.
-          const Offset start =
-              faulty_env_ ? o->driver->log().log_start_offset() : o->disk.start;
+          const Offset start = faulty_env_ ? o->driver->log().log_start_offset() : o->disk.start;
           if (start >= b->next) {
             ++holders;
             continue;
@@ -898,7 +896,7 @@ class RaftSim {
   std::uint64_t reads_failed_ = 0;
   std::uint64_t snapshots_created_ = 0;
   std::uint64_t snapshots_loaded_ = 0;
-  std::map<std::int64_t, std::uint64_t> chain_at_;  // end offset -> state-machine chain
+  std::map<std::int64_t, std::uint64_t> chain_at_;           // end offset -> state-machine chain
   std::map<std::pair<NodeId, std::int32_t>, NodeId> votes_;  // (voter, epoch) -> candidate
   std::vector<Proposal> pending_;
   std::uint64_t next_value_ = 1;
