@@ -1,7 +1,7 @@
 // Internal: RaftQuorum's state, shared by raft_quorum.cc (transitions, timers, proposals,
 // Ready), raft_quorum_vote.cc (Vote, BeginQuorumEpoch, EndQuorumEpoch),
-// raft_quorum_fetch.cc (Fetch on both sides) and raft_quorum_snapshot.cc (snapshots,
-// FetchSnapshot on both sides).
+// raft_quorum_fetch.cc (Fetch on both sides), raft_quorum_snapshot.cc (snapshots,
+// FetchSnapshot on both sides) and raft_quorum_read.cc (ReadIndex, leader transfer).
 #pragma once
 
 #include <cstdint>
@@ -177,13 +177,15 @@ struct RaftQuorum::Impl {
   // What a refused proposal or read names as the leader, and the refusal's status.
   LeaderAndEpoch leader_hint() const;
   Status not_leader_status(const LeaderAndEpoch& hint) const;
+  void enter(std::int64_t t);
+  void on_tick();
+  void check_invariants() const;
+
+  // raft_quorum_read.cc
   void start_read_round();
   void maybe_confirm_reads();
   void fail_reads(KafkaError code, bool only_expired);
   void maybe_finish_transfer();
-  void enter(std::int64_t t);
-  void on_tick();
-  void check_invariants() const;
 
   // raft_quorum_vote.cc
   void send_vote_request(NodeId to, bool pre_vote);
