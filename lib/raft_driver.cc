@@ -195,6 +195,41 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::open(Env& env, const std::string
 
 RaftDriver::~RaftDriver() = default;
 
+Status RaftDriver::execute_durable_steps(const Ready& r, std::optional<Status>& fetched) {
+  // 1. The election state, durably, before anything that depends on it is said.
+  if (r.quorum_state) {
+    SAMSA_TRY(write_quorum_state(*env_, dir_ + "/" + kQuorumStateFileName, *r.quorum_state));
+  }
+  // 2. Truncation (durable when it returns).
+  if (r.truncate_to) SAMSA_TRY(log_->truncate_to(*r.truncate_to));
+  // 2a. A fetched snapshot (frozen by an earlier Ready) replaces the log.
+  if (r.load_snapshot) {
+    SAMSA_TRY(log_->truncate_fully_and_start_at(r.load_snapshot->end_offset));
+    SAMSA_TRY(delete_old_snapshots());
+  }
+  // 2b. Our own snapshot is frozen: the log start moves to it, whole segments below go.
+  if (r.log_start_offset) {
+    SAMSA_TRY(log_->delete_records_before(*r.log_start_offset));
+    SAMSA_TRY(log_->apply_retention(*r.log_start_offset).status());
+    SAMSA_TRY(delete_old_snapshots());
+  }
+  // 3. Appends, in one write and one fdatasync (the durable flush policy).
+  if (!r.append.empty()) {
+    std::size_t total = 0;
+    for (const auto& b : r.append) total += b.size();
+    std::vector<std::byte> all;
+    all.reserve(total);
+    for (const auto& b : r.append) all.insert(all.end(), b.begin(), b.end());
+    AppendOptions options;
+    options.producer_batches = false;
+    options.assign_offsets = false;
+    SAMSA_TRY(log_->append(MutableByteSpan(all), options).status());
+  }
+  // 3a. A snapshot chunk; the last one is validated, fsynced and renamed into place.
+  if (r.snapshot_chunk) SAMSA_TRY(execute_snapshot_chunk(*r.snapshot_chunk, fetched));
+  return {};
+}
+
 Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
   RaftOutput out;
   if (!failure_.ok()) return failure_;
@@ -202,41 +237,8 @@ Result<RaftOutput> RaftDriver::drain(std::int64_t now) {
   // answers to long polls it completes.
   for (int rounds = 0; rounds < 1'000 && quorum_->has_ready(); ++rounds) {
     Ready r = quorum_->ready();
-    Status s;
-    // 1. The election state, durably, before anything that depends on it is said.
-    if (r.quorum_state) {
-      s = write_quorum_state(*env_, dir_ + "/" + kQuorumStateFileName, *r.quorum_state);
-    }
-    // 2. Truncation (durable when it returns).
-    if (s.ok() && r.truncate_to) s = log_->truncate_to(*r.truncate_to);
-    // 2a. A fetched snapshot (frozen by an earlier Ready) replaces the log.
-    if (s.ok() && r.load_snapshot) {
-      s = log_->truncate_fully_and_start_at(r.load_snapshot->end_offset);
-      if (s.ok()) s = delete_old_snapshots();
-    }
-    // 2b. Our own snapshot is frozen: the log start moves to it, whole segments below go.
-    if (s.ok() && r.log_start_offset) {
-      s = log_->delete_records_before(*r.log_start_offset);
-      if (s.ok()) s = log_->apply_retention(*r.log_start_offset).status();
-      if (s.ok()) s = delete_old_snapshots();
-    }
-    // 3. Appends, in one write and one fdatasync (the durable flush policy).
-    if (s.ok() && !r.append.empty()) {
-      std::size_t total = 0;
-      for (const auto& b : r.append) total += b.size();
-      std::vector<std::byte> all;
-      all.reserve(total);
-      for (const auto& b : r.append) all.insert(all.end(), b.begin(), b.end());
-      AppendOptions options;
-      options.producer_batches = false;
-      options.assign_offsets = false;
-      auto appended = log_->append(MutableByteSpan(all), options);
-      if (!appended.ok()) s = appended.status();
-    }
-    // 3a. A snapshot chunk; the last one is validated, fsynced and renamed into place.
     std::optional<Status> fetched;
-    if (s.ok() && r.snapshot_chunk) s = execute_snapshot_chunk(*r.snapshot_chunk, fetched);
-    if (!s.ok()) {
+    if (Status s = execute_durable_steps(r, fetched); !s.ok()) {
       failure_ =
           Status(s.code(), fmt::format("raft node {} in {}: {}; the node stopped (reopen it)",
                                        quorum_->status().self, dir_, s.message()));

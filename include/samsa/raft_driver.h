@@ -120,6 +120,8 @@ class RaftDriver {
 
  private:
   RaftDriver() = default;
+  // Steps 1-3a of a Ready (what must be durable before anything is sent).
+  Status execute_durable_steps(const Ready& r, std::optional<Status>& fetched);
   Status execute_snapshot_chunk(const SnapshotChunkWrite& chunk, std::optional<Status>& fetched);
   Status delete_old_snapshots();
 
