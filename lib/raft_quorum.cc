@@ -837,6 +837,11 @@ void RaftQuorum::check_invariants() const {
 }
 
 void Impl::check_invariants() const {
+  check_log_invariants();
+  check_role_invariants();
+}
+
+void Impl::check_log_invariants() const {
   const NodeId self = config.self;
   SAMSA_ASSERT(log_start <= log_end, "node {}: log start {} <= end {}", self, log_start, log_end);
   SAMSA_ASSERT(durable_end <= log_end, "node {}: durable end {} <= end {}", self, durable_end,
@@ -879,6 +884,10 @@ void Impl::check_invariants() const {
   }
   SAMSA_ASSERT(!fetching_snapshot || role == Role::follower, "node {}: fetching a snapshot as {}",
                self, to_string(role));
+}
+
+void Impl::check_role_invariants() const {
+  const NodeId self = config.self;
   SAMSA_ASSERT(persisted.leader_epoch == epoch.value() || ready_outstanding || !out.quorum_state ||
                    out.quorum_state->leader_epoch == epoch.value(),
                "node {}: epoch {} is persisted or about to be", self, epoch);

@@ -180,6 +180,8 @@ struct RaftQuorum::Impl {
   void enter(std::int64_t t);
   void on_tick();
   void check_invariants() const;
+  void check_log_invariants() const;   // offsets, epochs, snapshot, high watermark
+  void check_role_invariants() const;  // what each role holds, bounds
 
   // raft_quorum_read.cc
   void start_read_round();
