@@ -326,24 +326,7 @@ Result<SnapshotId> RaftDriver::create_snapshot(Offset end_offset,
 Result<std::vector<std::vector<std::byte>>> RaftDriver::snapshot_values(SnapshotId id) const {
   SAMSA_TRY_ASSIGN(const auto reader, SnapshotReader::open(*env_, dir_, id));
   SAMSA_TRY_ASSIGN(const auto batches, reader->data_batches());
-  std::vector<std::vector<std::byte>> values;
-  RecordReader records;
-  Record record;
-  for (const auto& b : batches) {
-    SAMSA_TRY_ASSIGN(const RecordBatchView view, RecordBatchView::parse(ByteSpan(b)));
-    SAMSA_TRY(records.reset(view));
-    // Bounded by the batch's record count: next() returns false after the last.
-    for (;;) {
-      SAMSA_TRY_ASSIGN(const bool more, records.next(record));
-      if (!more) break;
-      if (record.value) {
-        values.emplace_back(record.value->begin(), record.value->end());
-      } else {
-        values.emplace_back();
-      }
-    }
-  }
-  return values;
+  return snapshot_record_values(batches);
 }
 
 Result<RaftOutput> RaftDriver::step(const Message& message, std::int64_t now) {

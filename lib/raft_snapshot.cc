@@ -185,6 +185,28 @@ Result<std::vector<std::vector<std::byte>>> validate_snapshot_bytes(ByteSpan byt
   return out;
 }
 
+Result<std::vector<std::vector<std::byte>>> snapshot_record_values(
+    const std::vector<std::vector<std::byte>>& data_batches) {
+  std::vector<std::vector<std::byte>> values;
+  RecordReader records;
+  Record record;
+  for (const auto& b : data_batches) {
+    SAMSA_TRY_ASSIGN(const RecordBatchView view, RecordBatchView::parse(ByteSpan(b)));
+    SAMSA_TRY(records.reset(view));
+    // Bounded by the batch's record count: next() returns false after the last.
+    for (;;) {
+      SAMSA_TRY_ASSIGN(const bool more, records.next(record));
+      if (!more) break;
+      if (record.value) {
+        values.emplace_back(record.value->begin(), record.value->end());
+      } else {
+        values.emplace_back();
+      }
+    }
+  }
+  return values;
+}
+
 // ---- SnapshotWriter
 
 struct SnapshotWriter::Impl {

@@ -111,20 +111,7 @@ class MemRaftLog : public raft::RaftLog {
     if (it == snapshots.end()) return Status::not_found("no such snapshot");
     SAMSA_TRY_ASSIGN(const auto batches,
                      validate_snapshot_bytes(it->second, id.epoch, snapshot_file_name(id)));
-    std::vector<std::vector<std::byte>> values;
-    RecordReader reader;
-    Record rec;
-    for (const auto& b : batches) {
-      SAMSA_TRY_ASSIGN(const RecordBatchView view, RecordBatchView::parse(ByteSpan(b)));
-      SAMSA_TRY(reader.reset(view));
-      for (;;) {  // ends after the batch's last record
-        SAMSA_TRY_ASSIGN(const bool more, reader.next(rec));
-        if (!more) break;
-        values.emplace_back(rec.value ? std::vector<std::byte>(rec.value->begin(), rec.value->end())
-                                      : std::vector<std::byte>{});
-      }
-    }
-    return values;
+    return snapshot_record_values(batches);
   }
   // A restart: what RaftDriver::open does with its snapshots. The one being received is
   // lost; the log starts at the latest snapshot (restarting there when it is ahead).

@@ -135,6 +135,11 @@ Result<std::vector<std::byte>> encode_snapshot(SnapshotId id,
                                                Timestamp last_contained_log_timestamp,
                                                ByteSpan data_batches);
 
+// The record values of a snapshot's data batches (as data_batches() returns them), in
+// order; a record without a value gives an empty one. Corruption names the batch.
+Result<std::vector<std::vector<std::byte>>> snapshot_record_values(
+    const std::vector<std::vector<std::byte>>& data_batches);
+
 // Validates a whole snapshot's bytes and returns its data batches: every batch validates
 // (CRC, records), base offsets run contiguously from 0, every partition leader epoch is
 // `epoch` (Kafka stamps the snapshot's epoch on all of them), the first batch is a control
