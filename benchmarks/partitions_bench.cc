@@ -121,7 +121,8 @@ std::vector<Row> run_partitions(const std::string& dir, bool full) {
 
   const auto t_create = BenchClock::now();
   for (std::int64_t i = 0; i < n; ++i) {  // one at a time: 3 segments, closed cleanly
-    auto p = Partition::open(Env::posix(), partition_dir(dir, i), partition_config(kRollEveryBatch));
+    auto p =
+        Partition::open(Env::posix(), partition_dir(dir, i), partition_config(kRollEveryBatch));
     if (!p.ok()) throw std::runtime_error(p.status().to_string());
     for (int b = 0; b < 3; ++b) append_one(**p, b);
     if (Status s = (*p)->close(); !s.ok()) throw std::runtime_error(s.to_string());

@@ -20,8 +20,8 @@ BatchScanner::BatchScanner(const File& file, std::uint64_t start, std::uint64_t 
       chunk_bytes_(chunk_bytes),
       next_chunk_(std::min(chunk_bytes, kFirstChunkBytes)) {}
 
-BatchScanner::BatchScanner(std::shared_ptr<const File> file, std::uint64_t start,
-                           std::uint64_t end, std::string path, std::size_t chunk_bytes)
+BatchScanner::BatchScanner(std::shared_ptr<const File> file, std::uint64_t start, std::uint64_t end,
+                           std::string path, std::size_t chunk_bytes)
     : owner_(std::move(file)),
       file_(*owner_),
       pos_(start),

@@ -335,7 +335,8 @@ Result<bool> Log::Impl::clean_group(const SegmentList& group, internal::BatchFil
     SAMSA_TRY(cleaned.open());
     for (std::size_t i = 0; i < group.size(); ++i) {
       const Segment& seg = *group[i];
-      SAMSA_TRY_ASSIGN(BatchScanner scanner, scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes));
+      SAMSA_TRY_ASSIGN(BatchScanner scanner,
+                       scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes));
       for (;;) {  // each step consumes a whole batch of a file of sizes[i] bytes
         SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
         if (!batch) break;

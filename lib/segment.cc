@@ -45,7 +45,8 @@ struct Segment::Impl {
     m->base = base;
     m->config = config;
     m->log_path = join_path(dir, log_file_name(base));
-    m->cache = config.file_cache != nullptr ? config.file_cache : &SegmentFileCache::process_default();
+    m->cache =
+        config.file_cache != nullptr ? config.file_cache : &SegmentFileCache::process_default();
     m->cache_entry = m->cache->add();
     return m;
   }
@@ -314,8 +315,8 @@ Status Segment::sanity_check() const {
 Status Segment::append(ByteSpan batches, Offset first_offset, Offset last_offset,
                        Timestamp max_timestamp, Offset offset_of_max_timestamp) {
   Impl& m = *impl_;
-  SAMSA_ASSERT(!m.closed && m.active, "append to {} (closed {}, active {})", m.log_path, m.closed.load(),
-               m.active);
+  SAMSA_ASSERT(!m.closed && m.active, "append to {} (closed {}, active {})", m.log_path,
+               m.closed.load(), m.active);
   SAMSA_ASSERT(first_offset.value() >= m.next_offset.load() && last_offset >= first_offset &&
                    last_offset - m.base <= std::numeric_limits<std::int32_t>::max(),
                "append [{}, {}] to {} whose next offset is {}", first_offset.value(),
@@ -447,8 +448,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     const BatchLocation& b = step.location;
     if (b.max_timestamp < target || b.last_offset < start_offset) continue;
     // The batch's bytes, straight from the scanner's buffer (no copy, no second read).
-    BatchScanner whole(*log, b.position.value(), b.position.value() + b.size_bytes,
-                       impl_->path(), b.size_bytes);
+    BatchScanner whole(*log, b.position.value(), b.position.value() + b.size_bytes, impl_->path(),
+                       b.size_bytes);
     SAMSA_TRY_ASSIGN(auto batch, whole.next(BatchScanner::Read::whole_batch));
     if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
     SAMSA_TRY_ASSIGN(auto found, first_at_or_after(batch.bytes, b.position, target, start_offset,

@@ -82,8 +82,8 @@ void SegmentFileCache::evict_locked(std::vector<std::shared_ptr<File>>& out) {
   }
 }
 
-Result<std::shared_ptr<File>> SegmentFileCache::acquire(
-    Entry* entry, Env& env, const std::function<std::string()>& path) {
+Result<std::shared_ptr<File>> SegmentFileCache::acquire(Entry* entry, Env& env,
+                                                        const std::function<std::string()>& path) {
   {
     std::lock_guard lock(mu_);
     if (entry->file) {

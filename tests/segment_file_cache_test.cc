@@ -1,8 +1,8 @@
 // The bounded cache of sealed segments' open files (include/samsa/segment_file_cache.h):
 // descriptors counted through a counting Env, eviction under readers, retention and
 // truncation, and a reopen after an unclean shutdown.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 
@@ -128,7 +128,7 @@ TEST_CASE("RetentionDeletesEvictedSegments", "[segment_file_cache]") {
   auto report = (*log)->apply_retention();
   REQUIRE(report.ok());
   INFO("log start " << (*log)->log_start_offset().value() << ", segments "
-                      << (*log)->segments().size() << ", end " << (*log)->log_end_offset().value());
+                    << (*log)->segments().size() << ", end " << (*log)->log_end_offset().value());
   CHECK((*log)->log_start_offset() == Offset(kSegments));
   CHECK((*log)->segments().size() == 1);
   append_value(**log, 100);

@@ -53,10 +53,10 @@ class SegmentFileCache {
   void set_open_segment_files_max(std::size_t n);
 
   struct Stats {
-    std::size_t open_files = 0;    // files held by the cache now (<= open_segment_files_max)
-    std::uint64_t opens = 0;       // files opened on a miss
-    std::uint64_t hits = 0;        // acquires answered by a held file
-    std::uint64_t evictions = 0;   // files let go to stay within the bound
+    std::size_t open_files = 0;   // files held by the cache now (<= open_segment_files_max)
+    std::uint64_t opens = 0;      // files opened on a miss
+    std::uint64_t hits = 0;       // acquires answered by a held file
+    std::uint64_t evictions = 0;  // files let go to stay within the bound
   };
   Stats stats() const;
 
