@@ -2,7 +2,7 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft]
+//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -44,6 +44,9 @@ std::vector<Row> run_replication(const std::string& dir, std::chrono::millisecon
 // raft_bench.cc: a 3-voter RaftQuorum in one process beside the single-node durable append,
 // and commit latency at 10% of peak beside one fdatasync.
 std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell);
+// partitions_bench.cc: N Partitions in one process (100,000 with --full): open times after a
+// clean and an unclean shutdown, RSS and descriptors per partition, spread appends.
+std::vector<Row> run_partitions(const std::string& dir, bool full);
 // peers/libraft_bench.cc: canonical's C Raft (libraft) with 3 voters in one process, the
 // same batches and window as run_raft's quorum; one row, "ERROR ..." when it cannot run.
 std::vector<Row> run_libraft(const std::string& dir, std::chrono::milliseconds cell);
@@ -854,7 +857,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
                std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
-                                     "compaction", "replication", "raft"}
+                                     "compaction", "replication", "raft", "partitions"}
                    .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
@@ -864,7 +867,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
           stderr,
           "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
           "[--no-peers] [--no-plot] "
-          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft]\n");
+          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions]\n");
       return 2;
     }
   }
@@ -919,6 +922,11 @@ int run(int argc, char** argv) {
     if (mode.peers)
       for (Row& row : run_libraft(fresh_dir(mode, "libraft"), 3 * mode.cell_time))
         report(std::move(row));
+  }
+  if (runs(mode, "partitions")) {
+    for (Row& row : run_partitions(fresh_dir(mode, "partitions"), mode.full)) {
+      report(std::move(row));
+    }
   }
   fs::remove_all(mode.work_dir);
   compute_ratios();

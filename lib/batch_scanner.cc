@@ -20,6 +20,16 @@ BatchScanner::BatchScanner(const File& file, std::uint64_t start, std::uint64_t 
       chunk_bytes_(chunk_bytes),
       next_chunk_(std::min(chunk_bytes, kFirstChunkBytes)) {}
 
+BatchScanner::BatchScanner(std::shared_ptr<const File> file, std::uint64_t start, std::uint64_t end,
+                           std::string path, std::size_t chunk_bytes)
+    : owner_(std::move(file)),
+      file_(*owner_),
+      pos_(start),
+      end_(end),
+      path_(std::move(path)),
+      chunk_bytes_(chunk_bytes),
+      next_chunk_(std::min(chunk_bytes, kFirstChunkBytes)) {}
+
 Result<bool> BatchScanner::fill(std::uint64_t pos, std::size_t need) {
   if (pos >= buf_pos_ && pos + need <= buf_pos_ + buf_len_) return true;
   const std::uint64_t want = std::min<std::uint64_t>(std::max(need, next_chunk_), end_ - pos);

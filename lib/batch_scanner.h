@@ -29,6 +29,10 @@ class BatchScanner {
   static constexpr std::size_t kFirstChunkBytes = 4096;
   BatchScanner(const File& file, std::uint64_t start, std::uint64_t end, std::string path,
                std::size_t chunk_bytes = 64 * 1024);
+  // The same, holding the file open for the scan's life: a sealed segment's file may be
+  // evicted from the SegmentFileCache meanwhile, and this reference keeps it valid.
+  BatchScanner(std::shared_ptr<const File> file, std::uint64_t start, std::uint64_t end,
+               std::string path, std::size_t chunk_bytes = 64 * 1024);
 
   // What next() reads of a batch: the header (enough to step on), or all of its bytes.
   enum class Read : std::uint8_t { header_only, whole_batch };
@@ -43,6 +47,7 @@ class BatchScanner {
   Result<bool> fill(std::uint64_t pos, std::size_t need);
   const std::byte* at(std::uint64_t pos) const { return buf_.get() + (pos - buf_pos_); }
 
+  std::shared_ptr<const File> owner_;  // null when the caller keeps the file alive
   const File& file_;
   std::uint64_t pos_;
   std::uint64_t end_;

@@ -209,9 +209,14 @@ struct SparseIndex<Entry>::Impl {
     return lo;
   }
 
-  Status check_open(std::string_view op) const {
+  // The file for a write: reopened when release_file() let it go, refused after close().
+  Status check_open(std::string_view op) {
     if (file) return Status();
-    return Status::failed_precondition(fmt::format("{} {}: the index is closed", op, path));
+    if (closed) {
+      return Status::failed_precondition(fmt::format("{} {}: the index is closed", op, path));
+    }
+    SAMSA_TRY_ASSIGN(file, env.open(path, {.create = true}));
+    return Status();
   }
 
   // Writes entries [written, count) and, with zero_stale_tail, zeros over the entries of
@@ -244,7 +249,8 @@ struct SparseIndex<Entry>::Impl {
   const Offset base_offset;
   const std::size_t max_entries;
   std::uint64_t file_bytes_at_open = 0;  // what sanity_check judges the file's length by
-  std::unique_ptr<File> file;            // null once closed
+  std::unique_ptr<File> file;            // null once closed or released
+  bool closed = false;                   // by close(): no write reopens the file
   SlotTable<Slot> slots;
   // Entries [0, count) are readable. Stored with release after the slot is written.
   std::atomic<std::size_t> count{0};
@@ -467,7 +473,16 @@ Status SparseIndex<Entry>::trim() {
 }
 
 template <typename Entry>
+Status SparseIndex<Entry>::release_file() {
+  if (!impl_->file) return Status();
+  Status status = impl_->file->close();
+  impl_->file.reset();
+  return status;
+}
+
+template <typename Entry>
 Status SparseIndex<Entry>::close() {
+  impl_->closed = true;
   if (!impl_->file) return Status();
   Status status = impl_->file->close();
   impl_->file.reset();

@@ -393,7 +393,8 @@ Result<AppendInfo> Log::Impl::write_locked(MutableByteSpan batches, const BatchS
   if (Status s = seg->append(batches, first, last, max_ts, offset_of_max_ts); !s.ok()) {
     // The segment cuts back what a failed write left. If the file does not end where it
     // did, it no longer ends on a whole batch: stop, and let reopening recover.
-    auto size = seg->log_file()->size();
+    auto file = seg->log_file();  // the active segment's: pinned, never opened here
+    auto size = file.ok() ? (*file)->size() : Result<std::uint64_t>(file.status());
     if (!size.ok() || *size != info.position.value()) return m.fail(s);
     return s;
   }
@@ -541,7 +542,7 @@ Result<LogSlice> Log::read(Offset offset, const ReadOptions& options) const {
   }));
   slice.first_offset = first.base_offset;
   slice.next_offset = next;
-  slice.file = seg.log_file();
+  SAMSA_TRY_ASSIGN(slice.file, seg.log_file());
   slice.position = first.position;
   slice.size_bytes = bytes;
   return slice;

@@ -38,9 +38,11 @@ Result<std::optional<RecordBatchView>> next_batch(BatchScanner& scanner, Crc crc
 
 // A scan of [from, to) of a segment's .log. Segment::log_path() is not read: retention may
 // rename the segment (under write_mu, which a pass does not hold) while the pass reads it.
-BatchScanner scan(const std::string& dir, const Segment& seg, std::uint64_t from, std::uint64_t to,
-                  std::size_t buffer_bytes) {
-  return BatchScanner(*seg.log_file(), from, to, join_path(dir, log_file_name(seg.base_offset())),
+// The scanner holds the file open: the SegmentFileCache may evict it during the pass.
+Result<BatchScanner> scan(const std::string& dir, const Segment& seg, std::uint64_t from,
+                          std::uint64_t to, std::size_t buffer_bytes) {
+  SAMSA_TRY_ASSIGN(std::shared_ptr<const File> file, seg.log_file());
+  return BatchScanner(std::move(file), from, to, join_path(dir, log_file_name(seg.base_offset())),
                       buffer_bytes);
 }
 
@@ -48,7 +50,7 @@ BatchScanner scan(const std::string& dir, const Segment& seg, std::uint64_t from
 Status scan_producers(const std::string& dir, const Segment& seg, std::uint64_t from,
                       std::uint64_t to, std::size_t buffer_bytes,
                       std::unordered_map<std::int64_t, std::int64_t>& last_offsets) {
-  BatchScanner scanner = scan(dir, seg, from, to, buffer_bytes);
+  SAMSA_TRY_ASSIGN(BatchScanner scanner, scan(dir, seg, from, to, buffer_bytes));
   // Each step consumes a whole batch: at most (to - from) / header size steps.
   for (;;) {
     SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::trusted));
@@ -257,7 +259,7 @@ Result<bool> Log::Impl::index_dirty_part(internal::CompactionPass& pass,
       if (auto entry = seg.offset_index().lookup(first_dirty)) from = entry->position.value();
     }
     SAMSA_TRY(scan_producers(dir, seg, 0, from, buffer, producers));
-    BatchScanner scanner = scan(dir, seg, from, size, buffer);
+    SAMSA_TRY_ASSIGN(BatchScanner scanner, scan(dir, seg, from, size, buffer));
     while (put == internal::OffsetMap::Put::ok) {
       SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
       if (!batch) break;
@@ -333,7 +335,8 @@ Result<bool> Log::Impl::clean_group(const SegmentList& group, internal::BatchFil
     SAMSA_TRY(cleaned.open());
     for (std::size_t i = 0; i < group.size(); ++i) {
       const Segment& seg = *group[i];
-      BatchScanner scanner = scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes);
+      SAMSA_TRY_ASSIGN(BatchScanner scanner,
+                       scan(dir, seg, 0, sizes[i], pass.cleaner.io_buffer_bytes));
       for (;;) {  // each step consumes a whole batch of a file of sizes[i] bytes
         SAMSA_TRY_ASSIGN(auto batch, next_batch(scanner, Crc::checked));
         if (!batch) break;

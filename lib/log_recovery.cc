@@ -55,7 +55,8 @@ Status check_config(const LogConfig& c) {
 
 Status Log::Impl::open() {
   SAMSA_TRY(check_config(config));
-  segment_config = {config.index_interval_bytes, config.segment_index_bytes};
+  segment_config = {config.index_interval_bytes, config.segment_index_bytes,
+                    config.segment_file_cache};
   if (config.topic.empty()) {
     auto [topic, partition] = topic_partition_from_dir(dir);
     config.topic = topic;

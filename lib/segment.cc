@@ -45,8 +45,12 @@ struct Segment::Impl {
     m->base = base;
     m->config = config;
     m->log_path = join_path(dir, log_file_name(base));
+    m->cache =
+        config.file_cache != nullptr ? config.file_cache : &SegmentFileCache::process_default();
+    m->cache_entry = m->cache->add();
     return m;
   }
+  ~Impl() { cache->remove(cache_entry); }
 
   Env* env = nullptr;
   std::string dir;
@@ -60,11 +64,72 @@ struct Segment::Impl {
     std::lock_guard lock(path_mu);
     return log_path;
   }
-  std::shared_ptr<File> log;
+  // The .log: pinned while the segment is active (or being written), else held by the
+  // cache, which may let it go between uses. pinned is written by the writer only, under
+  // file_mu; readers read it under file_mu, the writer without.
+  SegmentFileCache* cache = nullptr;
+  SegmentFileCache::Entry* cache_entry = nullptr;
+  mutable std::mutex file_mu;
+  std::shared_ptr<File> pinned;
   std::unique_ptr<OffsetIndex> index;
   std::unique_ptr<TimeIndex> time_index;
   bool active = false;
-  bool closed = false;
+  std::atomic<bool> closed{false};
+
+  // The .log for a read (or a writer step on a sealed segment): the pinned file, else the
+  // cache's, opened on a miss. The caller holds the shared_ptr for as long as it reads.
+  Result<std::shared_ptr<File>> file() const {
+    if (closed.load(std::memory_order_acquire)) {
+      return Status::failed_precondition(fmt::format("{}: the segment is closed", path()));
+    }
+    {
+      std::lock_guard lock(file_mu);
+      if (pinned) return pinned;
+    }
+    return cache->acquire(cache_entry, *env, [this] { return path(); });
+  }
+  void set_pinned(std::shared_ptr<File> f) {
+    std::lock_guard lock(file_mu);
+    pinned = std::move(f);
+  }
+  // Pins the .log (it becomes active again): the cache's handle, or a new one.
+  Status pin() {
+    if (pinned) return Status();
+    std::shared_ptr<File> f = cache->take(cache_entry);
+    if (!f) {
+      SAMSA_TRY_ASSIGN(std::unique_ptr<File> opened, env->open(path(), {}));
+      f = std::move(opened);
+    }
+    set_pinned(std::move(f));
+    return Status();
+  }
+  // Unpins the .log and hands it to the cache (the segment was sealed).
+  void unpin_to_cache() {
+    std::shared_ptr<File> f;
+    {
+      std::lock_guard lock(file_mu);
+      f = std::move(pinned);
+      pinned = nullptr;
+    }
+    if (f) cache->put(cache_entry, std::move(f));
+  }
+  // The .log handle wherever it is, taken away from readers to be closed.
+  std::shared_ptr<File> take_file() {
+    std::shared_ptr<File> f;
+    {
+      std::lock_guard lock(file_mu);
+      f = std::move(pinned);
+      pinned = nullptr;
+    }
+    std::shared_ptr<File> cached = cache->take(cache_entry);
+    return f ? f : cached;
+  }
+  // A sealed segment's index entries are in memory: let go of their files' descriptors.
+  Status release_index_files() {
+    Status s = index->release_file();
+    if (Status t = time_index->release_file(); s.ok()) s = t;
+    return s;
+  }
 
   // Published for readers (release after the bytes are written).
   std::atomic<std::uint64_t> size{0};
@@ -110,7 +175,7 @@ struct Segment::Impl {
   }
   // Recomputes next offset and max timestamp from the last index entries and the batches
   // after them (at open and after a truncation).
-  Status load_tail();
+  Status load_tail(const File& log);
   Status open_indexes(bool preallocate) {
     SAMSA_TRY_ASSIGN(index, OffsetIndex::open(*env, join_path(dir, offset_index_file_name(base)),
                                               base, config.max_index_bytes, preallocate));
@@ -130,7 +195,7 @@ Result<std::unique_ptr<Segment>> Segment::create(Env& env, const std::string& di
   auto m = Impl::make(env, dir, base, config);
   SAMSA_TRY_ASSIGN(std::unique_ptr<File> log,
                    env.open(m->log_path, {.create = true, .exclusive = true}));
-  m->log = std::move(log);
+  m->pinned = std::move(log);
   // A stale index from an earlier life of this offset would be wrong: start from nothing.
   for (const auto& name : {offset_index_file_name(base), time_index_file_name(base)}) {
     const std::string path = join_path(dir, name);
@@ -146,17 +211,25 @@ Result<std::unique_ptr<Segment>> Segment::create(Env& env, const std::string& di
 Result<std::unique_ptr<Segment>> Segment::open(Env& env, const std::string& dir, Offset base,
                                                const SegmentConfig& config, bool active) {
   auto m = Impl::make(env, dir, base, config);
-  SAMSA_TRY_ASSIGN(std::unique_ptr<File> log, env.open(m->log_path, {}));
+  std::shared_ptr<File> log;
+  if (active) {
+    SAMSA_TRY_ASSIGN(std::unique_ptr<File> opened, env.open(m->log_path, {}));
+    log = std::move(opened);
+    m->pinned = log;
+  } else {
+    // Read through the cache now (the tail scan below), and let go of it later.
+    SAMSA_TRY_ASSIGN(log, m->file());
+  }
   SAMSA_TRY_ASSIGN(const std::uint64_t size, log->size());
-  m->log = std::move(log);
   m->size = size;
   SAMSA_TRY(m->open_indexes(active));
   m->active = active;
-  m->open_scan = m->load_tail();
+  m->open_scan = m->load_tail(*log);
+  if (!active) SAMSA_TRY(m->release_index_files());
   return std::unique_ptr<Segment>(new Segment(std::move(m)));
 }
 
-Status Segment::Impl::load_tail() {
+Status Segment::Impl::load_tail(const File& log) {
   const std::uint64_t end = size.load();
   std::uint64_t start = 0;
   std::int64_t next = base.value();
@@ -170,7 +243,7 @@ Status Segment::Impl::load_tail() {
     }
     if (auto last = time_index->last()) note_timestamp(last->timestamp, last->offset);
   }
-  BatchScanner scanner(*log, start, end, log_path);
+  BatchScanner scanner(log, start, end, log_path);
   bool first = true;
   bytes_since_last_index_entry = 0;
   for (;;) {  // each step takes a whole batch of [start, end) or ends the scan
@@ -189,7 +262,7 @@ Status Segment::Impl::load_tail() {
   }
   if (start > 0) {
     // The first batch's timestamp (Kafka's rollingBasedTimestamp) needs one more header.
-    BatchScanner head(*log, 0, end, log_path);
+    BatchScanner head(log, 0, end, log_path);
     SAMSA_TRY_ASSIGN(auto step, head.next(BatchScanner::Read::header_only));
     if (step.kind == BatchScanner::Kind::batch) {
       first_batch_ts = step.location.max_timestamp.value();
@@ -224,8 +297,8 @@ const OffsetIndex& Segment::offset_index() const {
 const TimeIndex& Segment::time_index() const {
   return *impl_->time_index;
 }
-std::shared_ptr<File> Segment::log_file() const {
-  return impl_->log;
+Result<std::shared_ptr<File>> Segment::log_file() const {
+  return impl_->file();
 }
 
 Status Segment::sanity_check() const {
@@ -242,16 +315,16 @@ Status Segment::sanity_check() const {
 Status Segment::append(ByteSpan batches, Offset first_offset, Offset last_offset,
                        Timestamp max_timestamp, Offset offset_of_max_timestamp) {
   Impl& m = *impl_;
-  SAMSA_ASSERT(!m.closed && m.active, "append to {} (closed {}, active {})", m.log_path, m.closed,
-               m.active);
+  SAMSA_ASSERT(!m.closed && m.active, "append to {} (closed {}, active {})", m.log_path,
+               m.closed.load(), m.active);
   SAMSA_ASSERT(first_offset.value() >= m.next_offset.load() && last_offset >= first_offset &&
                    last_offset - m.base <= std::numeric_limits<std::int32_t>::max(),
                "append [{}, {}] to {} whose next offset is {}", first_offset.value(),
                last_offset.value(), m.log_path, m.next_offset.load());
   const std::uint64_t position = m.size.load(std::memory_order_relaxed);
-  if (Status s = m.log->append(batches); !s.ok()) {
+  if (Status s = m.pinned->append(batches); !s.ok()) {
     // Cut back what a failed write left, so the file still ends on a whole batch.
-    (void)m.log->truncate(position);
+    (void)m.pinned->truncate(position);
     return s;
   }
   if (position == 0) m.first_batch_ts.store(max_timestamp.value(), std::memory_order_relaxed);
@@ -264,7 +337,8 @@ Status Segment::append(ByteSpan batches, Offset first_offset, Offset last_offset
 
 Status Segment::for_each_batch(Position start,
                                const std::function<bool(const BatchLocation&)>& visit) const {
-  BatchScanner scanner(*impl_->log, start.value(), size_bytes(), impl_->path());
+  SAMSA_TRY_ASSIGN(std::shared_ptr<const File> log, impl_->file());
+  BatchScanner scanner(std::move(log), start.value(), size_bytes(), impl_->path());
   // Base offsets lie outside the CRC: check they increase and stay within the segment, so
   // a flipped bit there is reported instead of misplacing the batch.
   Offset previous_last = impl_->base - 1;
@@ -321,7 +395,8 @@ Result<std::size_t> Segment::read_at(Position position, MutableByteSpan out) con
   if (position.value() >= size) return std::size_t{0};
   const auto n =
       static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size - position.value()));
-  return impl_->log->read_at(position.value(), out.first(n));
+  SAMSA_TRY_ASSIGN(const std::shared_ptr<File> log, impl_->file());
+  return log->read_at(position.value(), out.first(n));
 }
 
 namespace {
@@ -363,7 +438,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
   // find_batch checks the index against the log before trusting it.
   SAMSA_TRY_ASSIGN(const auto first, find_batch(from));
   if (!first) return std::optional<TimestampOffset>();
-  BatchScanner scanner(*impl_->log, first->position.value(), size_bytes(), impl_->path(), 1 << 20);
+  SAMSA_TRY_ASSIGN(const std::shared_ptr<File> log, impl_->file());
+  BatchScanner scanner(*log, first->position.value(), size_bytes(), impl_->path(), 1 << 20);
   RecordReader reader;
   for (;;) {  // each step takes a whole batch of [start, end) or ends the scan
     SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::header_only));
@@ -372,8 +448,8 @@ Result<std::optional<TimestampOffset>> Segment::find_offset_by_timestamp(
     const BatchLocation& b = step.location;
     if (b.max_timestamp < target || b.last_offset < start_offset) continue;
     // The batch's bytes, straight from the scanner's buffer (no copy, no second read).
-    BatchScanner whole(*impl_->log, b.position.value(), b.position.value() + b.size_bytes,
-                       impl_->path(), b.size_bytes);
+    BatchScanner whole(*log, b.position.value(), b.position.value() + b.size_bytes, impl_->path(),
+                       b.size_bytes);
     SAMSA_TRY_ASSIGN(auto batch, whole.next(BatchScanner::Read::whole_batch));
     if (batch.kind != BatchScanner::Kind::batch) return Status::corruption(batch.why);
     SAMSA_TRY_ASSIGN(auto found, first_at_or_after(batch.bytes, b.position, target, start_offset,
@@ -386,7 +462,8 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
   Impl& m = *impl_;
   SAMSA_TRY(m.index->reset());
   SAMSA_TRY(m.time_index->reset());
-  SAMSA_TRY_ASSIGN(const std::uint64_t file_size, m.log->size());
+  SAMSA_TRY_ASSIGN(const std::shared_ptr<File> log, m.file());
+  SAMSA_TRY_ASSIGN(const std::uint64_t file_size, log->size());
   m.max_ts = -1;
   m.offset_of_max_ts = -1;
   m.first_batch_ts = -1;
@@ -394,7 +471,7 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
   SegmentRecovery result;
   std::int64_t next = m.base.value();
   std::uint64_t last_index_entry = 0;
-  BatchScanner scanner(*m.log, 0, file_size, m.log_path, 1 << 20);
+  BatchScanner scanner(*log, 0, file_size, m.log_path, 1 << 20);
   for (;;) {  // each step takes a whole batch of the file's bytes or ends the scan
     SAMSA_TRY_ASSIGN(auto step, scanner.next(BatchScanner::Read::whole_batch));
     if (step.kind == BatchScanner::Kind::end) break;
@@ -440,7 +517,7 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
                     result.stopped_by.ok() ? m.log_path : result.stopped_by.message(), flushed,
                     next, result.valid_bytes));
   }
-  if (result.truncated_bytes > 0) SAMSA_TRY(m.log->truncate(result.valid_bytes));
+  if (result.truncated_bytes > 0) SAMSA_TRY(log->truncate(result.valid_bytes));
   m.open_scan = Status();
   m.next_offset.store(next, std::memory_order_release);
   m.size.store(result.valid_bytes, std::memory_order_release);
@@ -449,6 +526,7 @@ Result<SegmentRecovery> Segment::recover(Offset keep_below) {
 
 Result<std::uint64_t> Segment::truncate_to(Offset offset) {
   Impl& m = *impl_;
+  SAMSA_TRY(m.pin());
   m.active = true;  // the log's last segment again, whatever is cut
   SAMSA_TRY_ASSIGN(const auto found, find_batch(offset));
   if (!found) return std::uint64_t{0};
@@ -458,21 +536,25 @@ Result<std::uint64_t> Segment::truncate_to(Offset offset) {
   SAMSA_TRY(m.time_index->truncate_to(offset));
   // Publish the smaller size first: readers must not look past the cut while it happens.
   m.size.store(cut, std::memory_order_release);
-  SAMSA_TRY(m.log->truncate(cut));
+  SAMSA_TRY(m.pinned->truncate(cut));
   if (cut == 0) m.first_batch_ts = -1;
-  SAMSA_TRY(m.load_tail());
+  SAMSA_TRY(m.load_tail(*m.pinned));
   return old_size - cut;
 }
 
 Status Segment::sync() {
-  return impl_->log->sync();
+  if (impl_->pinned) return impl_->pinned->sync();
+  // Sealed: roll() synced it; a sync of a handle to the same file is still a sync of it.
+  SAMSA_TRY_ASSIGN(const std::shared_ptr<File> log, impl_->file());
+  return log->sync();
 }
 
 Status Segment::flush_indexes() {
   // An inactive segment's index files hold exactly their entries (Kafka trims at roll).
   if (!impl_->active) {
     SAMSA_TRY(impl_->index->trim());
-    return impl_->time_index->trim();
+    SAMSA_TRY(impl_->time_index->trim());
+    return impl_->release_index_files();
   }
   SAMSA_TRY(impl_->index->flush());
   return impl_->time_index->flush();
@@ -482,10 +564,13 @@ Status Segment::roll() {
   Impl& m = *impl_;
   if (!m.active) return Status();
   m.maybe_time_entry();  // Kafka's final time index entry when a segment becomes inactive
-  SAMSA_TRY(m.log->sync());
+  SAMSA_TRY(m.pinned->sync());
   SAMSA_TRY(m.index->trim());
   SAMSA_TRY(m.time_index->trim());
   m.active = false;
+  // Sealed: its descriptors go, the .log's to the cache (it is the most recently used).
+  SAMSA_TRY(m.release_index_files());
+  m.unpin_to_cache();
   return Status();
 }
 
@@ -495,8 +580,10 @@ Status Segment::close() {
   Status s = roll();
   if (Status c = m.index->close(); s.ok()) s = c;
   if (Status c = m.time_index->close(); s.ok()) s = c;
-  if (Status c = m.log->close(); s.ok()) s = c;
   m.closed = true;
+  if (const std::shared_ptr<File> log = m.take_file()) {
+    if (Status c = log->close(); s.ok()) s = c;
+  }
   return s;
 }
 
@@ -516,8 +603,10 @@ Status Segment::remove_files() {
   Impl& m = *impl_;
   Status s = m.index->remove();
   if (Status r = m.time_index->remove(); s.ok()) s = r;
-  if (Status c = m.log->close(); s.ok()) s = c;
   m.closed = true;
+  if (const std::shared_ptr<File> log = m.take_file()) {
+    if (Status c = log->close(); s.ok()) s = c;
+  }
   if (Status r = m.env->remove(m.log_path); s.ok()) s = r;
   return s;
 }

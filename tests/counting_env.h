@@ -6,7 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "samsa/env.h"
@@ -17,6 +20,17 @@ class CountingEnv final : public Env {
  public:
   CountingEnv(Env& base, std::chrono::microseconds sync_delay) : base_(base), delay_(sync_delay) {}
   std::int64_t syncs() const { return syncs_.load(); }
+  // Handles opened through this Env and not yet closed (or destroyed), in all and by the
+  // file name's ending (".log").
+  std::int64_t open_files() const { return open_files_.load(); }
+  std::int64_t open_files_ending(std::string_view suffix) const {
+    std::lock_guard lock(open_mu_);
+    std::int64_t n = 0;
+    for (const auto& [path, count] : open_paths_) {
+      if (path.ends_with(suffix)) n += count;
+    }
+    return n;
+  }
 
   // The next File::sync (from any thread) stops inside the call, before syncing, until
   // release_sync(); wait_sync_held() returns once it is there (false after `timeout`).
@@ -38,6 +52,7 @@ class CountingEnv final : public Env {
 
   Result<std::unique_ptr<File>> open(const std::string& path, OpenOptions options) override {
     SAMSA_TRY_ASSIGN(std::unique_ptr<File> file, base_.open(path, options));
+    note_open(path, +1);
     return std::unique_ptr<File>(new CountingFile(std::move(file), *this));
   }
   Status rename(const std::string& a, const std::string& b) override { return base_.rename(a, b); }
@@ -55,7 +70,9 @@ class CountingEnv final : public Env {
  private:
   class CountingFile final : public File {
    public:
-    CountingFile(std::unique_ptr<File> f, CountingEnv& env) : f_(std::move(f)), env_(env) {}
+    CountingFile(std::unique_ptr<File> f, CountingEnv& env)
+        : f_(std::move(f)), env_(env), opened_path_(f_->path()) {}
+    ~CountingFile() override { (void)close(); }
     const std::string& path() const override { return f_->path(); }
     Result<std::size_t> read_at(std::uint64_t o, MutableByteSpan d) const override {
       return f_->read_at(o, d);
@@ -73,13 +90,25 @@ class CountingEnv final : public Env {
     }
     Status truncate(std::uint64_t s) override { return f_->truncate(s); }
     Result<std::uint64_t> size() const override { return f_->size(); }
-    Status close() override { return f_->close(); }
+    Status close() override {
+      if (!closed_) env_.note_open(opened_path_, -1);
+      closed_ = true;
+      return f_->close();
+    }
     int native_handle() const override { return f_->native_handle(); }
 
    private:
     std::unique_ptr<File> f_;
     CountingEnv& env_;
+    std::string opened_path_;  // renames do not move the count
+    bool closed_ = false;
   };
+
+  void note_open(const std::string& path, int delta) {
+    open_files_ += delta;
+    std::lock_guard lock(open_mu_);
+    if ((open_paths_[path] += delta) == 0) open_paths_.erase(path);
+  }
 
   void maybe_hold() {
     std::unique_lock lock(gate_mu_);
@@ -98,6 +127,9 @@ class CountingEnv final : public Env {
   bool held_ = false;
   bool released_ = false;
   std::atomic<std::int64_t> syncs_{0};
+  std::atomic<std::int64_t> open_files_{0};
+  mutable std::mutex open_mu_;
+  std::map<std::string, std::int64_t> open_paths_;
 };
 
 }  // namespace samsa::test

@@ -118,6 +118,10 @@ class SparseIndex {
   // Closes the file without writing anything (call trim() or flush() first); lookups keep
   // working from memory, flush() and trim() then fail. Idempotent.
   Status close();
+  // Closes the file's handle but not the index: lookups work from memory and the next
+  // flush() or trim() that has something to write reopens the file (a sealed segment holds
+  // no descriptor for its indexes). Call trim() or flush() first. Idempotent.
+  Status release_file();
   // close(), then removes the file (the segment is gone).
   Status remove();
   // Renames the file to `new_path` (e.g. "<name>.deleted"); the open handle keeps working,

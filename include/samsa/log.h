@@ -22,6 +22,7 @@
 #include "samsa/env.h"
 #include "samsa/index.h"
 #include "samsa/record_batch.h"
+#include "samsa/segment_file_cache.h"
 #include "samsa/types.h"
 
 namespace samsa {
@@ -80,6 +81,10 @@ struct LogConfig {
   // from the directory name when it reads "<topic>-<partition>", else (name, 0).
   std::string topic;
   std::int32_t partition = -1;
+  // Where this log's sealed segments keep their .log files open between uses, bounded by
+  // its open_segment_files_max (segment_file_cache.h); null: the process default, shared by
+  // every log that names none. Not owned; must outlive the log.
+  SegmentFileCache* segment_file_cache = nullptr;
 
   // decompressed_bytes_factor x max_batch_bytes: the ValidateOptions bound of this log.
   std::size_t max_decompressed_bytes() const {

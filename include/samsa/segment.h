@@ -7,6 +7,11 @@
 // holding an offset (index lookup, then a forward scan of batch headers), and rescans itself
 // on recovery.
 //
+// Descriptors: an active segment holds its three files open. A sealed one (after roll(), or
+// opened with active = false) holds none of its own: its .log is opened on first use and
+// kept in a bounded SegmentFileCache (segment_file_cache.h), its index entries live in memory
+// and an index file is opened only to write it (recovery, truncation).
+//
 // Thread-safety: one writer (append, truncate_to, recover, roll, sync, close) and any number
 // of concurrent readers (find_batch, read_at, find_offset_by_timestamp, accessors). Readers
 // see only batches whose bytes are completely written (the size is published after the
@@ -22,6 +27,7 @@
 #include "samsa/env.h"
 #include "samsa/index.h"
 #include "samsa/record_batch.h"
+#include "samsa/segment_file_cache.h"
 #include "samsa/types.h"
 
 namespace samsa {
@@ -29,6 +35,8 @@ namespace samsa {
 struct SegmentConfig {
   std::uint32_t index_interval_bytes = 4096;         // Kafka's index.interval.bytes
   std::uint32_t max_index_bytes = 10 * 1024 * 1024;  // Kafka's segment.index.bytes
+  // Where a sealed segment's .log stays open between uses; null: the process default.
+  SegmentFileCache* file_cache = nullptr;
 };
 
 // Where one batch lies in a segment, read from its header.
@@ -88,8 +96,10 @@ class Segment {
   const OffsetIndex& offset_index() const;
   const TimeIndex& time_index() const;
   // The .log file, kept alive by the caller for zero-copy reads (sendfile) even after the
-  // segment is deleted.
-  std::shared_ptr<File> log_file() const;
+  // segment is deleted or its file is evicted from the cache. A sealed segment's file is
+  // opened here when the cache does not hold it (hence the Result); after close() fails
+  // with failed_precondition.
+  Result<std::shared_ptr<File>> log_file() const;
 
   // Checks the indexes of a segment that recovery does not rescan (Kafka's sanity check),
   // and that the .log file is at least as long as the last index entry says.
