@@ -44,6 +44,44 @@ std::string_view to_string(KafkaError error) {
       return "INVALID_RECORD";
     case KafkaError::inconsistent_voter_set:
       return "INCONSISTENT_VOTER_SET";
+    case KafkaError::offset_metadata_too_large:
+      return "OFFSET_METADATA_TOO_LARGE";
+    case KafkaError::coordinator_load_in_progress:
+      return "COORDINATOR_LOAD_IN_PROGRESS";
+    case KafkaError::coordinator_not_available:
+      return "COORDINATOR_NOT_AVAILABLE";
+    case KafkaError::not_coordinator:
+      return "NOT_COORDINATOR";
+    case KafkaError::invalid_topic_exception:
+      return "INVALID_TOPIC_EXCEPTION";
+    case KafkaError::illegal_generation:
+      return "ILLEGAL_GENERATION";
+    case KafkaError::inconsistent_group_protocol:
+      return "INCONSISTENT_GROUP_PROTOCOL";
+    case KafkaError::invalid_group_id:
+      return "INVALID_GROUP_ID";
+    case KafkaError::unknown_member_id:
+      return "UNKNOWN_MEMBER_ID";
+    case KafkaError::invalid_session_timeout:
+      return "INVALID_SESSION_TIMEOUT";
+    case KafkaError::rebalance_in_progress:
+      return "REBALANCE_IN_PROGRESS";
+    case KafkaError::invalid_commit_offset_size:
+      return "INVALID_COMMIT_OFFSET_SIZE";
+    case KafkaError::non_empty_group:
+      return "NON_EMPTY_GROUP";
+    case KafkaError::group_id_not_found:
+      return "GROUP_ID_NOT_FOUND";
+    case KafkaError::member_id_required:
+      return "MEMBER_ID_REQUIRED";
+    case KafkaError::group_max_size_reached:
+      return "GROUP_MAX_SIZE_REACHED";
+    case KafkaError::fenced_instance_id:
+      return "FENCED_INSTANCE_ID";
+    case KafkaError::group_subscribed_to_topic:
+      return "GROUP_SUBSCRIBED_TO_TOPIC";
+    case KafkaError::unstable_offset_commit:
+      return "UNSTABLE_OFFSET_COMMIT";
     case KafkaError::inconsistent_cluster_id:
       return "INCONSISTENT_CLUSTER_ID";
     case KafkaError::invalid_update_version:

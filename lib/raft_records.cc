@@ -1,5 +1,7 @@
 #include "samsa/raft_records.h"
 
+#include "schema_codec.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,141 +17,9 @@ namespace {
 constexpr std::int16_t kMessageVersion = 0;
 constexpr std::int16_t kControlKeyVersion = 0;
 constexpr std::size_t kControlKeySize = 4;
-// Bounds on what a decoder allocates for a count read from the bytes: a compact array of n
-// elements needs at least n bytes, so n is bounded by the bytes left; this is the cap on
-// top of that for arrays whose elements are bigger.
-constexpr std::size_t kMaxArrayElements = std::size_t{1} << 20;
 
-// Kafka's flexible-version writer: big-endian fixed ints, unsigned varints, compact
-// strings and arrays, an empty tagged-field section after each struct.
-class Writer {
- public:
-  template <typename T>
-  void be(T v) {
-    std::byte tmp[sizeof(T)];
-    put_be<T>(tmp, v);
-    out_.insert(out_.end(), tmp, tmp + sizeof(T));
-  }
-  void uvarint(std::uint64_t u) {
-    std::byte tmp[kVarlongMaxBytes];
-    std::byte* end = put_unsigned_varint(tmp, u);
-    out_.insert(out_.end(), tmp, end);
-  }
-  void compact_length(std::size_t n) { uvarint(std::uint64_t{n} + 1); }
-  void compact_string(std::string_view s) {
-    compact_length(s.size());
-    const ByteSpan b = as_bytes(s);
-    out_.insert(out_.end(), b.begin(), b.end());
-  }
-  void uuid(const DirectoryId& id) { out_.insert(out_.end(), id.bytes.begin(), id.bytes.end()); }
-  void no_tagged_fields() { uvarint(0); }
-  std::vector<std::byte> take() { return std::move(out_); }
-
- private:
-  std::vector<std::byte> out_;
-};
-
-// The reader's counterpart. Every failure records the field and the position where it
-// starts; the first failure wins.
-class Reader {
- public:
-  explicit Reader(ByteSpan bytes, std::string_view message) : r_(bytes), message_(message) {}
-
-  template <typename T>
-  bool be(T& out, std::string_view field) {
-    const std::size_t at = r_.offset();
-    return r_.read_be(out) || fail(field, at, "truncated");
-  }
-  bool uvarint(std::uint64_t& out, std::string_view field) {
-    const std::size_t at = r_.offset();
-    std::uint64_t u = 0;
-    for (int i = 0; i < 5; ++i) {
-      std::uint8_t b = 0;
-      if (!r_.read_be(b)) return fail(field, at, "truncated varint");
-      u |= std::uint64_t{b & 0x7Fu} << (7 * i);
-      if ((b & 0x80) == 0) {
-        out = u;
-        return true;
-      }
-    }
-    return fail(field, at, "unsigned varint longer than 5 bytes");
-  }
-  // A compact array or string length: the stored value is n + 1; 0 would be null, which
-  // none of these fields allows.
-  bool compact_length(std::size_t& n, std::size_t min_element_bytes, std::string_view field) {
-    const std::size_t at = r_.offset();
-    std::uint64_t u = 0;
-    if (!uvarint(u, field)) return false;
-    if (u == 0) return fail(field, at, "null, which the schema does not allow");
-    const std::uint64_t count = u - 1;
-    if (count * std::max<std::size_t>(min_element_bytes, 1) > r_.remaining() ||
-        count > kMaxArrayElements) {
-      return fail(field, at,
-                  fmt::format("length {} exceeds the {} bytes left", count, r_.remaining()));
-    }
-    n = static_cast<std::size_t>(count);
-    return true;
-  }
-  bool compact_string(std::string& out, std::string_view field) {
-    std::size_t n = 0;
-    if (!compact_length(n, 1, field)) return false;
-    ByteSpan b;
-    if (!r_.read_bytes(n, b)) return fail(field, r_.offset(), "truncated");
-    out.assign(as_chars(b));
-    return true;
-  }
-  bool uuid(DirectoryId& out, std::string_view field) {
-    const std::size_t at = r_.offset();
-    ByteSpan b;
-    if (!r_.read_bytes(out.bytes.size(), b)) return fail(field, at, "truncated");
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-    return true;
-  }
-  // Skips a tagged-field section; samsa knows no tags, so every one is skipped.
-  bool tagged_fields(std::string_view field) {
-    std::size_t count = 0;
-    if (!compact_length_raw(count, 2, field)) return false;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::uint64_t tag = 0;
-      std::uint64_t size = 0;
-      if (!uvarint(tag, field) || !uvarint(size, field)) return false;
-      const std::size_t at = r_.offset();
-      if (size > r_.remaining() || !r_.skip(static_cast<std::size_t>(size))) {
-        return fail(field, at, fmt::format("tagged field {} of {} bytes is truncated", tag, size));
-      }
-    }
-    return true;
-  }
-  bool at_end() {
-    return r_.at_end() ||
-           fail("end", r_.offset(), fmt::format("{} bytes left over", r_.remaining()));
-  }
-  Status status() const { return status_; }
-
- private:
-  // A plain (not + 1) count, as the tagged-field section stores it.
-  bool compact_length_raw(std::size_t& n, std::size_t min_element_bytes, std::string_view field) {
-    const std::size_t at = r_.offset();
-    std::uint64_t u = 0;
-    if (!uvarint(u, field)) return false;
-    if (u * min_element_bytes > r_.remaining()) {
-      return fail(field, at,
-                  fmt::format("{} tagged fields exceed the {} bytes left", u, r_.remaining()));
-    }
-    n = static_cast<std::size_t>(u);
-    return true;
-  }
-  bool fail(std::string_view field, std::size_t at, std::string_view what) {
-    if (status_.ok()) {
-      status_ = Status::corruption(fmt::format("{}.{} at byte {}: {}", message_, field, at, what));
-    }
-    return false;
-  }
-
-  ByteReader r_;
-  std::string_view message_;
-  Status status_;
-};
+using Writer = internal::SchemaWriter;
+using Reader = internal::SchemaReader;
 
 void encode(Writer& w, const LeaderChangeMessage& m) {
   w.be<std::int16_t>(kMessageVersion);
@@ -182,7 +52,7 @@ void encode(Writer& w, const VotersRecord& m) {
   w.compact_length(m.voters.size());
   for (const VoterEntry& v : m.voters) {
     w.be<std::int32_t>(v.voter_id);
-    w.uuid(v.directory_id);
+    w.raw(v.directory_id.bytes);
     w.compact_length(v.endpoints.size());
     for (const VoterEndpoint& e : v.endpoints) {
       w.compact_string(e.name);
@@ -253,7 +123,8 @@ Result<ControlRecord> decode_kraft_version(ByteSpan value) {
 
 bool decode_voter(Reader& r, VoterEntry& v) {
   std::size_t endpoints = 0;
-  if (!r.be(v.voter_id, "Voters.VoterId") || !r.uuid(v.directory_id, "Voters.VoterDirectoryId") ||
+  if (!r.be(v.voter_id, "Voters.VoterId") ||
+      !r.fixed(v.directory_id.bytes, "Voters.VoterDirectoryId") ||
       !r.compact_length(endpoints, 5, "Voters.Endpoints")) {
     return false;
   }

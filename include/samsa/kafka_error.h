@@ -1,5 +1,6 @@
-// Floor 7: Kafka's protocol error codes, with Kafka's numbers (clients/.../protocol/Errors.java),
-// so a server copies them onto the wire one to one. Only the codes replication answers with.
+// Floors 7-8: Kafka's protocol error codes, with Kafka's numbers (clients/.../protocol/Errors.java),
+// so a server copies them onto the wire one to one. Only the codes replication and the group
+// coordinator answer with.
 //
 // Thread-safety: plain values.
 #pragma once
@@ -34,6 +35,25 @@ enum class KafkaError : std::int16_t {
   snapshot_not_found = 98,
   position_out_of_range = 99,
   inconsistent_cluster_id = 104,
+  offset_metadata_too_large = 12,
+  coordinator_load_in_progress = 14,
+  coordinator_not_available = 15,
+  not_coordinator = 16,
+  invalid_topic_exception = 17,
+  illegal_generation = 22,
+  inconsistent_group_protocol = 23,
+  invalid_group_id = 24,
+  unknown_member_id = 25,
+  invalid_session_timeout = 26,
+  rebalance_in_progress = 27,
+  invalid_commit_offset_size = 28,
+  non_empty_group = 68,
+  group_id_not_found = 69,
+  member_id_required = 79,
+  group_max_size_reached = 81,
+  fenced_instance_id = 82,
+  group_subscribed_to_topic = 86,
+  unstable_offset_commit = 88,
   ineligible_replica = 107,
 };
 
