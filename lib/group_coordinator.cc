@@ -600,7 +600,8 @@ void GroupCoordinator::Impl::remove_member_and_update(Group& g, const std::strin
 }
 
 void GroupCoordinator::Impl::fire_timers(Group& g, std::int64_t now) {
-  if (g.join_deadline && *g.join_deadline <= now) {
+  // A step of the initial delay can end at once (a delay of 0): fire until it lies ahead.
+  for (int steps = 0; steps < 64 && g.join_deadline && *g.join_deadline <= now; ++steps) {
     if (g.initial_join && g.new_member_added && g.initial_remaining_ms != 0) {
       // Members are still arriving: extend the initial delay, within the rebalance timeout.
       g.new_member_added = false;
