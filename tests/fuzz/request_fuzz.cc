@@ -8,9 +8,12 @@
 // The input is read one of three ways, chosen by its first byte:
 //   0     the whole input is the record set of a Produce request (v3-v7 by the input's
 //         length), so make_corpus's batches (compressed ones too) seed it;
-//   1     byte 1 picks an API the server implements, byte 2 its version, the rest is the
-//         body behind a well-formed header (the decoders, without the fuzzer first having to
-//         find a header);
+//   1     byte 1 picks an API the server implements or has a codec for (the group APIs,
+//         group_messages.h), byte 2 its version, the rest is the body behind a well-formed
+//         header (the decoders, without the fuzzer first having to find a header);
+//   2     byte 1 is an API key and byte 2 a version, taken as they are, the rest the body
+//         behind a well-formed header (make_corpus's request seeds; stable when the list
+//         mode 1 indexes changes);
 //   other the input is a stream of size-prefixed frames, read until one would close the
 //         connection.
 // Errors are fine; a crash, a sanitizer report, or a decoder that fails without saying why
@@ -21,6 +24,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "codec/group_messages.h"
 #include "codec/messages.h"
 #include "codec/protocol.h"
 #include "codec/wire.h"
@@ -91,6 +95,27 @@ bool decoded(const samsa::Result<T>& result, const Reader& r) {
   return result.ok();
 }
 
+// Whether a group codec (kGroupCodecVersions) implements (key, version).
+bool group_codec_supports(std::int16_t key, std::int16_t version) {
+  for (const samsa_server::ApiVersionRange& r : samsa_server::kGroupCodecVersions) {
+    if (r.api_key == key) return version >= r.min_version && version <= r.max_version;
+  }
+  return false;
+}
+
+// What mode 1 picks from: the advertised APIs, then the group codecs not (yet) among them.
+const std::vector<samsa_server::ApiVersionRange>& fuzzed_apis() {
+  static const std::vector<samsa_server::ApiVersionRange> apis = [] {
+    const auto supported = samsa_server::supported_apis();
+    std::vector<samsa_server::ApiVersionRange> out(supported.begin(), supported.end());
+    for (const samsa_server::ApiVersionRange& r : samsa_server::kGroupCodecVersions) {
+      if (!samsa_server::supported_range(r.api_key)) out.push_back(r);
+    }
+    return out;
+  }();
+  return apis;
+}
+
 // One frame (without its size prefix), as NetServer::handle_frame and the handlers take it.
 // False when the server would close the connection.
 bool handle_frame(std::vector<std::byte>& frame) {
@@ -98,11 +123,16 @@ bool handle_frame(std::vector<std::byte>& frame) {
   if (!header.ok()) return false;
   const std::int16_t key = header->api_key;
   const std::int16_t version = header->api_version;
-  if (!samsa_server::is_supported(key, version)) {
+  if (!samsa_server::is_supported(key, version) && !group_codec_supports(key, version)) {
     return key == static_cast<std::int16_t>(ApiKey::api_versions);  // answered, not closed
   }
   if (header->body_offset > frame.size()) broken("body offset past the frame");
   Reader r(samsa::MutableByteSpan(frame).subspan(header->body_offset));
+  if (!samsa_server::supported_range(key)) {
+    // A group API not advertised yet: the header decoder stopped before the client id.
+    (void)r.nullable_string();
+    if (r.failed()) return false;
+  }
   switch (static_cast<ApiKey>(key)) {
     case ApiKey::produce: {
       auto request = samsa_server::decode_produce(r, version);
@@ -138,6 +168,26 @@ bool handle_frame(std::vector<std::byte>& frame) {
       auto request = samsa_server::decode_init_producer_id(r, version);
       return decoded(request, r);
     }
+    case ApiKey::offset_commit:
+      return decoded(samsa_server::decode_offset_commit(r, version), r);
+    case ApiKey::offset_fetch:
+      return decoded(samsa_server::decode_offset_fetch(r, version), r);
+    case ApiKey::join_group:
+      return decoded(samsa_server::decode_join_group(r, version), r);
+    case ApiKey::heartbeat:
+      return decoded(samsa_server::decode_heartbeat(r, version), r);
+    case ApiKey::leave_group:
+      return decoded(samsa_server::decode_leave_group(r, version), r);
+    case ApiKey::sync_group:
+      return decoded(samsa_server::decode_sync_group(r, version), r);
+    case ApiKey::describe_groups:
+      return decoded(samsa_server::decode_describe_groups(r, version), r);
+    case ApiKey::list_groups:
+      return decoded(samsa_server::decode_list_groups(r, version), r);
+    case ApiKey::delete_groups:
+      return decoded(samsa_server::decode_delete_groups(r, version), r);
+    case ApiKey::offset_delete:
+      return decoded(samsa_server::decode_offset_delete(r, version), r);
   }
   return true;
 }
@@ -195,7 +245,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto frame = produce_frame(static_cast<std::int16_t>(3 + size % 5), input);
     (void)handle_frame(frame);
   } else if (data[0] == 1 && size >= 3) {
-    const auto apis = samsa_server::supported_apis();
+    const auto& apis = fuzzed_apis();
     const samsa_server::ApiVersionRange& api = apis[data[1] % apis.size()];
     const int span = api.max_version - api.min_version + 2;  // one past the range too
     const auto version = static_cast<std::int16_t>(api.min_version + data[2] % span);
@@ -204,6 +254,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool flexible =
         api.api_key == static_cast<std::int16_t>(ApiKey::api_versions) && version >= 3;
     auto frame = frame_with_header(api.api_key, version, flexible, input.subspan(3));
+    (void)handle_frame(frame);
+  } else if (data[0] == 2 && size >= 3) {
+    const auto key = static_cast<std::int16_t>(data[1]);
+    const auto version = static_cast<std::int16_t>(data[2]);
+    auto frame =
+        frame_with_header(key, version, samsa_server::is_flexible(key, version), input.subspan(3));
     (void)handle_frame(frame);
   } else {
     read_stream(input);

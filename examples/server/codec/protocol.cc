@@ -63,6 +63,26 @@ std::string api_name(std::int16_t key) {
       return "ApiVersions";
     case ApiKey::init_producer_id:
       return "InitProducerId";
+    case ApiKey::offset_commit:
+      return "OffsetCommit";
+    case ApiKey::offset_fetch:
+      return "OffsetFetch";
+    case ApiKey::join_group:
+      return "JoinGroup";
+    case ApiKey::heartbeat:
+      return "Heartbeat";
+    case ApiKey::leave_group:
+      return "LeaveGroup";
+    case ApiKey::sync_group:
+      return "SyncGroup";
+    case ApiKey::describe_groups:
+      return "DescribeGroups";
+    case ApiKey::list_groups:
+      return "ListGroups";
+    case ApiKey::delete_groups:
+      return "DeleteGroups";
+    case ApiKey::offset_delete:
+      return "OffsetDelete";
   }
   return fmt::format("ApiKey({})", key);
 }

@@ -23,9 +23,19 @@ enum class ApiKey : std::int16_t {
   fetch = 1,
   list_offsets = 2,
   metadata = 3,
+  offset_commit = 8,
+  offset_fetch = 9,
   find_coordinator = 10,
+  join_group = 11,
+  heartbeat = 12,
+  leave_group = 13,
+  sync_group = 14,
+  describe_groups = 15,
+  list_groups = 16,
   api_versions = 18,
   init_producer_id = 22,
+  delete_groups = 42,
+  offset_delete = 47,
 };
 
 struct ApiVersionRange {
@@ -45,14 +55,25 @@ std::string api_name(std::int16_t key);
 
 // Kafka's error codes (org.apache.kafka.common.protocol.Errors).
 namespace error {
+constexpr std::int16_t kUnknownServerError = -1;
 constexpr std::int16_t kNone = 0;
 constexpr std::int16_t kOffsetOutOfRange = 1;
 constexpr std::int16_t kCorruptMessage = 2;
 constexpr std::int16_t kUnknownTopicOrPartition = 3;
 constexpr std::int16_t kMessageTooLarge = 10;
+constexpr std::int16_t kOffsetMetadataTooLarge = 12;
+constexpr std::int16_t kCoordinatorLoadInProgress = 14;
 constexpr std::int16_t kCoordinatorNotAvailable = 15;
+constexpr std::int16_t kNotCoordinator = 16;
 constexpr std::int16_t kInvalidTopicException = 17;
 constexpr std::int16_t kInvalidRequiredAcks = 21;
+constexpr std::int16_t kIllegalGeneration = 22;
+constexpr std::int16_t kInconsistentGroupProtocol = 23;
+constexpr std::int16_t kInvalidGroupId = 24;
+constexpr std::int16_t kUnknownMemberId = 25;
+constexpr std::int16_t kInvalidSessionTimeout = 26;
+constexpr std::int16_t kRebalanceInProgress = 27;
+constexpr std::int16_t kInvalidCommitOffsetSize = 28;
 constexpr std::int16_t kUnsupportedVersion = 35;
 constexpr std::int16_t kInvalidRequest = 42;
 constexpr std::int16_t kUnsupportedForMessageFormat = 43;
@@ -62,8 +83,15 @@ constexpr std::int16_t kInvalidTxnState = 48;
 constexpr std::int16_t kTransactionalIdAuthorizationFailed = 53;
 constexpr std::int16_t kKafkaStorageError = 56;
 constexpr std::int16_t kUnknownProducerId = 59;
+constexpr std::int16_t kNonEmptyGroup = 68;
+constexpr std::int16_t kGroupIdNotFound = 69;
 constexpr std::int16_t kFetchSessionIdNotFound = 70;
 constexpr std::int16_t kUnsupportedCompressionType = 76;
+constexpr std::int16_t kMemberIdRequired = 79;
+constexpr std::int16_t kGroupMaxSizeReached = 81;
+constexpr std::int16_t kFencedInstanceId = 82;
+constexpr std::int16_t kGroupSubscribedToTopic = 86;
+constexpr std::int16_t kUnstableOffsetCommit = 88;
 }  // namespace error
 
 // Request header v1 (v2 adds tagged fields after client_id; only flexible requests use it).

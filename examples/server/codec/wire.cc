@@ -102,6 +102,13 @@ std::optional<MutableByteSpan> Reader::nullable_bytes() {
   return out;
 }
 
+MutableByteSpan Reader::bytes() {
+  const std::size_t at = at_;
+  auto b = nullable_bytes();
+  if (!b && !failed_) fail(fmt::format("null bytes at byte {} where they are required", at));
+  return b.value_or(MutableByteSpan());
+}
+
 std::int32_t Reader::check_array(std::int64_t n, std::size_t min_element_bytes, bool nullable) {
   if (failed_) return 0;
   if (n == -1 && nullable) return -1;
@@ -160,6 +167,11 @@ void Writer::compact_nullable_string(const std::optional<std::string>& s) {
 
 void Writer::raw(ByteSpan bytes) {
   buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+}
+
+void Writer::bytes(ByteSpan bytes) {
+  i32(static_cast<std::int32_t>(bytes.size()));
+  raw(bytes);
 }
 
 std::size_t Writer::reserve_i32() {

@@ -46,6 +46,7 @@ class Reader {
   std::optional<std::string> compact_nullable_string();
   // i32 length (-1: null), as a span into the request so batches can be stamped in place.
   std::optional<MutableByteSpan> nullable_bytes();
+  MutableByteSpan bytes();  // i32 length; null (-1) is an error
 
   // An i32 array length: -1 (null) is returned as -1 only when `nullable`, otherwise it is an
   // error. Each element takes at least `min_element_bytes`, so a length the bytes left
@@ -84,6 +85,7 @@ class Writer {
   void compact_string(std::string_view s);
   void compact_nullable_string(const std::optional<std::string>& s);
   void raw(ByteSpan bytes);
+  void bytes(ByteSpan bytes);  // i32 length, then the bytes
   void array_length(std::size_t n) { i32(static_cast<std::int32_t>(n)); }
   void compact_array_length(std::size_t n) { unsigned_varint(static_cast<std::uint32_t>(n + 1)); }
   void empty_tagged_fields() { unsigned_varint(0); }
