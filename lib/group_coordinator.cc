@@ -599,9 +599,48 @@ void GroupCoordinator::Impl::remove_member_and_update(Group& g, const std::strin
   }
 }
 
+namespace {
+
+enum class TimerKind { join, sync, heartbeat, pending };
+struct DueTimer {
+  std::int64_t at = 0;
+  TimerKind kind = TimerKind::join;
+  std::string member_id;
+};
+
+// The group's earliest timer, if any.
+std::optional<DueTimer> next_timer(const Group& g) {
+  std::optional<DueTimer> best;
+  const auto consider = [&best](std::int64_t at, TimerKind kind, const std::string& id) {
+    if (!best || at < best->at) best = DueTimer{at, kind, id};
+  };
+  if (g.join_deadline) consider(*g.join_deadline, TimerKind::join, "");
+  if (g.sync_deadline) consider(*g.sync_deadline, TimerKind::sync, "");
+  for (const auto& [id, m] : g.members) {
+    if (m.heartbeat_deadline) consider(*m.heartbeat_deadline, TimerKind::heartbeat, id);
+  }
+  for (const auto& [id, deadline] : g.pending_members) consider(deadline, TimerKind::pending, id);
+  return best;
+}
+
+}  // namespace
+
 void GroupCoordinator::Impl::fire_timers(Group& g, std::int64_t now) {
-  // A step of the initial delay can end at once (a delay of 0): fire until it lies ahead.
-  for (int steps = 0; steps < 64 && g.join_deadline && *g.join_deadline <= now; ++steps) {
+  // Timers fire in deadline order, each at its own deadline, as if the host had ticked
+  // then: a coarse tick sees the same history as a fine one.
+  for (int steps = 0; steps < 10000; ++steps) {
+    const std::optional<DueTimer> due = next_timer(g);
+    if (!due || due->at > now) return;
+    fire_timer(g, static_cast<int>(due->kind), due->member_id, due->at);
+  }
+  // Left for the next tick (only reachable with timers of a few milliseconds).
+}
+
+void GroupCoordinator::Impl::fire_timer(Group& g, int kind_number, const std::string& member_id,
+                                        std::int64_t now) {
+  const auto kind = static_cast<TimerKind>(kind_number);
+  if (kind == TimerKind::join) {
+    g.join_deadline.reset();
     if (g.initial_join && g.new_member_added && g.initial_remaining_ms != 0) {
       // Members are still arriving: extend the initial delay, within the rebalance timeout.
       g.new_member_added = false;
@@ -613,57 +652,39 @@ void GroupCoordinator::Impl::fire_timers(Group& g, std::int64_t now) {
     } else {
       complete_join(g, now);
     }
+    return;
   }
-  if (g.sync_deadline && *g.sync_deadline <= now) {
+  if (kind == TimerKind::sync) {
     g.sync_deadline.reset();
     const bool syncing =
         g.state == GroupState::completing_rebalance || g.state == GroupState::stable;
-    if (g.generation == g.sync_generation && syncing && !g.pending_sync.empty()) {
-      // Members that never sent SyncGroup leave, and the group rebalances without them.
-      const std::vector<std::string> late(g.pending_sync.begin(), g.pending_sync.end());
-      for (const std::string& id : late) {
-        GroupMember& m = g.members.at(id);
-        if (m.sync_request) {  // cannot be: it would not be pending; kept for safety
-          SyncGroupResponse r;
-          r.error_code = KafkaError::unknown_member_id;
-          respond(*m.sync_request, std::move(r));
-          m.sync_request.reset();
-        }
-        remove_member(g, id);
-        ++counters.members_expired;
-      }
-      if (g.members.empty() && g.state == GroupState::stable) {
-        transition(g, GroupState::empty, now);
-        append(group_metadata_record(g));
-      } else {
-        prepare_rebalance(g, now);
-      }
+    if (g.generation != g.sync_generation || !syncing || g.pending_sync.empty()) return;
+    // Members that never sent SyncGroup leave, and the group rebalances without them.
+    const std::vector<std::string> late(g.pending_sync.begin(), g.pending_sync.end());
+    for (const std::string& id : late) {
+      remove_member(g, id);  // a pending member has no SyncGroup parked
+      ++counters.members_expired;
     }
-  }
-  std::vector<std::string> expired;
-  for (const auto& [id, m] : g.members) {
-    if (m.heartbeat_deadline && *m.heartbeat_deadline <= now) expired.push_back(id);
-  }
-  for (const std::string& id : expired) {
-    auto it = g.members.find(id);
-    if (it == g.members.end()) continue;
-    GroupMember& m = it->second;
-    const bool satisfied = !m.is_new && (m.join_request || m.sync_request);
-    if (satisfied) {
-      m.heartbeat_deadline.reset();  // rescheduled when its rebalance completes
-      continue;
+    if (g.members.empty() && g.state == GroupState::stable) {
+      transition(g, GroupState::empty, now);
+      append(group_metadata_record(g));
+    } else {
+      prepare_rebalance(g, now);
     }
-    ++counters.members_expired;
-    remove_member_and_update(g, id, now);
+    return;
   }
-  std::vector<std::string> pending_expired;
-  for (const auto& [id, deadline] : g.pending_members) {
-    if (deadline <= now) pending_expired.push_back(id);
-  }
-  for (const std::string& id : pending_expired) {
-    g.pending_members.erase(id);
+  if (kind == TimerKind::pending) {
+    g.pending_members.erase(member_id);
     if (g.state == GroupState::preparing_rebalance && g.all_members_joined()) complete_join(g, now);
+    return;
   }
+  GroupMember& m = g.members.at(member_id);
+  m.heartbeat_deadline.reset();
+  // A member parked in a rebalance is alive by definition; its session restarts when the
+  // rebalance answers it. A new member's JoinGroup does time out.
+  if (!m.is_new && (m.join_request || m.sync_request)) return;
+  ++counters.members_expired;
+  remove_member_and_update(g, member_id, now);
 }
 
 // --- public API: membership
@@ -684,6 +705,8 @@ void GroupCoordinator::join_group(GroupRequestId id, const JoinGroupRequest& req
   Impl& s = *impl_;
   JoinGroupRequest req = request;
   if (req.rebalance_timeout_ms < 0) req.rebalance_timeout_ms = req.session_timeout_ms;  // v0
+  // At least 1 ms, so a rebalance that nobody joins waits between its retries.
+  req.rebalance_timeout_ms = std::max(req.rebalance_timeout_ms, 1);
   JoinGroupResponse error;
   error.member_id = req.member_id;
   std::size_t metadata_bytes = 0;

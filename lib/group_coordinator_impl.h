@@ -119,6 +119,8 @@ struct GroupCoordinator::Impl {
   KafkaError validate_member(const Group& g, const std::string& member_id,
                              const std::optional<std::string>& instance_id) const;
   void fire_timers(Group& g, std::int64_t now);
+  // kind: group_coordinator.cc's TimerKind.
+  void fire_timer(Group& g, int kind, const std::string& member_id, std::int64_t now);
 
   // --- offsets and groups (group_offsets.cc)
   void expire_offsets(std::int64_t now);
