@@ -63,6 +63,7 @@ samsa::Result<std::shared_ptr<Topic>> Broker::open_topic(const std::string& name
                                                          std::int32_t count) {
   auto topic = std::make_shared<Topic>();
   topic->name = name;
+  topic->internal = name == kOffsetsTopic;
   for (std::int32_t i = 0; i < count; ++i) {
     auto handle = std::make_unique<PartitionHandle>();
     handle->topic = name;
@@ -70,6 +71,11 @@ samsa::Result<std::shared_ptr<Topic>> Broker::open_topic(const std::string& name
     samsa::PartitionConfig pc = config_.partition;
     pc.log.topic = name;
     pc.log.partition = i;
+    if (topic->internal) {
+      pc.log.cleanup_policy.compact = true;
+      pc.log.cleanup_policy.delete_old = false;
+      pc.log.segment_bytes = config_.offsets_segment_bytes;
+    }
     const std::string dir = samsa::join_path(config_.data_dir, fmt::format("{}-{}", name, i));
     auto opened = samsa::Partition::open(env_, dir, pc);
     if (!opened.ok()) return opened.status().with_context(fmt::format("partition {}", dir));
@@ -94,14 +100,28 @@ samsa::Result<std::shared_ptr<Topic>> Broker::get_or_create(std::string_view nam
   if (!valid_topic_name(name)) {
     return samsa::Status::invalid_argument(fmt::format("invalid topic name '{}'", name));
   }
+  if (name == kOffsetsTopic && !find(name)) {
+    return samsa::Status::invalid_argument(
+        fmt::format("{} is internal: the group coordinator creates it", name));
+  }
   if (auto t = find(name)) return t;
+  return create_topic(std::string(name), config_.default_partitions);
+}
+
+samsa::Result<std::shared_ptr<Topic>> Broker::offsets_topic() {
+  if (auto t = find(kOffsetsTopic)) return t;
+  return create_topic(std::string(kOffsetsTopic), config_.offsets_partitions);
+}
+
+samsa::Result<std::shared_ptr<Topic>> Broker::create_topic(const std::string& name,
+                                                           std::int32_t count) {
   std::lock_guard create(create_mu_);
   if (auto t = find(name)) return t;
   if (closed_) return samsa::Status::failed_precondition("broker closed");
-  SAMSA_TRY_ASSIGN(auto topic, open_topic(std::string(name), config_.default_partitions));
+  SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
   SAMSA_TRY(env_.sync_dir(config_.data_dir));
   std::unique_lock lock(topics_mu_);
-  topics_.emplace(std::string(name), topic);
+  topics_.emplace(name, topic);
   return topic;
 }
 

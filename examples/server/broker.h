@@ -41,6 +41,7 @@ struct PartitionHandle {
 
 struct Topic {
   std::string name;
+  bool internal = false;  // __consumer_offsets: written by the group coordinator only
   std::vector<std::unique_ptr<PartitionHandle>> partitions;
   PartitionHandle* partition(std::int32_t index) const {
     if (index < 0 || static_cast<std::size_t>(index) >= partitions.size()) return nullptr;
@@ -53,7 +54,14 @@ struct BrokerConfig {
   std::int32_t default_partitions = 1;
   bool auto_create_topics = true;
   samsa::PartitionConfig partition;
+  // __consumer_offsets: its partition count at creation (offsets.topic.num.partitions) and
+  // segment size (offsets.topic.segment.bytes); it is always compacted.
+  std::int32_t offsets_partitions = 50;
+  std::uint64_t offsets_segment_bytes = 100u << 20;
 };
+
+// The internal topic of consumer groups' offsets and metadata (Kafka's name).
+constexpr std::string_view kOffsetsTopic = "__consumer_offsets";
 
 class Broker {
  public:
@@ -73,8 +81,11 @@ class Broker {
   // nullptr when there is no such topic.
   std::shared_ptr<Topic> find(std::string_view name) const;
   // The topic, created with default_partitions when missing. invalid_argument for a name
-  // valid_topic_name() refuses.
+  // valid_topic_name() refuses, and for __consumer_offsets (never auto-created).
   samsa::Result<std::shared_ptr<Topic>> get_or_create(std::string_view name);
+  // __consumer_offsets, created with offsets_partitions when missing (an existing one keeps
+  // its partition count).
+  samsa::Result<std::shared_ptr<Topic>> offsets_topic();
   std::vector<std::shared_ptr<Topic>> topics() const;
 
   // A producer id never handed out before, also across restarts: ids are reserved in
@@ -89,6 +100,7 @@ class Broker {
       : config_(std::move(config)), env_(env), append_pool_(append_pool), waiters_(waiters) {}
   samsa::Status load_existing();
   samsa::Result<std::shared_ptr<Topic>> open_topic(const std::string& name, std::int32_t count);
+  samsa::Result<std::shared_ptr<Topic>> create_topic(const std::string& name, std::int32_t count);
   samsa::Status load_producer_ids();
 
   BrokerConfig config_;

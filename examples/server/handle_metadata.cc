@@ -7,6 +7,7 @@ namespace {
 MetadataTopic describe(const Topic& topic, std::int32_t node_id) {
   MetadataTopic t;
   t.name = topic.name;
+  t.is_internal = topic.internal;
   for (const auto& p : topic.partitions) {
     MetadataPartition& mp = t.partitions.emplace_back();
     mp.partition_index = p->index;

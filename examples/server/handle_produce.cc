@@ -102,6 +102,10 @@ void Handlers::produce(Request request) {
       } else if (handle == nullptr) {
         out.error_code = error::kUnknownTopicOrPartition;
         state->failed = true;
+      } else if (topic->internal) {
+        // Kafka: "Cannot append to internal topic" (only the group coordinator writes it).
+        out.error_code = error::kInvalidTopicException;
+        state->failed = true;
       } else if (std::int16_t e = precheck(data.records, state->version, idempotent); e != 0) {
         out.error_code = e;
         state->failed = true;

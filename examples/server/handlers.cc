@@ -3,6 +3,27 @@
 #include <fmt/format.h>
 
 namespace samsa_server {
+namespace {
+
+bool is_group_api(std::int16_t key) {
+  switch (static_cast<ApiKey>(key)) {
+    case ApiKey::offset_commit:
+    case ApiKey::offset_fetch:
+    case ApiKey::join_group:
+    case ApiKey::heartbeat:
+    case ApiKey::leave_group:
+    case ApiKey::sync_group:
+    case ApiKey::describe_groups:
+    case ApiKey::list_groups:
+    case ApiKey::delete_groups:
+    case ApiKey::offset_delete:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 void Handlers::dispatch(Request request) {
   const auto key = static_cast<ApiKey>(request.header.api_key);
@@ -11,7 +32,36 @@ void Handlers::dispatch(Request request) {
   auto shared = std::make_shared<Request>(std::move(request));
   pool_.post([this, shared] {
     Reply reply;
+    const bool group_api = is_group_api(shared->header.api_key);
+    if (group_api && groups_ == nullptr) {
+      return shared->respond(Reply::close("consumer groups are not enabled"));
+    }
     switch (static_cast<ApiKey>(shared->header.api_key)) {
+      case ApiKey::join_group:
+        return join_group(shared);
+      case ApiKey::sync_group:
+        return sync_group(shared);
+      case ApiKey::offset_commit:
+        return offset_commit(shared);
+      case ApiKey::delete_groups:
+        return delete_groups(shared);
+      case ApiKey::offset_delete:
+        return offset_delete(shared);
+      case ApiKey::heartbeat:
+        reply = heartbeat(*shared);
+        break;
+      case ApiKey::leave_group:
+        reply = leave_group(*shared);
+        break;
+      case ApiKey::offset_fetch:
+        reply = offset_fetch(*shared);
+        break;
+      case ApiKey::list_groups:
+        reply = list_groups(*shared);
+        break;
+      case ApiKey::describe_groups:
+        reply = describe_groups(*shared);
+        break;
       case ApiKey::api_versions:
         reply = api_versions(*shared);
         break;
@@ -81,8 +131,20 @@ Reply Handlers::find_coordinator(const Request& request) {
   auto decoded = decode_find_coordinator(r, request.header.api_version);
   if (!decoded.ok()) return Reply::close(decoded.status().to_string());
   FindCoordinatorResponse m;
-  m.error_code = error::kCoordinatorNotAvailable;
-  m.error_message = "samsa-server has no group or transaction coordinator";
+  constexpr std::int8_t kGroupKey = 0;
+  if (decoded->key_type != kGroupKey || groups_ == nullptr) {
+    // No transaction coordinator: a transactional producer gets a retriable "not yet".
+    m.error_code = error::kCoordinatorNotAvailable;
+    m.error_message = "samsa-server has no transaction coordinator";
+  } else if (decoded->key.empty()) {
+    m.error_code = error::kInvalidRequest;  // Kafka: an empty group id names no coordinator
+    m.error_message = "empty group id";
+  } else {
+    // The single node leads every __consumer_offsets partition, so it coordinates every group.
+    m.node_id = id_.node_id;
+    m.host = id_.host;
+    m.port = id_.port;
+  }
   ResponseWriter out(request.header.correlation_id);
   encode(m, request.header.api_version, out.body());
   return Reply::of(out.finish());

@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "codec/messages.h"
 #include "fetch_waiters.h"
+#include "group_service.h"
 #include "work_pool.h"
 
 namespace samsa_server {
@@ -37,6 +38,7 @@ struct Request {
   RequestHeader header;
   std::shared_ptr<std::vector<std::byte>> frame;  // without the size prefix
   std::function<void(Reply)> respond;
+  std::string client_ip;  // the peer's address ("127.0.0.1"); empty when unknown
   // A reader over the body (after the header).
   Reader body() const { return Reader(MutableByteSpan(*frame).subspan(header.body_offset)); }
 };
@@ -50,8 +52,13 @@ struct ServerIdentity {
 
 class Handlers {
  public:
-  Handlers(Broker& broker, WorkPool& request_pool, FetchWaiters& waiters, ServerIdentity id)
-      : broker_(broker), pool_(request_pool), waiters_(waiters), id_(std::move(id)) {}
+  Handlers(Broker& broker, WorkPool& request_pool, FetchWaiters& waiters, ServerIdentity id,
+           GroupService* groups = nullptr)
+      : broker_(broker),
+        pool_(request_pool),
+        waiters_(waiters),
+        id_(std::move(id)),
+        groups_(groups) {}
 
   // Set before serving (the port is known only once the socket is bound).
   void set_identity(ServerIdentity id) { id_ = std::move(id); }
@@ -64,6 +71,18 @@ class Handlers {
   Reply list_offsets(const Request& request);
   Reply init_producer_id(const Request& request);
   Reply find_coordinator(const Request& request);
+  // Consumer groups (handle_group.cc); the server refuses them without a GroupService.
+  Reply heartbeat(const Request& request);
+  Reply leave_group(const Request& request);
+  Reply offset_fetch(const Request& request);
+  Reply list_groups(const Request& request);
+  Reply describe_groups(const Request& request);
+  // Answered later, through request->respond.
+  void join_group(const std::shared_ptr<Request>& request);
+  void sync_group(const std::shared_ptr<Request>& request);
+  void offset_commit(const std::shared_ptr<Request>& request);
+  void delete_groups(const std::shared_ptr<Request>& request);
+  void offset_delete(const std::shared_ptr<Request>& request);
 
  private:
   struct FetchState;
@@ -75,6 +94,7 @@ class Handlers {
   WorkPool& pool_;
   FetchWaiters& waiters_;
   ServerIdentity id_;
+  GroupService* groups_;
 };
 
 // Kafka's error code for a failed append (Partition::append's status).

@@ -389,8 +389,10 @@ void NetServer::handle_frame(Conn& c, std::shared_ptr<std::vector<std::byte>> fr
   const std::uint64_t seq = c.next_seq++;
   c.pending.push_back({key, frame->size(), std::chrono::steady_clock::now(), false, {}});
   c.in_flight_request_bytes += frame->size();
-  Request request{std::move(header).value(), std::move(frame),
-                  [this, id = c.id, seq](Reply r) { complete(id, seq, std::move(r)); }};
+  Request request{
+      std::move(header).value(), std::move(frame),
+      [this, id = c.id, seq](Reply r) { complete(id, seq, std::move(r)); },
+      fmt::format("{}.{}.{}.{}", c.ip >> 24, (c.ip >> 16) & 0xFF, (c.ip >> 8) & 0xFF, c.ip & 0xFF)};
   handlers_.dispatch(std::move(request));
 }
 

@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <random>
+
 #include <fmt/format.h>
 
 namespace samsa_server {
@@ -15,10 +17,16 @@ Server::Server(const ServerOptions& o)
 samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
   std::unique_ptr<Server> s(new Server(o));
   BrokerConfig bc{o.data_dir, o.default_partitions, o.auto_create, o.partition};
+  bc.offsets_partitions = o.offsets_partitions;
   SAMSA_TRY_ASSIGN(s->broker_, Broker::open(std::move(bc), s->append_pool_, s->waiters_));
+  GroupServiceConfig gc;
+  gc.coordinator = o.groups;
+  gc.coordinator.seed = std::random_device{}();
+  SAMSA_TRY_ASSIGN(s->groups_, GroupService::open(*s->broker_, gc));
   ServerIdentity id;
   id.host = o.advertised_host.empty() ? o.listen_host : o.advertised_host;
-  s->handlers_ = std::make_unique<Handlers>(*s->broker_, s->request_pool_, s->waiters_, id);
+  s->handlers_ =
+      std::make_unique<Handlers>(*s->broker_, s->request_pool_, s->waiters_, id, s->groups_.get());
   NetConfig nc{o.listen_host, o.listen_port, o.max_frame_bytes};
   nc.queued_max_request_bytes = o.queued_max_request_bytes;
   nc.connections_max_idle_ms = o.connections_max_idle_ms;
@@ -80,6 +88,7 @@ samsa::Status Server::shutdown() {
   if (maintenance_.joinable()) maintenance_.join();
   waiters_.stop();
   request_pool_.stop();
+  groups_.reset();  // stops its ticker; nothing appends to __consumer_offsets after this
   append_pool_.stop();
   http_.reset();
   return broker_ ? broker_->close() : samsa::Status();

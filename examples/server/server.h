@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "fetch_waiters.h"
+#include "group_service.h"
 #include "handlers.h"
 #include "metrics.h"
 #include "net.h"
@@ -42,6 +43,10 @@ struct ServerOptions {
   int request_threads = 4;
   int append_threads = 8;
   samsa::PartitionConfig partition;  // every partition's settings (flush policy, sizes)
+  // Consumer groups: __consumer_offsets' partition count at creation
+  // (offsets.topic.num.partitions) and the coordinator's settings (group.*, offsets.*).
+  std::int32_t offsets_partitions = 50;
+  samsa::GroupCoordinatorConfig groups;
   // How often every partition's maintain() runs: retention, producer id expiry, snapshot
   // cleanup, the high watermark checkpoint (Kafka checkpoints it every 5 s).
   std::chrono::milliseconds maintenance_interval{5000};
@@ -55,6 +60,7 @@ class Server {
   std::uint16_t port() const { return net_->port(); }
   std::uint16_t metrics_port() const { return http_ ? http_->port() : 0; }
   Broker& broker() { return *broker_; }
+  GroupService& groups() { return *groups_; }
   Metrics& metrics() { return metrics_; }
   // Long-poll fetches waiting for data or their deadline.
   std::size_t waiting_fetches() const { return waiters_.size(); }
@@ -82,6 +88,7 @@ class Server {
   FetchWaiters waiters_;
   Metrics metrics_;
   std::unique_ptr<Broker> broker_;
+  std::unique_ptr<GroupService> groups_;
   std::unique_ptr<Handlers> handlers_;
   std::unique_ptr<NetServer> net_;
   std::unique_ptr<MetricsHttp> http_;

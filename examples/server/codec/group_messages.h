@@ -9,8 +9,8 @@
 // Field lists, versions and defaults: apache/kafka
 // clients/src/main/resources/common/message/<Name>{Request,Response}.json.
 //
-// None of these is advertised by ApiVersions yet (supported_apis()); kGroupCodecVersions
-// lists what the codecs implement.
+// kGroupCodecVersions lists what the codecs implement; ApiVersions advertises exactly it
+// (supported_apis()).
 #pragma once
 
 #include <array>

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "codec/group_messages.h"
 #include "codec/wire.h"
 
 namespace samsa_server {
@@ -17,16 +18,28 @@ namespace {
 // (rd_kafka_msgset_writer_select_MsgVersion) and with lz4 only when it lists FindCoordinator
 // v0 (rdkafka_feature.c); without them it silently sends uncompressed batches. Produce
 // v0-v2 requests are decoded and answered, but the magic 0/1 message sets they carry are
-// refused (UNSUPPORTED_FOR_MESSAGE_FORMAT): samsa stores RecordBatch v2 only. FindCoordinator
-// answers COORDINATOR_NOT_AVAILABLE: there are no consumer groups here.
-constexpr std::array<ApiVersionRange, 7> kSupported{{
+// refused (UNSUPPORTED_FOR_MESSAGE_FORMAT): samsa stores RecordBatch v2 only. The group
+// APIs' ranges are the group codecs' (codec/group_messages.h): every non-flexible version.
+// FindCoordinator finds the group coordinator; transaction coordinators do not exist here.
+constexpr auto& kG = kGroupCodecVersions;
+constexpr std::array<ApiVersionRange, 17> kSupported{{
     {0, 0, 7},   // Produce: v3 is the first with RecordBatch v2 only; v8 adds record errors
     {1, 4, 11},  // Fetch: v4 adds isolation level; v12 is flexible
     {2, 0, 3},   // ListOffsets: v4 adds leader epochs
     {3, 0, 6},   // Metadata: v7 adds leader epochs
+    kG[0],       // OffsetCommit
+    kG[1],       // OffsetFetch
     {10, 0, 2},  // FindCoordinator: v3 is flexible
+    kG[2],       // JoinGroup
+    kG[3],       // Heartbeat
+    kG[4],       // LeaveGroup
+    kG[5],       // SyncGroup
+    kG[6],       // DescribeGroups
+    kG[7],       // ListGroups
     {18, 0, 3},  // ApiVersions
     {22, 0, 1},  // InitProducerId: v2 is flexible
+    kG[8],       // DeleteGroups
+    kG[9],       // OffsetDelete
 }};
 
 }  // namespace
