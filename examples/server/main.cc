@@ -8,6 +8,9 @@
 //                [--connections-max-idle-ms N] [--max-connections N]
 //                [--max-connections-per-ip N] [--max-queued-reply-bytes N]
 //                [--retention-ms N] [--retention-bytes N] [--segment-bytes N]
+//                [--offsets-topic-partitions N] [--group-initial-rebalance-delay-ms N]
+//                [--group-min-session-timeout-ms N] [--group-max-session-timeout-ms N]
+//                [--group-max-size N] [--offsets-retention-minutes N]
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -35,7 +38,10 @@ constexpr std::string_view kUsage =
     "         [--maintenance-interval-ms N] [--queued-max-request-bytes N]\n"
     "         [--connections-max-idle-ms N] [--max-connections N]\n"
     "         [--max-connections-per-ip N] [--max-queued-reply-bytes N]\n"
-    "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n";
+    "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n"
+    "         [--offsets-topic-partitions N] [--group-initial-rebalance-delay-ms N]\n"
+    "         [--group-min-session-timeout-ms N] [--group-max-session-timeout-ms N]\n"
+    "         [--group-max-size N] [--offsets-retention-minutes N]\n";
 
 template <typename T>
 bool parse_number(std::string_view s, T& out, T min, T max) {
@@ -110,6 +116,28 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
   }
   if (flag == "--segment-bytes") {
     return parse_number<std::uint64_t>(value, o.partition.log.segment_bytes, 1024, UINT64_MAX);
+  }
+  // Consumer groups (Kafka's names: offsets.topic.num.partitions, group.*).
+  if (flag == "--offsets-topic-partitions") {
+    return parse_number<std::int32_t>(value, o.offsets_partitions, 1, 1000);
+  }
+  if (flag == "--group-initial-rebalance-delay-ms") {
+    return parse_number<std::int32_t>(value, o.groups.initial_rebalance_delay_ms, 0, INT32_MAX);
+  }
+  if (flag == "--group-min-session-timeout-ms") {
+    return parse_number<std::int32_t>(value, o.groups.min_session_timeout_ms, 1, INT32_MAX);
+  }
+  if (flag == "--group-max-session-timeout-ms") {
+    return parse_number<std::int32_t>(value, o.groups.max_session_timeout_ms, 1, INT32_MAX);
+  }
+  if (flag == "--group-max-size") {
+    return parse_number<std::int32_t>(value, o.groups.max_group_size, 1, INT32_MAX);
+  }
+  if (flag == "--offsets-retention-minutes") {
+    std::int64_t minutes = 0;
+    if (!parse_number<std::int64_t>(value, minutes, 1, INT64_MAX / 60000)) return false;
+    o.groups.offsets_retention_ms = minutes * 60000;
+    return true;
   }
   if (flag == "--flush-policy") {
     samsa::FlushPolicy& policy = o.partition.log.flush_policy;
