@@ -310,20 +310,115 @@ TEST_CASE("CompressedBombGetsError2AndStoresNothing") {
   CHECK(produce(c, id++, "t", 0, testing::make_batch(1)).base_offset == 0);
 }
 
-TEST_CASE("OldMessageFormatInProduceV2GetsError43") {
+namespace {
+
+// CRC-32 (IEEE, reflected 0xEDB88320) bit by bit: a legacy message's checksum.
+std::uint32_t crc32_ieee(std::span<const std::byte> bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::byte b : bytes) {
+    crc ^= static_cast<std::uint8_t>(b);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+struct LegacyMessage {
+  std::int64_t timestamp;
+  std::string key;
+  std::string value;
+};
+
+// A magic 1 message set as kafka-go 0.2 sends it with Produce v2: offset, size, crc,
+// magic 1, attributes 0, timestamp, key, value.
+std::vector<std::byte> magic1_set(const std::vector<LegacyMessage>& messages) {
+  Writer set;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    Writer body;
+    body.i8(1);  // magic
+    body.i8(0);  // attributes: no compression, CreateTime
+    body.i64(messages[i].timestamp);
+    for (const std::string* field : {&messages[i].key, &messages[i].value}) {
+      body.i32(static_cast<std::int32_t>(field->size()));
+      body.raw(samsa::as_bytes(*field));
+    }
+    const std::vector<std::byte> b = body.take();
+    set.i64(static_cast<std::int64_t>(i));
+    set.i32(static_cast<std::int32_t>(b.size() + 4));
+    set.i32(static_cast<std::int32_t>(crc32_ieee(b)));
+    set.raw(b);
+  }
+  return set.take();
+}
+
+}  // namespace
+
+TEST_CASE("MagicOneSetInProduceV2IsStoredAsAV2Batch") {
   TestServer s;
   Client c(s.port());
   create_topic(c, "t");
-  auto batch = testing::make_batch(1);
-  batch[samsa::batch_layout::kMagic] = std::byte{1};
-  c.send(testing::produce_request(1, "t", 0, batch, -1, 2));
+  const std::vector<LegacyMessage> sent = {{1'700'000'000'100, "k0", "v0"},
+                                           {1'700'000'000'050, "k1", "v1"},
+                                           {1'700'000'000'200, "k2", "v2"}};
+  c.send(testing::produce_request(1, "t", 0, magic1_set(sent), -1, 2));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  {
+    // ProduceResponse v2: [name [index error_code base_offset log_append_time_ms]]
+    // throttle_time_ms.
+    testing::ResponseReader rr(std::move(*frame));
+    Reader& r = rr.r;
+    CHECK(r.i32() == 1);
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.string() == "t");
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.i32() == 0);
+    CHECK(r.i16() == 0);
+    CHECK(r.i64() == 0);   // base offset
+    CHECK(r.i64() == -1);  // log append time: CreateTime
+    CHECK(r.i32() == 0);   // throttle
+    CHECK(!r.failed());
+  }
+  REQUIRE(produce(c, 2, "t", 0, testing::make_batch(1)).base_offset == 3);
+
+  c.send(testing::fetch_request(3, "t", 0, 0));
+  FetchResult f = parse_fetch(*c.receive());
+  REQUIRE(f.error == 0);
+  auto view = samsa::RecordBatchView::validate(f.records, {.producer_batch = true});
+  INFO(view.status().to_string());
+  REQUIRE(view.ok());
+  CHECK(view->magic() == 2);
+  CHECK(view->base_offset() == samsa::Offset(0));
+  CHECK(view->records_count() == 3);
+  CHECK(view->max_timestamp() == samsa::Timestamp(1'700'000'000'200));
+  CHECK(view->producer_id() == samsa::ProducerId::none());
+  samsa::RecordReader reader;
+  REQUIRE(reader.reset(*view).ok());
+  samsa::Record record;
+  for (const LegacyMessage& m : sent) {
+    REQUIRE(reader.next(record).value());
+    CHECK(record.timestamp == samsa::Timestamp(m.timestamp));
+    CHECK(samsa::as_chars(*record.key) == m.key);
+    CHECK(samsa::as_chars(*record.value) == m.value);
+  }
+  CHECK_FALSE(reader.next(record).value());
+}
+
+TEST_CASE("CorruptMagicOneSetInProduceV2GetsError2AndStoresNothing") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto set = magic1_set({{1'700'000'000'000, "k", "v"}});
+  set.back() ^= std::byte{0x01};  // the CRC-32 no longer matches
+  c.send(testing::produce_request(1, "t", 0, set, -1, 2));
   testing::ResponseReader rr(std::move(*c.receive()));
   (void)rr.r.i32();
   REQUIRE(rr.r.array_length(1) == 1);
   (void)rr.r.string();
   REQUIRE(rr.r.array_length(1) == 1);
   (void)rr.r.i32();
-  CHECK(rr.r.i16() == error::kUnsupportedForMessageFormat);
+  CHECK(rr.r.i16() == error::kCorruptMessage);
+  c.send(testing::fetch_request(2, "t", 0, 0));
+  CHECK(parse_fetch(*c.receive()).high_watermark == 0);
 }
 
 TEST_CASE("PipelinedRequestsAreAnsweredInOrder") {
