@@ -57,11 +57,14 @@ std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_
 
 // Produce v0-v2 from old clients (kafka-go 0.2, Sarama with an old Version) carry magic
 // 0/1 message sets: converted here, on the I/O thread, to one v2 batch that `owner` keeps
-// alive and `records` then points at. An error code when the set is malformed.
+// alive and `records` then points at. A wrapper decompresses within the partition log's
+// bound, as a v2 batch would. An error code when the set is malformed.
 std::int16_t convert_legacy(std::optional<MutableByteSpan>& records, std::int16_t version,
-                            std::shared_ptr<const void>& owner) {
+                            const PartitionHandle& handle, std::shared_ptr<const void>& owner) {
   if (version >= 3 || !records || !samsa::is_legacy_message_set(*records)) return error::kNone;
-  auto converted = samsa::convert_legacy_message_set(*records);
+  const samsa::LegacyConvertOptions options{
+      .max_decompressed_bytes = handle.partition->log().config().max_decompressed_bytes()};
+  auto converted = samsa::convert_legacy_message_set(*records, options);
   if (!converted.ok()) return produce_error_code(converted.status());
   auto batch = std::make_shared<std::vector<std::byte>>(std::move(*converted));
   records = MutableByteSpan(*batch);
@@ -117,7 +120,8 @@ void Handlers::produce(Request request) {
       } else if (handle == nullptr) {
         out.error_code = error::kUnknownTopicOrPartition;
         state->failed = true;
-      } else if (std::int16_t bad = convert_legacy(data.records, state->version, owner); bad) {
+      } else if (std::int16_t bad = convert_legacy(data.records, state->version, *handle, owner);
+                 bad) {
         out.error_code = bad;
         state->failed = true;
       } else if (std::int16_t e = precheck(data.records, state->version, idempotent); e != 0) {

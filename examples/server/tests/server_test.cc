@@ -3,6 +3,7 @@
 // lost, and produce, fetch and long polls behave as clients expect.
 #include <fmt/format.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <catch2/catch.hpp>
 
@@ -328,26 +329,48 @@ struct LegacyMessage {
   std::string value;
 };
 
-// A magic 1 message set as kafka-go 0.2 sends it with Produce v2: offset, size, crc,
-// magic 1, attributes 0, timestamp, key, value.
+// One legacy message: offset, size, crc, magic, attributes, [timestamp,] key, value.
+void put_legacy(Writer& set, std::int64_t offset, std::int8_t magic, std::int8_t attributes,
+                std::int64_t timestamp, std::span<const std::byte> key,
+                std::span<const std::byte> value) {
+  Writer body;
+  body.i8(magic);
+  body.i8(attributes);
+  if (magic == 1) body.i64(timestamp);
+  for (std::span<const std::byte> field : {key, value}) {
+    body.i32(static_cast<std::int32_t>(field.size()));
+    body.raw(field);
+  }
+  const std::vector<std::byte> b = body.take();
+  set.i64(offset);
+  set.i32(static_cast<std::int32_t>(b.size() + 4));
+  set.i32(static_cast<std::int32_t>(crc32_ieee(b)));
+  set.raw(b);
+}
+
+// A magic 1 message set as kafka-go 0.2 sends it with Produce v2 (no compression,
+// CreateTime).
 std::vector<std::byte> magic1_set(const std::vector<LegacyMessage>& messages) {
   Writer set;
   for (std::size_t i = 0; i < messages.size(); ++i) {
-    Writer body;
-    body.i8(1);  // magic
-    body.i8(0);  // attributes: no compression, CreateTime
-    body.i64(messages[i].timestamp);
-    for (const std::string* field : {&messages[i].key, &messages[i].value}) {
-      body.i32(static_cast<std::int32_t>(field->size()));
-      body.raw(samsa::as_bytes(*field));
-    }
-    const std::vector<std::byte> b = body.take();
-    set.i64(static_cast<std::int64_t>(i));
-    set.i32(static_cast<std::int32_t>(b.size() + 4));
-    set.i32(static_cast<std::int32_t>(crc32_ieee(b)));
-    set.raw(b);
+    put_legacy(set, static_cast<std::int64_t>(i), 1, 0, messages[i].timestamp,
+               samsa::as_bytes(messages[i].key), samsa::as_bytes(messages[i].value));
   }
   return set.take();
+}
+
+std::vector<std::byte> gzip(std::span<const std::byte> in) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::vector<std::byte> out(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
 }
 
 }  // namespace
@@ -399,6 +422,54 @@ TEST_CASE("MagicOneSetInProduceV2IsStoredAsAV2Batch") {
     CHECK(record.timestamp == samsa::Timestamp(m.timestamp));
     CHECK(samsa::as_chars(*record.key) == m.key);
     CHECK(samsa::as_chars(*record.value) == m.value);
+  }
+  CHECK_FALSE(reader.next(record).value());
+}
+
+TEST_CASE("GzipMagicZeroSetInProduceV0IsStoredAsAGzipV2Batch") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  Writer inner;
+  for (int i = 0; i < 3; ++i) {
+    const std::string value = fmt::format("old-{}", i);
+    put_legacy(inner, i, 0, 0, -1, samsa::as_bytes("k"), samsa::as_bytes(value));
+  }
+  Writer set;
+  put_legacy(set, 0, 0, /*gzip*/ 1, -1, {}, gzip(inner.take()));
+  c.send(testing::produce_request(1, "t", 0, set.take(), -1, 0));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  {
+    // ProduceResponse v0: [name [index error_code base_offset]], no throttle time.
+    testing::ResponseReader rr(std::move(*frame));
+    Reader& r = rr.r;
+    CHECK(r.i32() == 1);
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.string() == "t");
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.i32() == 0);
+    CHECK(r.i16() == 0);
+    CHECK(r.i64() == 0);
+    CHECK(r.remaining() == 0);
+    CHECK(!r.failed());
+  }
+  c.send(testing::fetch_request(2, "t", 0, 0));
+  FetchResult f = parse_fetch(*c.receive());
+  REQUIRE(f.error == 0);
+  CHECK(f.high_watermark == 3);
+  auto view = samsa::RecordBatchView::validate(f.records, {.producer_batch = true});
+  INFO(view.status().to_string());
+  REQUIRE(view.ok());
+  CHECK(view->compression() == samsa::Compression::gzip);
+  CHECK(view->max_timestamp() == samsa::Timestamp::none());  // magic 0 has no timestamps
+  samsa::RecordReader reader;
+  REQUIRE(reader.reset(*view).ok());
+  samsa::Record record;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(reader.next(record).value());
+    CHECK(samsa::as_chars(*record.value) == fmt::format("old-{}", i));
+    CHECK(record.timestamp == samsa::Timestamp::none());
   }
   CHECK_FALSE(reader.next(record).value());
 }
