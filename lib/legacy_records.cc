@@ -36,7 +36,7 @@ struct LegacyMessage {
   std::size_t size = 0;  // kLogOverhead + its size field
   std::int8_t magic = 0;
   std::uint8_t attributes = 0;
-  std::int64_t timestamp = -1;  // magic 1 only
+  std::int64_t timestamp = -1;  // magic 1 only; -1 (Kafka's NO_TIMESTAMP) for magic 0
   std::optional<ByteSpan> key;
   std::optional<ByteSpan> value;
 
@@ -190,9 +190,11 @@ std::vector<std::byte> lz4_with_fixed_header_checksum(ByteSpan frame) {
   return fixed;
 }
 
-// The inner messages of the wrapper `w` (already checked), added to `builder`. They are
-// uncompressed, of the wrapper's magic, and take the wrapper's timestamp when it says
-// LogAppendTime (Kafka's LegacyRecord with a wrapper timestamp).
+// The inner messages of the wrapper `w` (already checked), added to `builder`. They must be
+// uncompressed; a magic 1 one takes the wrapper's timestamp when the wrapper says
+// LogAppendTime (Kafka's LegacyRecord with a wrapper timestamp), a magic 0 one has none.
+// Kafka's broker does not require their magic to be the wrapper's (its DeepRecordsIterator
+// runs with ensureMatchingMagic false), so neither does this.
 Status add_inner(RecordBatchBuilder& builder, const LegacyMessage& w, Compression codec,
                  const LegacyConvertOptions& options, std::vector<std::byte>& scratch) {
   const SetPlace outer;
@@ -214,10 +216,6 @@ Status add_inner(RecordBatchBuilder& builder, const LegacyMessage& w, Compressio
   // Bounded: each message takes at least kLogOverhead + kRecordOverheadV0 bytes.
   for (std::size_t at = 0; at < inner.size(); ++count) {
     SAMSA_TRY_ASSIGN(const LegacyMessage m, read_message(inner, at, place));
-    if (m.magic != w.magic) {
-      return corrupt(place, at,
-                     fmt::format("magic {} inside a wrapper of magic {}", m.magic, w.magic));
-    }
     if (m.codec() != 0) {
       return corrupt(place, at,
                      fmt::format("compressed (codec {}) inside a compressed wrapper: Kafka "
@@ -259,8 +257,9 @@ Result<std::vector<std::byte>> convert_legacy_message_set(ByteSpan set,
     }
     SAMSA_TRY(add_inner(builder, first, codec, options, scratch));
   } else {
+    SAMSA_TRY(add(builder, first, first.timestamp, outer));
     // Bounded: each message takes at least kLogOverhead + kRecordOverheadV0 bytes.
-    for (std::size_t at = 0; at < set.size();) {
+    for (std::size_t at = first.size; at < set.size();) {
       SAMSA_TRY_ASSIGN(const LegacyMessage m, read_message(set, at, outer));
       if (m.magic != first.magic) {
         return corrupt(outer, at,
@@ -274,7 +273,7 @@ Result<std::vector<std::byte>> convert_legacy_message_set(ByteSpan set,
                                    "compressed set holds exactly one message (Kafka's rule)",
                                    m.codec()));
       }
-      SAMSA_TRY(add(builder, m, m.magic == 0 ? -1 : m.timestamp, outer));
+      SAMSA_TRY(add(builder, m, m.timestamp, outer));
       at += m.size;
     }
   }

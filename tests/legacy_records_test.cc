@@ -306,3 +306,12 @@ TEST_CASE("A magic 0 lz4 wrapper with Kafka's broken header checksum converts",
   CHECK_THAT(error_of(encode(w)),
              Catch::Contains("legacy message set: lz4 wrapper message at byte 0: "));
 }
+
+TEST_CASE("Inner messages need not have their wrapper's magic, as in Kafka", "[legacy_records]") {
+  // A magic 1 LogAppendTime wrapper: its magic 1 inner message takes the wrapper's
+  // timestamp, its magic 0 one has none.
+  const auto set =
+      wrap({{.magic = 1, .timestamp = 5, .value = "new"}, {.magic = 0, .value = "old"}}, 1,
+           1 | LL::kTimestampTypeBit, 900);
+  CHECK(convert_ok(set).records == std::vector<std::string>{"900 null new", "-1 null old"});
+}

@@ -14,7 +14,7 @@
 //   key        i32 length (-1: null), then the bytes
 //   value      i32 length (-1: null), then the bytes
 // A compressed message (a wrapper) holds in its value, compressed, an inner message set of
-// uncompressed messages of the same magic; Kafka allows one level and one wrapper per set.
+// uncompressed messages; Kafka allows one level and one wrapper per set.
 // For the full grammar and a worked example see docs/FORMAT.md, "Legacy message sets".
 #pragma once
 
