@@ -474,6 +474,36 @@ TEST_CASE("GzipMagicZeroSetInProduceV0IsStoredAsAGzipV2Batch") {
   CHECK_FALSE(reader.next(record).value());
 }
 
+TEST_CASE("BatchWithMaxTimestampMinusOneIsFoundByListOffsets") {
+  // Sarama 1.22 sends v2 batches whose header max timestamp is -1; the leader sets it from
+  // the records (as Kafka's LogValidator does), so ListOffsets by time finds them.
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto batch = testing::make_batch(3);  // records at 1700000000000 + 0, 1, 2
+  samsa::set_max_timestamp(batch, samsa::TimestampType::create_time, samsa::Timestamp(-1));
+  REQUIRE(produce(c, 1, "t", 0, batch).error == 0);
+  RequestBuilder b(2, 1, 2);  // ListOffsets v1
+  b.body().i32(-1);           // replica id
+  b.body().array_length(1);
+  b.body().string("t");
+  b.body().array_length(1);
+  b.body().i32(0);
+  b.body().i64(1'700'000'000'001);
+  c.send(b.frame());
+  testing::ResponseReader rr(std::move(*c.receive()));
+  Reader& r = rr.r;
+  CHECK(r.i32() == 2);
+  REQUIRE(r.array_length(1) == 1);
+  CHECK(r.string() == "t");
+  REQUIRE(r.array_length(1) == 1);
+  CHECK(r.i32() == 0);
+  CHECK(r.i16() == 0);
+  CHECK(r.i64() == 1'700'000'000'001);  // the record's timestamp
+  CHECK(r.i64() == 1);                  // its offset
+  CHECK(!r.failed());
+}
+
 TEST_CASE("CorruptMagicOneSetInProduceV2GetsError2AndStoresNothing") {
   TestServer s;
   Client c(s.port());
