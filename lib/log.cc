@@ -255,29 +255,43 @@ Status check_kept_offsets(ByteSpan batches, const BatchSpans& spans, Offset log_
 // lock is taken: the expensive part runs in parallel across appenders.
 // A compressed batch decompresses within config.max_decompressed_bytes(); one that passes it
 // is refused naming the log (the partition's directory, "<topic>-<N>").
-Status validate_batches(ByteSpan batches, const AppendOptions& options, const LogConfig& config,
-                        std::string_view dir, BatchSpans& spans, std::int64_t& records) {
+// A leader's append (assign_offsets, Kafka's validateAndAssignOffsets) to a CreateTime log
+// also sets each batch's max timestamp to its records' largest, as Kafka's LogValidator
+// does: clients that send -1 there (Sarama 1.22) would otherwise hide the batch from
+// offset_for_timestamp. The records are decoded for validation anyway (decompressed, when
+// compressed), so finding the largest costs one comparison a record; the CRC is recomputed
+// only for a batch whose header was wrong. A follower keeps the leader's bytes.
+Status validate_batches(MutableByteSpan batches, const AppendOptions& options,
+                        const LogConfig& config, std::string_view dir, BatchSpans& spans,
+                        std::int64_t& records) {
   const std::uint32_t max_batch_bytes = config.max_batch_bytes;
+  const bool set_max_timestamps =
+      options.assign_offsets && config.timestamp_type == TimestampType::create_time;
   ValidateOptions validate{.producer_batch = options.producer_batches,
                            .max_decompressed_bytes = config.max_decompressed_bytes()};
   for (std::size_t at = 0; at < batches.size();) {
     // The size first (framing only): an oversized batch is not decompressed at all.
-    auto framed = RecordBatchView::parse(batches.subspan(at), at);
-    if (framed.ok() && framed->size_bytes() > max_batch_bytes) {
+    SAMSA_TRY_ASSIGN(const RecordBatchView view, RecordBatchView::parse(batches.subspan(at), at));
+    if (view.size_bytes() > max_batch_bytes) {
       return Status::record_too_large(
           fmt::format("batch at position {} is {} bytes, more than max_batch_bytes {}", at,
-                      framed->size_bytes(), max_batch_bytes));
+                      view.size_bytes(), max_batch_bytes));
     }
-    auto view = RecordBatchView::validate(batches.subspan(at), validate, at);
-    if (view.status().code() == StatusCode::decompression_limit) {
-      return view.status().with_context(
+    SAMSA_TRY(view.check_crc());
+    auto max_timestamp = view.check_records_max_timestamp(validate);
+    if (max_timestamp.status().code() == StatusCode::decompression_limit) {
+      return max_timestamp.status().with_context(
           fmt::format("append to log {} (decompressed_bytes_factor {} x max_batch_bytes {})", dir,
                       config.decompressed_bytes_factor, max_batch_bytes));
     }
-    if (!view.ok()) return view.status();
-    records += view->records_count();
-    spans.emplace_back(at, view->size_bytes());
-    at += view->size_bytes();
+    if (!max_timestamp.ok()) return max_timestamp.status();
+    const std::size_t size = view.size_bytes();
+    records += view.records_count();
+    if (set_max_timestamps) {
+      set_max_timestamp(batches.subspan(at, size), TimestampType::create_time, *max_timestamp);
+    }
+    spans.emplace_back(at, size);
+    at += size;
   }
   return Status();
 }

@@ -115,12 +115,19 @@ Status RecordBatchView::check_crc() const {
 }
 
 Status RecordBatchView::check_records(const ValidateOptions& options) const {
+  return check_records_max_timestamp(options).status();
+}
+
+Result<Timestamp> RecordBatchView::check_records_max_timestamp(
+    const ValidateOptions& options) const {
   RecordReader reader;
   SAMSA_TRY(reader.reset(*this, options));
   Record record;
+  Timestamp max = Timestamp::none();  // Kafka's NO_TIMESTAMP: below it, a record never wins
   for (;;) {  // RecordReader::next fails past records_count, which bounds this loop
     SAMSA_TRY_ASSIGN(const bool more, reader.next(record));
-    if (!more) return Status();
+    if (!more) return max;
+    if (record.timestamp > max) max = record.timestamp;
   }
 }
 
@@ -657,7 +664,11 @@ void set_partition_leader_epoch(MutableByteSpan batch, LeaderEpoch epoch) {
   put_be<std::int32_t>(batch.data() + L::kPartitionLeaderEpoch, epoch.value());
 }
 
-void set_max_timestamp(MutableByteSpan batch, TimestampType type, Timestamp max_timestamp) {
+bool set_max_timestamp(MutableByteSpan batch, TimestampType type, Timestamp max_timestamp) {
+  const auto view = RecordBatchView::parse(batch);
+  SAMSA_ASSERT(view.ok(), "set_max_timestamp on a batch that does not parse: {}",
+               view.status().to_string());
+  if (view->timestamp_type() == type && view->max_timestamp() == max_timestamp) return false;
   auto attributes = static_cast<std::uint16_t>(get_be<std::int16_t>(batch.data() + L::kAttributes));
   attributes = type == TimestampType::log_append_time
                    ? static_cast<std::uint16_t>(attributes | L::kTimestampTypeBit)
@@ -665,6 +676,7 @@ void set_max_timestamp(MutableByteSpan batch, TimestampType type, Timestamp max_
   put_be<std::uint16_t>(batch.data() + L::kAttributes, attributes);
   put_be<std::int64_t>(batch.data() + L::kMaxTimestamp, max_timestamp.value());
   put_be<std::uint32_t>(batch.data() + L::kCrc, crc32c(ByteSpan(batch).subspan(L::kAttributes)));
+  return true;
 }
 
 std::array<std::byte, 4> control_record_key(ControlRecordType type) {

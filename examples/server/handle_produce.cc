@@ -1,11 +1,14 @@
 // Produce: each partition's record set must be exactly one RecordBatch v2 (Kafka's rule for
-// v3+; the magic 0/1 message sets of v0-v2 are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); it is
-// pushed to the partition's append queue, which stores it byte for byte with only its base offset
-// and leader epoch rewritten. The response goes once every partition has an answer; acks=0 gets
-// none, and the connection is closed when a partition failed (Kafka's rule).
+// v3+); the magic 0/1 message sets of v0-v2 are converted to one first, as Kafka's broker
+// converts them (samsa::convert_legacy_message_set; a bad one gets CORRUPT_MESSAGE). It is
+// pushed to the partition's append queue, which stores it byte for byte with only its base
+// offset and leader epoch rewritten (and a wrong max timestamp fixed). The response goes once
+// every partition has an answer; acks=0 gets none, and the connection is closed when a
+// partition failed (Kafka's rule).
 #include <atomic>
 
 #include "handlers.h"
+#include "samsa/legacy_records.h"
 #include "samsa/record_batch.h"
 
 namespace samsa_server {
@@ -41,10 +44,7 @@ std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_
                       bool& idempotent) {
   if (!records || records->empty()) return error::kCorruptMessage;
   auto view = samsa::RecordBatchView::parse(*records);
-  if (!view.ok() && view.status().code() == samsa::StatusCode::not_supported && version < 3) {
-    return error::kUnsupportedForMessageFormat;  // magic 0 or 1
-  }
-  if (!view.ok()) return error::kCorruptMessage;
+  if (!view.ok()) return error::kCorruptMessage;  // magic 0/1 in v3+ too (Kafka: v3+ is v2 only)
   if (view->size_bytes() != records->size()) return error::kCorruptMessage;  // not one batch
   if (view->compression() == samsa::Compression::zstd && version < 7) {
     return error::kUnsupportedCompressionType;  // KIP-110: zstd needs Produce v7
@@ -52,6 +52,23 @@ std::int16_t precheck(const std::optional<MutableByteSpan>& records, std::int16_
   if (view->is_control()) return error::kCorruptMessage;         // clients may not send them
   if (view->is_transactional()) return error::kInvalidTxnState;  // no transactions here
   idempotent = view->producer_id() != samsa::ProducerId::none();
+  return error::kNone;
+}
+
+// Produce v0-v2 from old clients (kafka-go 0.2, Sarama with an old Version) carry magic
+// 0/1 message sets: converted here, on the I/O thread, to one v2 batch that `owner` keeps
+// alive and `records` then points at. A wrapper decompresses within the partition log's
+// bound, as a v2 batch would. An error code when the set is malformed.
+std::int16_t convert_legacy(std::optional<MutableByteSpan>& records, std::int16_t version,
+                            const PartitionHandle& handle, std::shared_ptr<const void>& owner) {
+  if (version >= 3 || !records || !samsa::is_legacy_message_set(*records)) return error::kNone;
+  const samsa::LegacyConvertOptions options{
+      .max_decompressed_bytes = handle.partition->log().config().max_decompressed_bytes()};
+  auto converted = samsa::convert_legacy_message_set(*records, options);
+  if (!converted.ok()) return produce_error_code(converted.status());
+  auto batch = std::make_shared<std::vector<std::byte>>(std::move(*converted));
+  records = MutableByteSpan(*batch);
+  owner = std::move(batch);
   return error::kNone;
 }
 
@@ -88,11 +105,12 @@ void Handlers::produce(Request request) {
   for (std::size_t t = 0; t < m.topics.size(); ++t) {
     const auto topic = broker_.find(m.topics[t].name);
     for (std::size_t p = 0; p < m.topics[t].partitions.size(); ++p) {
-      const ProducePartitionData& data = m.topics[t].partitions[p];
+      ProducePartitionData& data = m.topics[t].partitions[p];
       ProducePartitionResponse& out = state->response.responses[t].partitions[p];
       out.index = data.index;
       PartitionHandle* handle = topic ? topic->partition(data.index) : nullptr;
       bool idempotent = false;
+      std::shared_ptr<const void> owner = request.frame;  // what keeps the batch's bytes
       if (!acks_ok) {
         out.error_code = error::kInvalidRequiredAcks;
         state->failed = true;
@@ -106,12 +124,16 @@ void Handlers::produce(Request request) {
         // Kafka: "Cannot append to internal topic" (only the group coordinator writes it).
         out.error_code = error::kInvalidTopicException;
         state->failed = true;
+      } else if (std::int16_t bad = convert_legacy(data.records, state->version, *handle, owner);
+                 bad) {
+        out.error_code = bad;
+        state->failed = true;
       } else if (std::int16_t e = precheck(data.records, state->version, idempotent); e != 0) {
         out.error_code = e;
         state->failed = true;
       } else {
         state->pending.fetch_add(1, std::memory_order_relaxed);
-        handle->appends->push(AppendJob{*data.records, idempotent, request.frame,
+        handle->appends->push(AppendJob{*data.records, idempotent, std::move(owner),
                                         [state, &out](const AppendOutcome& outcome) {
                                           fill(out, outcome, *state);
                                           state->finish_one();

@@ -163,9 +163,12 @@ struct AppendOptions {
   // Validate as a producer's batches (offset deltas exactly 0..n-1). False for batches
   // copied from another log (replication, compaction).
   bool producer_batches = true;
-  // False: keep the batches' own base offsets (a follower copying a leader's batches, which
-  // compaction may have left with gaps between them): they must increase and start at or
-  // after the log end, else invalid_argument.
+  // True: a leader's append (Kafka's validateAndAssignOffsets). Offsets are assigned from
+  // the log end and, in a create_time log, each batch's max timestamp is set to the largest
+  // of its records' timestamps when the header says otherwise (CRC recomputed), as Kafka's
+  // LogValidator does. False: keep the batches' own base offsets and bytes (a follower
+  // copying a leader's batches, which compaction may have left with gaps between them):
+  // they must increase and start at or after the log end, else invalid_argument.
   bool assign_offsets = true;
   AppendHook* hook = nullptr;  // must outlive the call
 };
@@ -238,8 +241,10 @@ class Log {
 
   // Appends one or more batches laid end to end in `batches` (e.g. a produce request):
   // validates each (framing, CRC, records, size <= max_batch_bytes), assigns offsets by
-  // rewriting base offset and leader epoch in place (outside the CRC; for log_append_time
-  // logs also the max timestamp, with the CRC recomputed), writes them in one write and
+  // rewriting base offset and leader epoch in place (outside the CRC) and, when
+  // options.assign_offsets, sets the max timestamp as Kafka's leader does (log_append_time
+  // logs: the append time; create_time logs: the records' largest, only where the header
+  // is wrong; the CRC recomputed either way), writes them in one write and
   // returns once they are durable under the flush policy. Under the durable policy
   // concurrent appends are written together by one thread and share one fdatasync (group
   // commit); an append hook runs on that thread. An append whose records a concurrent

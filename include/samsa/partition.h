@@ -92,7 +92,9 @@ class Partition {
 
   // The leader's append of a producer's batches (a produce request): each batch is
   // validated, its producer id / epoch / sequence checked, then stamped with `leader_epoch`
-  // (none: the cache's latest epoch, or 0 when it has none) and appended. A retried
+  // (none: the cache's latest epoch, or 0 when it has none) and appended; a batch whose
+  // header max timestamp is not its records' largest gets it fixed, as Kafka's leader
+  // does (Log::append). A retried
   // duplicate of one of the producer's last 5 batches appends nothing and returns the
   // original offsets (once they are durable). A new leader epoch is assigned in the epoch
   // cache at the first batch's offset.
@@ -102,8 +104,8 @@ class Partition {
   Result<PartitionAppendResult> append(RecordBatchBuilder& builder,
                                        LeaderEpoch leader_epoch = LeaderEpoch::none());
 
-  // A follower's append of batches copied from the leader: their offsets and leader epochs
-  // are kept as they are (they must start at the log end), producer state is recorded
+  // A follower's append of batches copied from the leader: their bytes, offsets and leader
+  // epochs are kept as they are (they must start at the log end), producer state is recorded
   // without sequence checks and the epoch cache learns each batch's epoch.
   Result<PartitionAppendResult> append_as_follower(MutableByteSpan batches);
 

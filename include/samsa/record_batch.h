@@ -185,6 +185,10 @@ class RecordBatchView {
   // Decodes every record (decompressing when needed) and checks its framing, the count
   // and the offset deltas against the header.
   Status check_records(const ValidateOptions& options = {}) const;
+  // check_records(), also answering the largest of the records' timestamps as a
+  // RecordReader gives them (Kafka's LogValidator max), or none when no record has one
+  // above -1 (or there are no records). Costs nothing over check_records().
+  Result<Timestamp> check_records_max_timestamp(const ValidateOptions& options = {}) const;
 
   ByteSpan bytes() const { return bytes_; }
   std::size_t size_bytes() const { return bytes_.size(); }
@@ -315,8 +319,11 @@ class RecordBatchBuilder {
 void set_base_offset(MutableByteSpan batch, Offset base_offset);
 void set_partition_leader_epoch(MutableByteSpan batch, LeaderEpoch epoch);
 // Sets the timestamp type and max timestamp and recomputes the CRC (Kafka's
-// setMaxTimestamp, used for LogAppendTime topics).
-void set_max_timestamp(MutableByteSpan batch, TimestampType type, Timestamp max_timestamp);
+// setMaxTimestamp: a leader's append sets LogAppendTime topics' to the append time and
+// CreateTime topics' to the records' largest). Returns whether the bytes changed: a batch
+// that already says so is left alone, CRC and all, as Kafka leaves it.
+// Precondition: `batch` is exactly one batch that RecordBatchView::parse() accepts.
+bool set_max_timestamp(MutableByteSpan batch, TimestampType type, Timestamp max_timestamp);
 
 // The 4-byte key of a control record: i16 version 0, i16 type.
 std::array<std::byte, 4> control_record_key(ControlRecordType type);

@@ -80,7 +80,7 @@ struct MetadataResponse {
 samsa::Result<MetadataRequest> decode_metadata(Reader& r, std::int16_t version);
 void encode(const MetadataResponse& m, std::int16_t version, Writer& w);
 
-// --- Produce (0), v0-v7 (v0-v2 carry magic 0/1 message sets, which are refused)
+// --- Produce (0), v0-v7 (v0-v2 carry magic 0/1 message sets, converted to one v2 batch)
 struct ProducePartitionData {
   std::int32_t index = 0;
   std::optional<MutableByteSpan> records;  // a view into the request frame

@@ -17,9 +17,10 @@ namespace {
 // gzip, snappy or lz4 only when the broker's Produce range includes v0
 // (rd_kafka_msgset_writer_select_MsgVersion) and with lz4 only when it lists FindCoordinator
 // v0 (rdkafka_feature.c); without them it silently sends uncompressed batches. Produce
-// v0-v2 requests are decoded and answered, but the magic 0/1 message sets they carry are
-// refused (UNSUPPORTED_FOR_MESSAGE_FORMAT): samsa stores RecordBatch v2 only. The group
-// APIs' ranges are the group codecs' (codec/group_messages.h): every non-flexible version.
+// v0-v2 requests are decoded and answered; the magic 0/1 message sets they carry are
+// converted to one RecordBatch v2 (samsa stores v2 only), as Kafka 3.x converts them on
+// append (handle_produce.cc, samsa::convert_legacy_message_set). The group APIs' ranges
+// are the group codecs' (codec/group_messages.h): every non-flexible version.
 // FindCoordinator finds the group coordinator; transaction coordinators do not exist here.
 constexpr auto& kG = kGroupCodecVersions;
 constexpr std::array<ApiVersionRange, 17> kSupported{{

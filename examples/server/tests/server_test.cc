@@ -3,6 +3,7 @@
 // lost, and produce, fetch and long polls behave as clients expect.
 #include <fmt/format.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <catch2/catch.hpp>
 
@@ -310,20 +311,215 @@ TEST_CASE("CompressedBombGetsError2AndStoresNothing") {
   CHECK(produce(c, id++, "t", 0, testing::make_batch(1)).base_offset == 0);
 }
 
-TEST_CASE("OldMessageFormatInProduceV2GetsError43") {
+namespace {
+
+// CRC-32 (IEEE, reflected 0xEDB88320) bit by bit: a legacy message's checksum.
+std::uint32_t crc32_ieee(std::span<const std::byte> bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::byte b : bytes) {
+    crc ^= static_cast<std::uint8_t>(b);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+struct LegacyMessage {
+  std::int64_t timestamp;
+  std::string key;
+  std::string value;
+};
+
+// One legacy message: offset, size, crc, magic, attributes, [timestamp,] key, value.
+void put_legacy(Writer& set, std::int64_t offset, std::int8_t magic, std::int8_t attributes,
+                std::int64_t timestamp, std::span<const std::byte> key,
+                std::span<const std::byte> value) {
+  Writer body;
+  body.i8(magic);
+  body.i8(attributes);
+  if (magic == 1) body.i64(timestamp);
+  for (std::span<const std::byte> field : {key, value}) {
+    body.i32(static_cast<std::int32_t>(field.size()));
+    body.raw(field);
+  }
+  const std::vector<std::byte> b = body.take();
+  set.i64(offset);
+  set.i32(static_cast<std::int32_t>(b.size() + 4));
+  set.i32(static_cast<std::int32_t>(crc32_ieee(b)));
+  set.raw(b);
+}
+
+// A magic 1 message set as kafka-go 0.2 sends it with Produce v2 (no compression,
+// CreateTime).
+std::vector<std::byte> magic1_set(const std::vector<LegacyMessage>& messages) {
+  Writer set;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    put_legacy(set, static_cast<std::int64_t>(i), 1, 0, messages[i].timestamp,
+               samsa::as_bytes(messages[i].key), samsa::as_bytes(messages[i].value));
+  }
+  return set.take();
+}
+
+std::vector<std::byte> gzip(std::span<const std::byte> in) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::vector<std::byte> out(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("MagicOneSetInProduceV2IsStoredAsAV2Batch") {
   TestServer s;
   Client c(s.port());
   create_topic(c, "t");
-  auto batch = testing::make_batch(1);
-  batch[samsa::batch_layout::kMagic] = std::byte{1};
-  c.send(testing::produce_request(1, "t", 0, batch, -1, 2));
+  const std::vector<LegacyMessage> sent = {{1'700'000'000'100, "k0", "v0"},
+                                           {1'700'000'000'050, "k1", "v1"},
+                                           {1'700'000'000'200, "k2", "v2"}};
+  c.send(testing::produce_request(1, "t", 0, magic1_set(sent), -1, 2));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  {
+    // ProduceResponse v2: [name [index error_code base_offset log_append_time_ms]]
+    // throttle_time_ms.
+    testing::ResponseReader rr(std::move(*frame));
+    Reader& r = rr.r;
+    CHECK(r.i32() == 1);
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.string() == "t");
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.i32() == 0);
+    CHECK(r.i16() == 0);
+    CHECK(r.i64() == 0);   // base offset
+    CHECK(r.i64() == -1);  // log append time: CreateTime
+    CHECK(r.i32() == 0);   // throttle
+    CHECK(!r.failed());
+  }
+  REQUIRE(produce(c, 2, "t", 0, testing::make_batch(1)).base_offset == 3);
+
+  c.send(testing::fetch_request(3, "t", 0, 0));
+  FetchResult f = parse_fetch(*c.receive());
+  REQUIRE(f.error == 0);
+  auto view = samsa::RecordBatchView::validate(f.records, {.producer_batch = true});
+  INFO(view.status().to_string());
+  REQUIRE(view.ok());
+  CHECK(view->magic() == 2);
+  CHECK(view->base_offset() == samsa::Offset(0));
+  CHECK(view->records_count() == 3);
+  CHECK(view->max_timestamp() == samsa::Timestamp(1'700'000'000'200));
+  CHECK(view->producer_id() == samsa::ProducerId::none());
+  samsa::RecordReader reader;
+  REQUIRE(reader.reset(*view).ok());
+  samsa::Record record;
+  for (const LegacyMessage& m : sent) {
+    REQUIRE(reader.next(record).value());
+    CHECK(record.timestamp == samsa::Timestamp(m.timestamp));
+    CHECK(samsa::as_chars(*record.key) == m.key);
+    CHECK(samsa::as_chars(*record.value) == m.value);
+  }
+  CHECK_FALSE(reader.next(record).value());
+}
+
+TEST_CASE("GzipMagicZeroSetInProduceV0IsStoredAsAGzipV2Batch") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  Writer inner;
+  for (int i = 0; i < 3; ++i) {
+    const std::string value = fmt::format("old-{}", i);
+    put_legacy(inner, i, 0, 0, -1, samsa::as_bytes("k"), samsa::as_bytes(value));
+  }
+  Writer set;
+  put_legacy(set, 0, 0, /*gzip*/ 1, -1, {}, gzip(inner.take()));
+  c.send(testing::produce_request(1, "t", 0, set.take(), -1, 0));
+  auto frame = c.receive();
+  REQUIRE(frame);
+  {
+    // ProduceResponse v0: [name [index error_code base_offset]], no throttle time.
+    testing::ResponseReader rr(std::move(*frame));
+    Reader& r = rr.r;
+    CHECK(r.i32() == 1);
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.string() == "t");
+    REQUIRE(r.array_length(1) == 1);
+    CHECK(r.i32() == 0);
+    CHECK(r.i16() == 0);
+    CHECK(r.i64() == 0);
+    CHECK(r.remaining() == 0);
+    CHECK(!r.failed());
+  }
+  c.send(testing::fetch_request(2, "t", 0, 0));
+  FetchResult f = parse_fetch(*c.receive());
+  REQUIRE(f.error == 0);
+  CHECK(f.high_watermark == 3);
+  auto view = samsa::RecordBatchView::validate(f.records, {.producer_batch = true});
+  INFO(view.status().to_string());
+  REQUIRE(view.ok());
+  CHECK(view->compression() == samsa::Compression::gzip);
+  CHECK(view->max_timestamp() == samsa::Timestamp::none());  // magic 0 has no timestamps
+  samsa::RecordReader reader;
+  REQUIRE(reader.reset(*view).ok());
+  samsa::Record record;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(reader.next(record).value());
+    CHECK(samsa::as_chars(*record.value) == fmt::format("old-{}", i));
+    CHECK(record.timestamp == samsa::Timestamp::none());
+  }
+  CHECK_FALSE(reader.next(record).value());
+}
+
+TEST_CASE("BatchWithMaxTimestampMinusOneIsFoundByListOffsets") {
+  // Sarama 1.22 sends v2 batches whose header max timestamp is -1; the leader sets it from
+  // the records (as Kafka's LogValidator does), so ListOffsets by time finds them.
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto batch = testing::make_batch(3);  // records at 1700000000000 + 0, 1, 2
+  samsa::set_max_timestamp(batch, samsa::TimestampType::create_time, samsa::Timestamp(-1));
+  REQUIRE(produce(c, 1, "t", 0, batch).error == 0);
+  RequestBuilder b(2, 1, 2);  // ListOffsets v1
+  b.body().i32(-1);           // replica id
+  b.body().array_length(1);
+  b.body().string("t");
+  b.body().array_length(1);
+  b.body().i32(0);
+  b.body().i64(1'700'000'000'001);
+  c.send(b.frame());
+  testing::ResponseReader rr(std::move(*c.receive()));
+  Reader& r = rr.r;
+  CHECK(r.i32() == 2);
+  REQUIRE(r.array_length(1) == 1);
+  CHECK(r.string() == "t");
+  REQUIRE(r.array_length(1) == 1);
+  CHECK(r.i32() == 0);
+  CHECK(r.i16() == 0);
+  CHECK(r.i64() == 1'700'000'000'001);  // the record's timestamp
+  CHECK(r.i64() == 1);                  // its offset
+  CHECK(!r.failed());
+}
+
+TEST_CASE("CorruptMagicOneSetInProduceV2GetsError2AndStoresNothing") {
+  TestServer s;
+  Client c(s.port());
+  create_topic(c, "t");
+  auto set = magic1_set({{1'700'000'000'000, "k", "v"}});
+  set.back() ^= std::byte{0x01};  // the CRC-32 no longer matches
+  c.send(testing::produce_request(1, "t", 0, set, -1, 2));
   testing::ResponseReader rr(std::move(*c.receive()));
   (void)rr.r.i32();
   REQUIRE(rr.r.array_length(1) == 1);
   (void)rr.r.string();
   REQUIRE(rr.r.array_length(1) == 1);
   (void)rr.r.i32();
-  CHECK(rr.r.i16() == error::kUnsupportedForMessageFormat);
+  CHECK(rr.r.i16() == error::kCorruptMessage);
+  c.send(testing::fetch_request(2, "t", 0, 0));
+  CHECK(parse_fetch(*c.receive()).high_watermark == 0);
 }
 
 TEST_CASE("PipelinedRequestsAreAnsweredInOrder") {
