@@ -8,7 +8,8 @@
 //                [--connections-max-idle-ms N] [--max-connections N]
 //                [--max-connections-per-ip N] [--max-queued-reply-bytes N]
 //                [--retention-ms N] [--retention-bytes N] [--segment-bytes N]
-//                [--offsets-topic-partitions N] [--group-initial-rebalance-delay-ms N]
+//                [--offsets-topic-partitions N] [--offsets-topic-segment-bytes N]
+//                [--group-initial-rebalance-delay-ms N]
 //                [--group-min-session-timeout-ms N] [--group-max-session-timeout-ms N]
 //                [--group-max-size N] [--offsets-retention-minutes N]
 #include <signal.h>
@@ -39,7 +40,8 @@ constexpr std::string_view kUsage =
     "         [--connections-max-idle-ms N] [--max-connections N]\n"
     "         [--max-connections-per-ip N] [--max-queued-reply-bytes N]\n"
     "         [--retention-ms N] [--retention-bytes N] [--segment-bytes N]\n"
-    "         [--offsets-topic-partitions N] [--group-initial-rebalance-delay-ms N]\n"
+    "         [--offsets-topic-partitions N] [--offsets-topic-segment-bytes N]\n"
+    "         [--group-initial-rebalance-delay-ms N]\n"
     "         [--group-min-session-timeout-ms N] [--group-max-session-timeout-ms N]\n"
     "         [--group-max-size N] [--offsets-retention-minutes N]\n";
 
@@ -120,6 +122,9 @@ bool parse_flag(Options& o, std::string_view flag, std::string_view value) {
   // Consumer groups (Kafka's names: offsets.topic.num.partitions, group.*).
   if (flag == "--offsets-topic-partitions") {
     return parse_number<std::int32_t>(value, o.offsets_partitions, 1, 1000);
+  }
+  if (flag == "--offsets-topic-segment-bytes") {
+    return parse_number<std::uint64_t>(value, o.offsets_segment_bytes, 1024, UINT64_MAX);
   }
   if (flag == "--group-initial-rebalance-delay-ms") {
     return parse_number<std::int32_t>(value, o.groups.initial_rebalance_delay_ms, 0, INT32_MAX);

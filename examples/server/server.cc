@@ -18,6 +18,7 @@ samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
   std::unique_ptr<Server> s(new Server(o));
   BrokerConfig bc{o.data_dir, o.default_partitions, o.auto_create, o.partition};
   bc.offsets_partitions = o.offsets_partitions;
+  bc.offsets_segment_bytes = o.offsets_segment_bytes;
   SAMSA_TRY_ASSIGN(s->broker_, Broker::open(std::move(bc), s->append_pool_, s->waiters_));
   GroupServiceConfig gc;
   gc.coordinator = o.groups;
@@ -43,6 +44,9 @@ samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
                        return raw->metrics_.render(*raw->broker_);
                      }));
   }
+  samsa::CleanerConfig cleaner;
+  cleaner.offset_map_bytes = 16u << 20;  // the server's bound on the cleaner's memory
+  s->cleaner_ = std::make_unique<samsa::Cleaner>(cleaner);
   s->maintenance_ = std::thread([raw = s.get()] { raw->maintenance_loop(); });
   return s;
 }
@@ -59,6 +63,22 @@ void Server::maintenance_loop() {
           fmt::print(stderr, "samsa-server: maintenance of {}-{}: {}\n", topic->name, p->index,
                      report.status().to_string());
         }
+      }
+    }
+    // Compaction: one log per pass, the dirtiest that needs it (Kafka's cleaner thread).
+    std::vector<samsa::Log*> compacted;
+    for (const auto& topic : broker_->topics()) {
+      for (const auto& p : topic->partitions) {
+        if (p->partition->log().config().cleanup_policy.compact) {
+          compacted.push_back(&p->partition->log());
+        }
+      }
+    }
+    if (!compacted.empty()) {
+      const samsa::CleanerRun run = cleaner_->run_once(compacted);
+      for (const auto& failed : run.failed) {
+        fmt::print(stderr, "samsa-server: compaction of {}: {}\n", failed.dir,
+                   failed.error.to_string());
       }
     }
     // Give freed heap back to the system (glibc keeps it in its arenas otherwise): after a

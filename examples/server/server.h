@@ -19,6 +19,7 @@
 #include "handlers.h"
 #include "metrics.h"
 #include "net.h"
+#include "samsa/cleaner.h"
 #include "work_pool.h"
 
 namespace samsa_server {
@@ -46,6 +47,7 @@ struct ServerOptions {
   // Consumer groups: __consumer_offsets' partition count at creation
   // (offsets.topic.num.partitions) and the coordinator's settings (group.*, offsets.*).
   std::int32_t offsets_partitions = 50;
+  std::uint64_t offsets_segment_bytes = 100u << 20;  // offsets.topic.segment.bytes
   samsa::GroupCoordinatorConfig groups;
   // How often every partition's maintain() runs: retention, producer id expiry, snapshot
   // cleanup, the high watermark checkpoint (Kafka checkpoints it every 5 s).
@@ -97,6 +99,8 @@ class Server {
   bool maintenance_stop_ = false;
   std::atomic<std::uint64_t> maintenance_passes_{0};
   std::thread maintenance_;
+  // Compacts the compacted topics' logs (__consumer_offsets) on the maintenance thread.
+  std::unique_ptr<samsa::Cleaner> cleaner_;
   bool shut_down_ = false;
 };
 

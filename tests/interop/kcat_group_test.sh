@@ -8,8 +8,11 @@ need kcat
 work=$(mktemp -d)
 C1= C2=
 trap 'kill -9 $SERVER_PID $C1 $C2 2>/dev/null || true; [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"' EXIT
+# Small __consumer_offsets segments and frequent maintenance: the commits (every 100 ms per
+# member) roll segments, and the cleaner compacts them while the test runs.
 start_server "$work/data" --default-partitions 6 --group-initial-rebalance-delay-ms 0 \
-  --offsets-topic-partitions 5 --metrics 127.0.0.1:0
+  --offsets-topic-partitions 5 --offsets-topic-segment-bytes 1024 --maintenance-interval-ms 200 \
+  --metrics 127.0.0.1:0
 kcat -b "$BROKER" -L -t g6 >/dev/null  # creates the topic (auto-create), 6 partitions
 
 produce() {  # produce FROM TO: messages "k<i % 17>:m<i>"
@@ -101,6 +104,9 @@ if [[ -n ${SAMSA_CLI:-} ]]; then
     fi
   done
   echo "ok: the group's records are in __consumer_offsets-4 only"
+  [[ -s $work/data/__consumer_offsets-4/cleaner-offset-checkpoint ]] ||
+    { echo "FAIL: __consumer_offsets-4 was never compacted"; ls -la "$work/data/__consumer_offsets-4"; exit 1; }
+  echo "ok: __consumer_offsets-4 compacted (cleaner-offset-checkpoint written)"
 fi
 stop_server
 echo "PASS"
