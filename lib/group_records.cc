@@ -252,4 +252,24 @@ std::optional<std::vector<std::string>> consumer_subscription_topics(ByteSpan su
   return topics;
 }
 
+std::optional<std::vector<ConsumerAssignedTopic>> consumer_assignment_partitions(
+    ByteSpan assignment) {
+  SchemaReader r(assignment, "ConsumerProtocolAssignment");
+  std::int16_t version = 0;
+  std::size_t n = 0;
+  if (!r.be(version, "version") || version < 0 || !r.array_length(n, 6, "assigned_partitions")) {
+    return std::nullopt;
+  }
+  std::vector<ConsumerAssignedTopic> out(n);
+  for (ConsumerAssignedTopic& t : out) {
+    std::size_t parts = 0;
+    if (!r.string(t.topic, "topic") || !r.array_length(parts, 4, "partitions")) return std::nullopt;
+    t.partitions.resize(parts);
+    for (std::int32_t& p : t.partitions) {
+      if (!r.be(p, "partitions")) return std::nullopt;
+    }
+  }
+  return out;  // user data (bytes) follows; not needed here
+}
+
 }  // namespace samsa

@@ -488,3 +488,31 @@ TEST_CASE("group_partition is Kafka's abs(String.hashCode) % partitions", "[grou
   // 0xD83D * 31 + 0xDE00 == 1772899.
   CHECK(group_partition("\xF0\x9F\x98\x80", 10000000) == 1772899);
 }
+
+TEST_CASE("consumer protocol subscriptions and assignments parse", "[group]") {
+  // ConsumerProtocolSubscription v0: version, topics ["a", "bc"], user data (null).
+  const std::vector<std::uint8_t> sub = {0, 0, 0,   0,   0,    2,    0,    1,   'a',
+                                         0, 2, 'b', 'c', 0xFF, 0xFF, 0xFF, 0xFF};
+  std::vector<std::byte> sb(sub.size());
+  for (std::size_t i = 0; i < sub.size(); ++i) sb[i] = std::byte{sub[i]};
+  auto topics = consumer_subscription_topics(sb);
+  REQUIRE(topics);
+  CHECK(*topics == std::vector<std::string>{"a", "bc"});
+  // ConsumerProtocolAssignment v0: version, [("t", [0, 3])], user data (null).
+  const std::vector<std::uint8_t> asg = {0, 0, 0, 0, 0, 1, 0, 1, 't',  0,    0,    0,   2,
+                                         0, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0xFF};
+  std::vector<std::byte> ab(asg.size());
+  for (std::size_t i = 0; i < asg.size(); ++i) ab[i] = std::byte{asg[i]};
+  auto parts = consumer_assignment_partitions(ab);
+  REQUIRE(parts);
+  REQUIRE(parts->size() == 1);
+  CHECK((*parts)[0].topic == "t");
+  CHECK((*parts)[0].partitions == std::vector<std::int32_t>{0, 3});
+  // Not a consumer protocol: nullopt, not a guess.
+  CHECK(!consumer_assignment_partitions(bytes_of("xy")));
+  // A topic count the bytes cannot hold.
+  std::vector<std::byte> huge = sb;
+  huge[2] = std::byte{0x7f};
+  huge[3] = huge[4] = huge[5] = std::byte{0xff};
+  CHECK(!consumer_subscription_topics(huge));
+}

@@ -134,7 +134,8 @@ std::string Metrics::render(const Broker& broker) const {
 }
 
 samsa::Result<std::unique_ptr<MetricsHttp>> MetricsHttp::start(
-    const std::string& host, std::uint16_t port, std::function<std::string()> render) {
+    const std::string& host, std::uint16_t port,
+    std::function<std::string(std::string_view path)> render) {
   std::unique_ptr<MetricsHttp> m(new MetricsHttp());
   m->render_ = std::move(render);
   sockaddr_in addr{};
@@ -188,7 +189,8 @@ void MetricsHttp::serve(int fd) {
   std::string body;
   std::string status = "200 OK";
   if (request.starts_with("GET ")) {
-    body = render_();
+    const std::size_t end = request.find(' ', 4);
+    body = render_(std::string_view(request).substr(4, end == std::string::npos ? 0 : end - 4));
   } else {
     status = "405 Method Not Allowed";
   }

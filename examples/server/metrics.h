@@ -55,12 +55,13 @@ class Metrics {
   NetStats net_;
 };
 
-// Serves GET (any path) with the text `render` returns, one connection at a time.
+// Serves GET with the text `render` returns for the request's path, one connection at a
+// time.
 class MetricsHttp {
  public:
-  static samsa::Result<std::unique_ptr<MetricsHttp>> start(const std::string& host,
-                                                           std::uint16_t port,
-                                                           std::function<std::string()> render);
+  static samsa::Result<std::unique_ptr<MetricsHttp>> start(
+      const std::string& host, std::uint16_t port,
+      std::function<std::string(std::string_view path)> render);
   ~MetricsHttp();  // stops the thread
   std::uint16_t port() const { return port_; }
 
@@ -70,7 +71,7 @@ class MetricsHttp {
   void serve(int fd);
   int fd_ = -1;
   std::uint16_t port_ = 0;
-  std::function<std::string()> render_;
+  std::function<std::string(std::string_view path)> render_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

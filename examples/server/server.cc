@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include "group_report.h"
+
 #include <malloc.h>
 
 #include <random>
@@ -40,9 +42,15 @@ samsa::Result<std::unique_ptr<Server>> Server::open(ServerOptions o) {
   s->handlers_->set_identity(id);
   if (!o.metrics_host.empty()) {
     Server* raw = s.get();
-    SAMSA_TRY_ASSIGN(s->http_, MetricsHttp::start(o.metrics_host, o.metrics_port, [raw] {
-                       return raw->metrics_.render(*raw->broker_);
-                     }));
+    // "/groups": the consumer groups as a table; any other path: the metrics.
+    SAMSA_TRY_ASSIGN(
+        s->http_, MetricsHttp::start(o.metrics_host, o.metrics_port, [raw](std::string_view path) {
+          const auto groups = group_report(*raw->groups_, *raw->broker_);
+          if (path == "/groups") {
+            return render_group_table(groups);
+          }
+          return raw->metrics_.render(*raw->broker_) + render_group_metrics(groups);
+        }));
   }
   samsa::CleanerConfig cleaner;
   cleaner.offset_map_bytes = 16u << 20;  // the server's bound on the cleaner's memory

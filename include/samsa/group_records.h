@@ -92,4 +92,14 @@ std::int32_t group_partition(std::string_view group_id, std::int32_t partitions)
 // parse as one.
 std::optional<std::vector<std::string>> consumer_subscription_topics(ByteSpan subscription);
 
+// The partitions of a consumer-protocol assignment (ConsumerProtocolAssignment, any
+// version: version int16, then an array of (topic string, partitions int32 array)), or
+// nullopt when the bytes do not parse as one.
+struct ConsumerAssignedTopic {
+  std::string topic;
+  std::vector<std::int32_t> partitions;
+};
+std::optional<std::vector<ConsumerAssignedTopic>> consumer_assignment_partitions(
+    ByteSpan assignment);
+
 }  // namespace samsa

@@ -67,6 +67,21 @@ for c in c1 c2; do
 done
 echo "ok: each member read only its partitions"
 
+# Lag: once both members committed what they read, every partition's lag is 0 (metrics),
+# and /groups lists the six partitions with their members.
+lag_zero() {
+  metrics >"$work/metrics"
+  [[ $(grep -c '^samsa_group_lag{group="grp",topic="g6"' "$work/metrics") == 6 ]] &&
+    ! grep '^samsa_group_lag{group="grp"' "$work/metrics" | grep -qv ' 0$'
+}
+wait_for 30 "lag 0 on every partition" lag_zero
+metrics /groups >"$work/groups"
+grep -q "GROUP grp (Stable, 2 members, protocol consumer range)" "$work/groups" ||
+  { echo "FAIL: /groups:"; cat "$work/groups"; exit 1; }
+[[ $(grep -c '^grp  *g6  *[0-5]  *[0-9][0-9]*  *[0-9][0-9]*  *0  *rdkafka-' "$work/groups") == 6 ]] ||
+  { echo "FAIL: /groups rows:"; cat "$work/groups"; exit 1; }
+echo "ok: lag 0 in metrics; /groups shows 6 partitions with their consumers"
+
 # c2 leaves (SIGTERM: LeaveGroup); c1 is given all six and reads what follows.
 kill -TERM $C2
 wait $C2 || true

@@ -68,9 +68,9 @@ expect_same() {
 }
 
 # metrics: the Prometheus text of the server started with --metrics 127.0.0.1:0.
-metrics() {
+metrics() {  # metrics [PATH]: GET PATH (default /metrics) from the metrics endpoint
   exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT"
-  printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+  printf 'GET %s HTTP/1.0\r\n\r\n' "${1:-/metrics}" >&3
   cat <&3
   exec 3<&-
 }
