@@ -255,7 +255,12 @@ void GroupCoordinator::Impl::join_new_member(GroupRequestId id, const JoinGroupR
   }
   if (error.error_code != KafkaError::none) return respond(id, std::move(error));
 
-  const std::string new_id = new_member_id(req.group_instance_id.value_or(req.client_id));
+  // Ids come from a seeded generator: a restarted coordinator with the same seed would hand
+  // out its predecessor's ids again, so an id the group knows is drawn again.
+  std::string new_id = new_member_id(req.group_instance_id.value_or(req.client_id));
+  while (g.members.count(new_id) || g.pending_members.count(new_id)) {
+    new_id = new_member_id(req.group_instance_id.value_or(req.client_id));
+  }
   if (req.group_instance_id) {
     auto it = g.static_members.find(*req.group_instance_id);
     if (it != g.static_members.end()) {
@@ -360,6 +365,10 @@ void GroupCoordinator::Impl::update_member_then_rebalance(GroupRequestId id,
 void GroupCoordinator::Impl::update_static_member(GroupRequestId id, const JoinGroupRequest& req,
                                                   Group& g, const std::string& old_id,
                                                   const std::string& new_id, std::int64_t now) {
+  // The leader as it was: a replaced static leader is not told it leads (JoinGroup below v9
+  // has no SkipAssignment; Kafka answers with the previous leader id, so the member does not
+  // send an assignment for a generation that already has one).
+  const std::string previous_leader = g.leader.value_or("");
   // The old member id is fenced: whatever it has parked is answered FENCED_INSTANCE_ID.
   auto node = g.members.extract(old_id);
   GroupMember& m = node.mapped();
@@ -403,7 +412,7 @@ void GroupCoordinator::Impl::update_static_member(GroupRequestId id, const JoinG
       const std::string group_id = g.id;
       const std::string instance = *req.group_instance_id;
       on_durable([this, id, group_id, instance, old_id, new_id, old_protocols, old_rebalance,
-                  old_session](KafkaError err, std::int64_t at) {
+                  old_session, previous_leader](KafkaError err, std::int64_t at) {
         Group* cur = find(group_id);
         const bool current = cur && cur->static_members.count(instance) &&
                              cur->static_members.at(instance) == new_id;
@@ -413,7 +422,11 @@ void GroupCoordinator::Impl::update_static_member(GroupRequestId id, const JoinG
           gone.member_id = new_id;
           return respond(id, std::move(gone));
         }
-        if (err == KafkaError::none) return respond(id, current_join_response(*cur, new_id, false));
+        if (err == KafkaError::none) {
+          JoinGroupResponse r = current_join_response(*cur, new_id, false);
+          r.leader = previous_leader;
+          return respond(id, std::move(r));
+        }
         auto moved = cur->members.extract(new_id);
         moved.key() = old_id;
         moved.mapped().member_id = old_id;
@@ -425,6 +438,7 @@ void GroupCoordinator::Impl::update_static_member(GroupRequestId id, const JoinG
         cur->static_members[instance] = old_id;
         if (cur->leader == new_id) cur->leader = old_id;
         JoinGroupResponse failed = current_join_response(*cur, "", false);
+        failed.leader = previous_leader;
         failed.error_code = err;
         respond(id, std::move(failed));
       });

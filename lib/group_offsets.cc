@@ -439,6 +439,9 @@ Status GroupCoordinator::replay(ByteSpan key, std::optional<ByteSpan> value) {
 void GroupCoordinator::loaded(std::int64_t now) {
   Impl& s = *impl_;
   s.loaded = true;
+  // Member ids of this coordinator's life must not repeat a predecessor's (a client may
+  // still hold one): the load time joins the seed.
+  s.rng_state ^= static_cast<std::uint64_t>(now) * 0x9E3779B97F4A7C15ull;
   for (auto it = s.groups.begin(); it != s.groups.end();) {
     Group& g = it->second;
     if (g.members.empty() && g.offsets.empty() && !g.protocol_type) {

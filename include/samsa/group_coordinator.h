@@ -19,7 +19,8 @@
 // OffsetFetch only once durable; KIP-211 offset expiry for empty groups.
 //
 // Member ids are "<client id or instance id>-<uuid>", the uuids from a generator seeded by
-// the config, so a run is deterministic from its seed.
+// the config and the time loaded() was called, so a run is deterministic from its inputs
+// and a restarted coordinator does not hand out its predecessor's ids again.
 //
 // Thread-safety: not thread-safe; one owner drives it.
 #pragma once
