@@ -20,13 +20,24 @@ constexpr std::int16_t kOffsetCommitValueExpireVersion = 1;
 constexpr std::int16_t kGroupMetadataValueVersion = 3;
 constexpr std::int16_t kMaxValueVersion = 4;  // the first flexible version of both values
 
-// Reads a string field in the classic or the flexible form.
+// Reads a string field in the classic or the flexible form. A flexible string longer than
+// a classic one can be (32767 bytes) is refused: samsa writes the classic versions, and
+// could not write it back.
+constexpr std::size_t kMaxClassicString = 32767;
 bool read_string(SchemaReader& r, bool flexible, std::string& out, std::string_view field) {
-  return flexible ? r.compact_string(out, field) : r.string(out, field);
+  if (!flexible) return r.string(out, field);
+  const std::size_t at = r.offset();
+  if (!r.compact_string(out, field)) return false;
+  return out.size() <= kMaxClassicString ||
+         r.fail(field, at, fmt::format("{} bytes, more than a classic string holds", out.size()));
 }
 bool read_nullable_string(SchemaReader& r, bool flexible, std::optional<std::string>& out,
                           std::string_view field) {
-  return flexible ? r.compact_nullable_string(out, field) : r.nullable_string(out, field);
+  if (!flexible) return r.nullable_string(out, field);
+  const std::size_t at = r.offset();
+  if (!r.compact_nullable_string(out, field)) return false;
+  return !out || out->size() <= kMaxClassicString ||
+         r.fail(field, at, fmt::format("{} bytes, more than a classic string holds", out->size()));
 }
 
 bool read_value_version(SchemaReader& r, std::int16_t& version) {

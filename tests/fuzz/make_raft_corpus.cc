@@ -12,6 +12,7 @@
 
 #include "samsa/faulty_env.h"
 #include "samsa/quorum_state_file.h"
+#include "samsa/group_records.h"
 #include "samsa/raft_records.h"
 #include "samsa/raft_snapshot.h"
 
@@ -104,11 +105,42 @@ int snapshot(const std::filesystem::path& dir) {
   return 0;
 }
 
+// Seeds for group_records_fuzz: a selector byte, then a key, a value or a consumer-protocol
+// blob as samsa writes them.
+int group_records(const std::filesystem::path& dir) {
+  using B = std::vector<std::byte>;
+  const auto with = [](std::uint8_t selector, const B& bytes) {
+    B out{std::byte{selector}};
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+  };
+  GroupMetadataValue g;
+  g.protocol_type = "consumer";
+  g.generation = 3;
+  g.protocol = "range";
+  g.leader = "m-1";
+  g.current_state_timestamp = 1700000000000;
+  g.members.push_back({"m-1", "i-1", "client", "/127.0.0.1", 30000, 10000, B(12, std::byte{1}),
+                       B(20, std::byte{2})});
+  const std::vector<B> seeds = {
+      with(0, encode_group_key(OffsetCommitKey{"group", "topic", 7})),
+      with(0, encode_group_key(GroupMetadataKey{"group"})),
+      with(1, encode_group_value(OffsetCommitValue{42, 5, "meta", 1700000000000, -1})),
+      with(1, encode_group_value(OffsetCommitValue{42, -1, "", 1700000000000, 1800000000000})),
+      with(2, encode_group_value(g)),
+      with(2, encode_group_value(GroupMetadataValue{"consumer", 4, {}, {}, 5, {}})),
+  };
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    if (!write_file(dir / ("group-" + std::to_string(i)), seeds[i])) return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: make_raft_corpus DIR quorum_state|control_record|snapshot\n");
+    std::fprintf(stderr, "usage: make_raft_corpus DIR quorum_state|control_record|snapshot|group_records\n");
     return 2;
   }
   const std::filesystem::path dir = argv[1];
@@ -118,6 +150,7 @@ int main(int argc, char** argv) {
   if (kind == "quorum_state") rc = quorum_state(dir);
   if (kind == "control_record") rc = control_record(dir);
   if (kind == "snapshot") rc = snapshot(dir);
+  if (kind == "group_records") rc = group_records(dir);
   if (rc != 0) std::fprintf(stderr, "make_raft_corpus: %s failed\n", argv[2]);
   return rc;
 }
