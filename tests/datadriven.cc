@@ -265,4 +265,16 @@ std::vector<std::string> data_files(const std::string& dir) {
   return out;
 }
 
+void run_data_dir(const std::string& subdir,
+                  const std::function<std::function<std::string(const DataCommand&)>()>& make_run) {
+  const auto files = data_files(std::string(SAMSA_TESTDATA_DIR) + "/" + subdir);
+  REQUIRE(!files.empty());
+  for (const auto& file : files) {
+    SECTION(file) {
+      const auto run = make_run();
+      CHECK(run_data_file(file, run) > 0);
+    }
+  }
+}
+
 }  // namespace samsa::test

@@ -72,6 +72,12 @@ int run_data_file(const std::string& path,
 // The *.txt files under `dir`, sorted by name.
 std::vector<std::string> data_files(const std::string& dir);
 
+// Runs every script of SAMSA_TESTDATA_DIR/`subdir` as its own Catch section, each through a
+// fresh handler from `make_run()` (a std::function<std::string(const DataCommand&)>): the
+// scenario test cases of the raft, replica and group suites.
+void run_data_dir(const std::string& subdir,
+                  const std::function<std::function<std::string(const DataCommand&)>()>& make_run);
+
 // Parses one command line ("name a b=1 c=(x,y)") into `cmd`; exposed for the runner's tests.
 void parse_command_line(std::string_view text, DataCommand& cmd);
 

@@ -394,16 +394,10 @@ class Script {
 }  // namespace
 
 TEST_CASE("GroupCoordinator scenarios (tests/testdata/group/*.txt)", "[group][datadriven]") {
-  const auto files = data_files(std::string(SAMSA_TESTDATA_DIR) + "/group");
-  REQUIRE(!files.empty());
-  for (const auto& file : files) {
-    SECTION(file) {
-      Script script;
-      const int commands =
-          run_data_file(file, [&](const DataCommand& cmd) { return script.run(cmd); });
-      CHECK(commands > 0);
-    }
-  }
+  run_data_dir("group", [] {
+    auto script = std::make_shared<Script>();
+    return [script](const DataCommand& cmd) { return script->run(cmd); };
+  });
 }
 
 TEST_CASE("__consumer_offsets records round-trip in Kafka's schemas", "[group]") {

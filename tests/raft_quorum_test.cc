@@ -746,14 +746,8 @@ class Script {
 }  // namespace
 
 TEST_CASE("RaftQuorum scenarios (tests/testdata/raft/*.txt)", "[raft][datadriven]") {
-  const auto files = data_files(std::string(SAMSA_TESTDATA_DIR) + "/raft");
-  REQUIRE(!files.empty());
-  for (const auto& file : files) {
-    SECTION(file) {
-      Script script;
-      const int commands =
-          run_data_file(file, [&](const DataCommand& cmd) { return script.run(cmd); });
-      CHECK(commands > 0);
-    }
-  }
+  run_data_dir("raft", [] {
+    auto script = std::make_shared<Script>();
+    return [script](const DataCommand& cmd) { return script->run(cmd); };
+  });
 }

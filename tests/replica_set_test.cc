@@ -325,14 +325,8 @@ class Script {
 }  // namespace
 
 TEST_CASE("ReplicaSet scenarios (tests/testdata/replica/*.txt)", "[replica][datadriven]") {
-  const auto files = data_files(std::string(SAMSA_TESTDATA_DIR) + "/replica");
-  REQUIRE(!files.empty());
-  for (const auto& file : files) {
-    SECTION(file) {
-      Script script;
-      const int commands =
-          run_data_file(file, [&](const DataCommand& cmd) { return script.run(cmd); });
-      CHECK(commands > 0);
-    }
-  }
+  run_data_dir("replica", [] {
+    auto script = std::make_shared<Script>();
+    return [script](const DataCommand& cmd) { return script->run(cmd); };
+  });
 }
