@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include "cli.h"
+#include "samsa/group_records.h"
 #include "segment_scan.h"
 
 namespace samsa::cli {
 
 namespace {
 
-constexpr std::string_view kHelp = R"(usage: samsa dump DIR [--records]
+constexpr std::string_view kHelp = R"(usage: samsa dump DIR [--records] [--offsets-decoder]
 
 Prints each segment of the log in DIR: its .log file, then per batch its position, offsets,
 record count, size, codec, timestamps, producer id/epoch/sequence, leader epoch, flags and
@@ -23,6 +24,9 @@ at its end and preallocated (zero-filled) index entries.
 
   --records   also print each batch's records (offset, timestamp, key, value, headers;
               a null key or value prints as null)
+  --offsets-decoder
+              --records, with each key and value decoded as a __consumer_offsets record
+              (Kafka's schemas: offset commits and group metadata; kafka-dump-log's flag)
 
 Exit status: 0 when every batch and index entry checks out, 1 otherwise.
 )";
@@ -55,8 +59,46 @@ std::string describe_batch(const RecordBatchView& b) {
       batch_flags(b), describe_crc(b));
 }
 
+// A __consumer_offsets record, decoded (or what does not decode, and why).
+std::string describe_group_record(ByteSpan key, std::optional<ByteSpan> value) {
+  auto k = decode_group_key(key);
+  if (!k.ok()) return fmt::format("key PROBLEM: {}", k.status().to_string());
+  if (const auto* ok = std::get_if<OffsetCommitKey>(&*k)) {
+    std::string out = fmt::format("offset_commit group={} topic={} partition={}", ok->group,
+                                  ok->topic, ok->partition);
+    if (!value) return out + " tombstone";
+    auto v = decode_offset_commit_value(*value);
+    if (!v.ok()) return out + fmt::format(" value PROBLEM: {}", v.status().to_string());
+    out += fmt::format(" offset={} leader_epoch={} metadata={:?} commit_timestamp={}", v->offset,
+                       v->leader_epoch, v->metadata, v->commit_timestamp);
+    if (v->expire_timestamp >= 0) out += fmt::format(" expire_timestamp={}", v->expire_timestamp);
+    return out;
+  }
+  if (const auto* gk = std::get_if<GroupMetadataKey>(&*k)) {
+    std::string out = fmt::format("group_metadata group={}", gk->group);
+    if (!value) return out + " tombstone";
+    auto v = decode_group_metadata_value(*value);
+    if (!v.ok()) return out + fmt::format(" value PROBLEM: {}", v.status().to_string());
+    out += fmt::format(
+        " generation={} protocol_type={} protocol={} leader={} state_timestamp={} members=[",
+        v->generation, v->protocol_type, v->protocol.value_or("null"), v->leader.value_or("null"),
+        v->current_state_timestamp);
+    for (std::size_t i = 0; i < v->members.size(); ++i) {
+      const GroupMemberMetadata& m = v->members[i];
+      out += fmt::format(
+          "{}{}{} client={} host={} session={} rebalance={} subscription={}B assignment={}B",
+          i ? ", " : "", m.member_id,
+          m.group_instance_id ? fmt::format(" instance={}", *m.group_instance_id) : "", m.client_id,
+          m.client_host, m.session_timeout, m.rebalance_timeout, m.subscription.size(),
+          m.assignment.size());
+    }
+    return out + "]";
+  }
+  return fmt::format("key of version {} (not read by samsa)", std::get<OtherGroupKey>(*k).version);
+}
+
 // Prints the batch's records; false when they do not decode.
-bool dump_records(const RecordBatchView& batch, RecordReader& reader) {
+bool dump_records(const RecordBatchView& batch, RecordReader& reader, bool offsets_decoder) {
   Status status = reader.reset(batch);
   Record r;
   while (status.ok()) {
@@ -70,6 +112,11 @@ bool dump_records(const RecordBatchView& batch, RecordReader& reader) {
     for (const RecordHeader& h : r.headers) {
       headers += fmt::format(" {}={}", h.key, printable(h.value));
     }
+    if (offsets_decoder && r.key) {
+      fmt::print("    offset: {} timestamp: {} {}\n", r.offset.value(), r.timestamp.value(),
+                 describe_group_record(*r.key, r.value));
+      continue;
+    }
     fmt::print("    offset: {} timestamp: {} key: {} value: {} headers:{}\n", r.offset.value(),
                r.timestamp.value(), printable(r.key), printable(r.value),
                headers.empty() ? " none" : headers);
@@ -79,7 +126,10 @@ bool dump_records(const RecordBatchView& batch, RecordReader& reader) {
 }
 
 // Prints the batches of one .log file; false when something is wrong with them.
-bool dump_log_file(const SegmentFiles& segment, bool records, std::vector<BatchSummary>& batches) {
+enum class Records : std::uint8_t { none, raw, offsets };
+
+bool dump_log_file(const SegmentFiles& segment, Records records,
+                   std::vector<BatchSummary>& batches) {
   auto scanner = BatchScanner::open(Env::posix(), segment.log_path);
   if (!scanner.ok()) {
     fmt::print("segment {}: PROBLEM: {}\n", segment.log_path, scanner.status().to_string());
@@ -100,7 +150,9 @@ bool dump_log_file(const SegmentFiles& segment, bool records, std::vector<BatchS
     const RecordBatchView& b = **batch;
     fmt::print("  batch {}\n", describe_batch(b));
     if (b.crc() != b.compute_crc()) ok = false;
-    if (records && !dump_records(b, reader)) ok = false;
+    if (records != Records::none && !dump_records(b, reader, records == Records::offsets)) {
+      ok = false;
+    }
     add_batch_summary(batches, b);
   }
   fmt::print("  {} batches\n", batches.size());
@@ -144,7 +196,7 @@ bool dump_index(std::string_view kind, const Result<std::optional<IndexFileT>>& 
   return ok;
 }
 
-bool dump_segment(const SegmentFiles& segment, bool records) {
+bool dump_segment(const SegmentFiles& segment, Records records) {
   std::vector<BatchSummary> batches;
   bool ok = dump_log_file(segment, records, batches);
   Env& env = Env::posix();
@@ -171,7 +223,7 @@ bool dump_segment(const SegmentFiles& segment, bool records) {
 }  // namespace
 
 int run_dump(std::span<char* const> argv) {
-  const FlagSpec specs[] = {{"--records", false}};
+  const FlagSpec specs[] = {{"--records", false}, {"--offsets-decoder", false}};
   auto args = parse_args(argv, specs);
   if (!args.ok()) return usage_error("dump", args.status().message());
   if (args->help) {
@@ -184,10 +236,13 @@ int run_dump(std::span<char* const> argv) {
   auto listing = list_log_dir(Env::posix(), *dir);
   if (!listing.ok()) return failure("dump", listing.status().to_string());
 
+  const Records records = args->has("--offsets-decoder") ? Records::offsets
+                          : args->has("--records")       ? Records::raw
+                                                         : Records::none;
   fmt::print("log directory {}: {} segments\n", *dir, listing->segments.size());
   bool ok = true;
   for (const SegmentFiles& segment : listing->segments) {
-    ok &= dump_segment(segment, args->has("--records"));
+    ok &= dump_segment(segment, records);
   }
   for (const std::string& path : listing->orphan_indexes) {
     fmt::print("index file without a .log: {}\n", path);

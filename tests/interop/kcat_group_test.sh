@@ -119,6 +119,15 @@ if [[ -n ${SAMSA_CLI:-} ]]; then
     fi
   done
   echo "ok: the group's records are in __consumer_offsets-4 only"
+  # Decoded as Kafka's schemas: the commits of all six partitions and the group's record.
+  "$SAMSA_CLI" dump "$work/data/__consumer_offsets-4" --offsets-decoder >"$work/decoded"
+  for p in 0 1 2 3 4 5; do
+    grep -q "offset_commit group=grp topic=g6 partition=$p offset=" "$work/decoded" ||
+      { echo "FAIL: no decoded commit of g6/$p"; cat "$work/decoded"; exit 1; }
+  done
+  grep -q "group_metadata group=grp generation=" "$work/decoded" ||
+    { echo "FAIL: no decoded group record"; cat "$work/decoded"; exit 1; }
+  echo "ok: samsa dump --offsets-decoder reads them as Kafka's records"
   [[ -s $work/data/__consumer_offsets-4/cleaner-offset-checkpoint ]] ||
     { echo "FAIL: __consumer_offsets-4 was never compacted"; ls -la "$work/data/__consumer_offsets-4"; exit 1; }
   echo "ok: __consumer_offsets-4 compacted (cleaner-offset-checkpoint written)"
