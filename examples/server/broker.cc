@@ -53,22 +53,57 @@ samsa::Status Broker::load_existing() {
     count = std::max(count, parsed->partition + 1);
   }
   for (const auto& [name, count] : counts) {
-    SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
+    SAMSA_TRY_ASSIGN(auto configs, load_topic_configs(name));
+    SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count, configs));
     topics_.emplace(name, std::move(topic));
   }
   return samsa::Status();
 }
 
+samsa::Result<samsa::TopicConfigs> Broker::load_topic_configs(const std::string& name) {
+  const std::string path = samsa::join_path(config_.data_dir, name + std::string(kConfigSuffix));
+  SAMSA_TRY_ASSIGN(bool exists, env_.exists(path));
+  samsa::TopicConfigs configs;
+  if (!exists) return configs;
+  SAMSA_TRY_ASSIGN(auto bytes, samsa::read_file(env_, path));
+  // "name=value" lines, as written by create().
+  std::string_view text = samsa::as_chars(bytes);
+  int line = 0;
+  while (!text.empty()) {
+    ++line;
+    const std::size_t nl = text.find('\n');
+    const std::string_view row = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (row.empty()) continue;
+    const std::size_t eq = row.find('=');
+    if (eq == std::string_view::npos || !samsa::is_topic_config(row.substr(0, eq))) {
+      return samsa::Status::corruption(
+          fmt::format("{} line {}: '{}' is not a topic config", path, line, row));
+    }
+    configs.emplace_back(std::string(row.substr(0, eq)), std::string(row.substr(eq + 1)));
+  }
+  return configs;
+}
+
 samsa::Result<std::shared_ptr<Topic>> Broker::open_topic(const std::string& name,
-                                                         std::int32_t count) {
+                                                         std::int32_t count,
+                                                         const samsa::TopicConfigs& configs) {
   auto topic = std::make_shared<Topic>();
   topic->name = name;
   topic->internal = name == kOffsetsTopic;
+  topic->configs = configs;
+  samsa::LogConfig topic_log = config_.partition.log;
+  if (!configs.empty()) {
+    auto with = samsa::with_topic_configs(topic_log, configs);
+    if (!with.ok()) return with.status().with_context(fmt::format("the configs of topic {}", name));
+    topic_log = *with;
+  }
   for (std::int32_t i = 0; i < count; ++i) {
     auto handle = std::make_unique<PartitionHandle>();
     handle->topic = name;
     handle->index = i;
     samsa::PartitionConfig pc = config_.partition;
+    pc.log = topic_log;
     pc.log.topic = name;
     pc.log.partition = i;
     if (topic->internal) {
@@ -113,12 +148,39 @@ samsa::Result<std::shared_ptr<Topic>> Broker::offsets_topic() {
   return create_topic(std::string(kOffsetsTopic), config_.offsets_partitions);
 }
 
+samsa::Status Broker::create(const std::string& name, std::int32_t count,
+                             const samsa::TopicConfigs& configs, bool validate_only) {
+  if (!valid_topic_name(name)) {
+    return samsa::Status::invalid_argument(fmt::format("invalid topic name '{}'", name));
+  }
+  SAMSA_TRY(samsa::with_topic_configs(config_.partition.log, configs).status());
+  if (find(name)) return samsa::Status::already_exists(fmt::format("topic {} exists", name));
+  if (validate_only) return samsa::Status();
+  std::lock_guard create(create_mu_);
+  if (find(name)) return samsa::Status::already_exists(fmt::format("topic {} exists", name));
+  if (closed_) return samsa::Status::failed_precondition("broker closed");
+  // The configs first: a crash after the partitions exist must not leave them with defaults.
+  if (!configs.empty()) {
+    std::string text;
+    for (const auto& [k, v] : configs) text += k + "=" + v + "\n";
+    SAMSA_TRY(samsa::write_file_atomically(
+        env_, samsa::join_path(config_.data_dir, name + std::string(kConfigSuffix)),
+        samsa::as_bytes(text)));
+  }
+  SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count, configs));
+  SAMSA_TRY(env_.sync_dir(config_.data_dir));
+  std::unique_lock lock(topics_mu_);
+  topics_.emplace(name, topic);
+  return samsa::Status();
+}
+
 samsa::Result<std::shared_ptr<Topic>> Broker::create_topic(const std::string& name,
-                                                           std::int32_t count) {
+                                                           std::int32_t count,
+                                                           const samsa::TopicConfigs& configs) {
   std::lock_guard create(create_mu_);
   if (auto t = find(name)) return t;
   if (closed_) return samsa::Status::failed_precondition("broker closed");
-  SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count));
+  SAMSA_TRY_ASSIGN(auto topic, open_topic(name, count, configs));
   SAMSA_TRY(env_.sync_dir(config_.data_dir));
   std::unique_lock lock(topics_mu_);
   topics_.emplace(name, topic);

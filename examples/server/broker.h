@@ -18,6 +18,7 @@
 #include "append_queue.h"
 #include "samsa/env.h"
 #include "samsa/partition.h"
+#include "samsa/topic_config.h"
 #include "work_pool.h"
 
 namespace samsa_server {
@@ -41,7 +42,8 @@ struct PartitionHandle {
 
 struct Topic {
   std::string name;
-  bool internal = false;  // __consumer_offsets: written by the group coordinator only
+  bool internal = false;        // __consumer_offsets: written by the group coordinator only
+  samsa::TopicConfigs configs;  // the topic's own configs (CreateTopics), over the defaults
   std::vector<std::unique_ptr<PartitionHandle>> partitions;
   PartitionHandle* partition(std::int32_t index) const {
     if (index < 0 || static_cast<std::size_t>(index) >= partitions.size()) return nullptr;
@@ -86,6 +88,13 @@ class Broker {
   // __consumer_offsets, created with offsets_partitions when missing (an existing one keeps
   // its partition count).
   samsa::Result<std::shared_ptr<Topic>> offsets_topic();
+  // CreateTopics: a new topic of `count` partitions with its own `configs` (Kafka's topic
+  // config names), kept in DIR/<name>.config and applied again at every open. The configs
+  // are checked first (invalid_argument naming the bad one); already_exists when the topic
+  // does. With `validate_only`, only the checks.
+  samsa::Status create(const std::string& name, std::int32_t count,
+                       const samsa::TopicConfigs& configs, bool validate_only);
+  static constexpr std::string_view kConfigSuffix = ".config";
   std::vector<std::shared_ptr<Topic>> topics() const;
 
   // A producer id never handed out before, also across restarts: ids are reserved in
@@ -99,8 +108,11 @@ class Broker {
   Broker(BrokerConfig config, WorkPool& append_pool, FetchWaiters& waiters, samsa::Env& env)
       : config_(std::move(config)), env_(env), append_pool_(append_pool), waiters_(waiters) {}
   samsa::Status load_existing();
-  samsa::Result<std::shared_ptr<Topic>> open_topic(const std::string& name, std::int32_t count);
-  samsa::Result<std::shared_ptr<Topic>> create_topic(const std::string& name, std::int32_t count);
+  samsa::Result<std::shared_ptr<Topic>> open_topic(const std::string& name, std::int32_t count,
+                                                   const samsa::TopicConfigs& configs);
+  samsa::Result<std::shared_ptr<Topic>> create_topic(const std::string& name, std::int32_t count,
+                                                     const samsa::TopicConfigs& configs = {});
+  samsa::Result<samsa::TopicConfigs> load_topic_configs(const std::string& name);
   samsa::Status load_producer_ids();
 
   BrokerConfig config_;

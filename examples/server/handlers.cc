@@ -77,6 +77,9 @@ void Handlers::dispatch(Request request) {
       case ApiKey::find_coordinator:
         reply = find_coordinator(*shared);
         break;
+      case ApiKey::create_topics:
+        reply = create_topics(*shared);
+        break;
       default:
         reply = Reply::close(fmt::format("unsupported API key {}", shared->header.api_key));
     }

@@ -40,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!again.ok() || std::get<samsa::OffsetCommitKey>(*again) != *k) broken("key round trip");
       } else if (const auto* g = std::get_if<samsa::GroupMetadataKey>(&*key)) {
         auto again = samsa::decode_group_key(samsa::encode_group_key(*g));
-        if (!again.ok() || !(std::get<samsa::GroupMetadataKey>(*again) == *g)) broken("key round trip");
+        if (!again.ok() || !(std::get<samsa::GroupMetadataKey>(*again) == *g))
+          broken("key round trip");
       }
       break;
     }

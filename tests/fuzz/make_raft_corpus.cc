@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "samsa/faulty_env.h"
-#include "samsa/quorum_state_file.h"
 #include "samsa/group_records.h"
+#include "samsa/quorum_state_file.h"
 #include "samsa/raft_records.h"
 #include "samsa/raft_snapshot.h"
 
@@ -140,7 +140,8 @@ int group_records(const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: make_raft_corpus DIR quorum_state|control_record|snapshot|group_records\n");
+    std::fprintf(
+        stderr, "usage: make_raft_corpus DIR quorum_state|control_record|snapshot|group_records\n");
     return 2;
   }
   const std::filesystem::path dir = argv[1];

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "codec/admin_messages.h"
 #include "codec/group_messages.h"
 #include "codec/messages.h"
 #include "codec/protocol.h"
@@ -188,6 +189,8 @@ bool handle_frame(std::vector<std::byte>& frame) {
       return decoded(samsa_server::decode_delete_groups(r, version), r);
     case ApiKey::offset_delete:
       return decoded(samsa_server::decode_offset_delete(r, version), r);
+    case ApiKey::create_topics:
+      return decoded(samsa_server::decode_create_topics(r, version), r);
   }
   return true;
 }

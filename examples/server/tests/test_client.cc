@@ -115,6 +115,7 @@ ServerOptions TestServer::defaults() {
   // any maintenance pass (every 5 s) would delete every acknowledged batch, the active
   // segment too, so a test slower than 5 s would lose its data. Tests set retention.ms.
   o.partition.log.retention_ms = -1;
+  o.offsets_partitions = 3;  // __consumer_offsets: 3 partitions, not Kafka's 50, per test
   return o;
 }
 
