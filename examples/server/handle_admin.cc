@@ -2,6 +2,7 @@
 // ReplicationControlManager.createTopics) for a cluster of this one node.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "codec/admin_messages.h"
@@ -109,6 +110,84 @@ Reply Handlers::create_topics(const Request& request) {
     }
     m.topics.push_back(
         check_and_create(broker_, t, d->validate_only, broker_.config().default_partitions));
+  }
+  ResponseWriter out(request.header.correlation_id);
+  encode(m, request.header.api_version, out.body());
+  return Reply::of(out.finish());
+}
+
+namespace {
+
+// Kafka's ConfigResource.Type, ConfigEntry.ConfigSource and ConfigDef.Type numbers.
+constexpr std::int8_t kTopicResource = 2;
+constexpr std::int8_t kBrokerResource = 4;
+constexpr std::int8_t kSourceTopicConfig = 1;    // DYNAMIC_TOPIC_CONFIG
+constexpr std::int8_t kSourceDefaultConfig = 5;  // DEFAULT_CONFIG
+
+std::int8_t config_type(std::string_view name) {
+  if (name == "cleanup.policy") return 7;             // LIST
+  if (name == "message.timestamp.type") return 2;     // STRING
+  if (name == "min.cleanable.dirty.ratio") return 6;  // DOUBLE
+  if (name == "segment.bytes" || name == "max.message.bytes" || name == "index.interval.bytes" ||
+      name == "segment.index.bytes") {
+    return 3;  // INT
+  }
+  return 5;  // LONG
+}
+
+DescribeConfigsResult describe_topic(const Broker& broker, const DescribeConfigsResource& res,
+                                     bool synonyms) {
+  DescribeConfigsResult out{error::kNone, std::nullopt, res.resource_type, res.resource_name, {}};
+  auto topic = broker.find(res.resource_name);
+  if (!topic || topic->partitions.empty()) {
+    out.error_code = error::kUnknownTopicOrPartition;
+    out.error_message = fmt::format("Topic '{}' does not exist.", res.resource_name);
+    return out;
+  }
+  const samsa::LogConfig& lc = topic->partitions.front()->partition->log().config();
+  for (const auto& [name, value] : samsa::topic_configs(lc)) {
+    if (res.configuration_keys &&
+        std::find(res.configuration_keys->begin(), res.configuration_keys->end(), name) ==
+            res.configuration_keys->end()) {
+      continue;
+    }
+    const bool own = std::any_of(topic->configs.begin(), topic->configs.end(),
+                                 [&](const auto& kv) { return kv.first == name; });
+    DescribeConfigsResourceResult c;
+    c.name = name;
+    c.value = value;
+    c.read_only = false;
+    c.is_default = !own;
+    c.config_source = own ? kSourceTopicConfig : kSourceDefaultConfig;
+    c.config_type = config_type(name);
+    if (synonyms) c.synonyms.push_back({name, value, c.config_source});
+    out.configs.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+Reply Handlers::describe_configs(const Request& request) {
+  Reader r = request.body();
+  auto d = decode_describe_configs(r, request.header.api_version);
+  if (!d.ok()) return Reply::close(d.status().to_string());
+  DescribeConfigsResponse m;
+  for (const DescribeConfigsResource& res : d->resources) {
+    if (res.resource_type == kTopicResource) {
+      m.results.push_back(describe_topic(broker_, res, d->include_synonyms));
+    } else if (res.resource_type == kBrokerResource &&
+               (res.resource_name.empty() || res.resource_name == std::to_string(id_.node_id))) {
+      // This node has no broker configs a client can change: nothing to describe.
+      m.results.push_back({error::kNone, std::nullopt, res.resource_type, res.resource_name, {}});
+    } else {
+      m.results.push_back({error::kInvalidRequest,
+                           fmt::format("resource type {} '{}' is not described here",
+                                       res.resource_type, res.resource_name),
+                           res.resource_type,
+                           res.resource_name,
+                           {}});
+    }
   }
   ResponseWriter out(request.header.correlation_id);
   encode(m, request.header.api_version, out.body());

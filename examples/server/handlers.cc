@@ -80,6 +80,9 @@ void Handlers::dispatch(Request request) {
       case ApiKey::create_topics:
         reply = create_topics(*shared);
         break;
+      case ApiKey::describe_configs:
+        reply = describe_configs(*shared);
+        break;
       default:
         reply = Reply::close(fmt::format("unsupported API key {}", shared->header.api_key));
     }

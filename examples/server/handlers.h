@@ -71,7 +71,8 @@ class Handlers {
   Reply list_offsets(const Request& request);
   Reply init_producer_id(const Request& request);
   Reply find_coordinator(const Request& request);
-  Reply create_topics(const Request& request);  // handle_admin.cc
+  Reply create_topics(const Request& request);     // handle_admin.cc
+  Reply describe_configs(const Request& request);  // handle_admin.cc
   // Consumer groups (handle_group.cc); the server refuses them without a GroupService.
   Reply heartbeat(const Request& request);
   Reply leave_group(const Request& request);

@@ -191,6 +191,8 @@ bool handle_frame(std::vector<std::byte>& frame) {
       return decoded(samsa_server::decode_offset_delete(r, version), r);
     case ApiKey::create_topics:
       return decoded(samsa_server::decode_create_topics(r, version), r);
+    case ApiKey::describe_configs:
+      return decoded(samsa_server::decode_describe_configs(r, version), r);
   }
   return true;
 }

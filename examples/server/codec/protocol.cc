@@ -23,7 +23,7 @@ namespace {
 // are the group codecs' (codec/group_messages.h): every non-flexible version.
 // FindCoordinator finds the group coordinator; transaction coordinators do not exist here.
 constexpr auto& kG = kGroupCodecVersions;
-constexpr std::array<ApiVersionRange, 18> kSupported{{
+constexpr std::array<ApiVersionRange, 19> kSupported{{
     {0, 0, 7},   // Produce: v3 is the first with RecordBatch v2 only; v8 adds record errors
     {1, 4, 11},  // Fetch: v4 adds isolation level; v12 is flexible
     {2, 0, 3},   // ListOffsets: v4 adds leader epochs
@@ -40,6 +40,7 @@ constexpr std::array<ApiVersionRange, 18> kSupported{{
     {18, 0, 3},  // ApiVersions
     {19, 0, 4},  // CreateTopics: v5 is flexible
     {22, 0, 1},  // InitProducerId: v2 is flexible
+    {32, 0, 3},  // DescribeConfigs: v4 is flexible
     kG[8],       // DeleteGroups
     kG[9],       // OffsetDelete
 }};
@@ -78,6 +79,8 @@ std::string api_name(std::int16_t key) {
       return "ApiVersions";
     case ApiKey::create_topics:
       return "CreateTopics";
+    case ApiKey::describe_configs:
+      return "DescribeConfigs";
     case ApiKey::init_producer_id:
       return "InitProducerId";
     case ApiKey::offset_commit:

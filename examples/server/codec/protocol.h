@@ -34,6 +34,7 @@ enum class ApiKey : std::int16_t {
   list_groups = 16,
   api_versions = 18,
   create_topics = 19,
+  describe_configs = 32,
   init_producer_id = 22,
   delete_groups = 42,
   offset_delete = 47,

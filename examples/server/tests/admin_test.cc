@@ -215,3 +215,109 @@ TEST_CASE("CreateTopicsCodecReadsEveryVersion") {
 }
 
 }  // namespace samsa_server
+
+namespace samsa_server {
+namespace {
+
+struct Described {
+  std::int16_t error = -100;
+  std::string name;
+  std::map<std::string, std::pair<std::optional<std::string>, std::int8_t>> configs;  // source
+  std::map<std::string, std::int8_t> types;
+};
+
+std::vector<Described> describe_configs(
+    Client& c, std::int32_t id, const std::vector<std::pair<std::int8_t, std::string>>& resources,
+    std::optional<std::vector<std::string>> keys, std::int16_t version) {
+  RequestBuilder b(32, version, id);
+  Writer& w = b.body();
+  w.array_length(resources.size());
+  for (const auto& [type, name] : resources) {
+    w.i8(type);
+    w.string(name);
+    if (keys) {
+      w.array_length(keys->size());
+      for (const std::string& k : *keys) w.string(k);
+    } else {
+      w.i32(-1);
+    }
+  }
+  if (version >= 1) w.boolean(true);
+  if (version >= 3) w.boolean(false);
+  c.send(b.frame());
+  auto frame = c.receive();
+  REQUIRE(frame);
+  testing::ResponseReader rr(std::move(*frame));
+  Reader& r = rr.r;
+  CHECK(r.i32() == id);
+  (void)r.i32();
+  std::vector<Described> out;
+  const std::int32_t n = r.array_length(1);
+  for (std::int32_t i = 0; i < n; ++i) {
+    Described& d = out.emplace_back();
+    d.error = r.i16();
+    (void)r.nullable_string();
+    (void)r.i8();
+    d.name = r.string();
+    const std::int32_t configs = r.array_length(1);
+    for (std::int32_t k = 0; k < configs; ++k) {
+      const std::string name = r.string();
+      auto value = r.nullable_string();
+      (void)r.boolean();  // read only
+      std::int8_t source = 0;
+      if (version == 0) source = r.boolean() ? 5 : 1;  // is_default
+      if (version >= 1) source = r.i8();
+      (void)r.boolean();  // sensitive
+      if (version >= 1) {
+        const std::int32_t syn = r.array_length(1);
+        for (std::int32_t s = 0; s < syn; ++s) {
+          CHECK(r.string() == name);
+          CHECK(r.nullable_string() == value);
+          CHECK(r.i8() == source);
+        }
+      }
+      if (version >= 3) {
+        d.types[name] = r.i8();
+        (void)r.nullable_string();
+      }
+      d.configs[name] = {value, source};
+    }
+  }
+  REQUIRE(!r.failed());
+  CHECK(r.remaining() == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("DescribeConfigsShowsATopicsOwnConfigsAndTheDefaults") {
+  TestServer server;
+  Client c(server.port());
+  REQUIRE(create_topics(c, 1, {{"described", 1, 1, {}, {{"retention.ms", "1234"}}}})[0].error == 0);
+  for (std::int16_t v = 0; v <= 3; ++v) {
+    auto all = describe_configs(c, 2, {{2, "described"}, {2, "missing"}, {4, "0"}, {7, "x"}},
+                                std::nullopt, v);
+    REQUIRE(all.size() == 4);
+    CHECK(all[0].error == 0);
+    CHECK(all[0].configs.size() == 14);
+    CHECK(all[0].configs["retention.ms"].first == "1234");
+    CHECK(all[0].configs["retention.ms"].second == 1);  // DYNAMIC_TOPIC_CONFIG
+    CHECK(all[0].configs["cleanup.policy"].first == "delete");
+    CHECK(all[0].configs["cleanup.policy"].second == 5);  // DEFAULT_CONFIG
+    if (v >= 3) {
+      CHECK(all[0].types["cleanup.policy"] == 7);  // LIST
+      CHECK(all[0].types["retention.ms"] == 5);    // LONG
+    }
+    CHECK(all[1].error == error::kUnknownTopicOrPartition);
+    CHECK(all[2].error == 0);
+    CHECK(all[2].configs.empty());
+    CHECK(all[3].error == error::kInvalidRequest);
+  }
+  auto some =
+      describe_configs(c, 3, {{2, "described"}}, std::vector<std::string>{"segment.bytes"}, 2);
+  REQUIRE(some.size() == 1);
+  REQUIRE(some[0].configs.size() == 1);
+  CHECK(some[0].configs.count("segment.bytes"));
+}
+
+}  // namespace samsa_server

@@ -136,7 +136,7 @@ TEST_CASE("AdvertisedVersionsAreExactlyTheImplementedOnes") {
   std::vector<ApiVersionRange> want{{0, 0, 7},  {1, 4, 11}, {2, 0, 3},  {3, 0, 6},  {8, 0, 7},
                                     {9, 0, 5},  {10, 0, 2}, {11, 0, 5}, {12, 0, 3}, {13, 0, 3},
                                     {14, 0, 3}, {15, 0, 4}, {16, 0, 2}, {18, 0, 3}, {19, 0, 4},
-                                    {22, 0, 1}, {42, 0, 1}, {47, 0, 0}};
+                                    {22, 0, 1}, {32, 0, 3}, {42, 0, 1}, {47, 0, 0}};
   std::vector<ApiVersionRange> got(supported_apis().begin(), supported_apis().end());
   CHECK(got == want);
   CHECK(!is_supported(1, 3));   // Fetch before RecordBatch v2
