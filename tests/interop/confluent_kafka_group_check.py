@@ -3,8 +3,8 @@
   produce BROKER TOPIC FROM TO RATE OUT
         values "m<FROM>".."m<TO>" (keyed), about RATE a second; writes "partition offset
         value" for each acknowledged message to OUT
-  member BROKER TOPIC GROUP STRATEGY OUT [manual] [stop-after=N] [session=MS]
-        a subscribe() member until SIGTERM (or N messages, or 120 s). Appends to OUT, one
+  member BROKER TOPIC GROUP STRATEGY OUT [manual] [stop-after=N] [session=MS] [delay=S]
+        a subscribe() member until SIGTERM (or N messages, or 120 s), S seconds a batch. Appends to OUT, one
         event a line, each led by CLOCK_MONOTONIC seconds (one clock for every process):
           T assign P,P,..    T revoke P,P,..    T lost P,P,..    (the callbacks' partitions)
           T msg P OFFSET VALUE
@@ -15,6 +15,8 @@
         the group's committed offsets (OffsetFetch, without joining): "partition offset"
   check OUT CONSUMED... [killed=FILE:T]
         checks member logs (see check() below) against the acknowledged messages in OUT
+  resume-check COMMITTED BEFORE... -- AFTER...
+        members restarted after the commits in COMMITTED start exactly there (see below)
 """
 import signal
 import sys
@@ -96,6 +98,7 @@ def member(broker, topic, group, strategy, out, opts):
         on_revoke(c, ps)
 
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    delay = float(opts.get("delay", 0))  # seconds of "processing" a batch
     deadline = time.time() + 120
     seen = 0
     while not stop and time.time() < deadline and not (stop_after and seen >= stop_after):
@@ -119,6 +122,8 @@ def member(broker, topic, group, strategy, out, opts):
             log.write(f"{now()} msg {msg.partition()} {msg.offset()} {msg.value().decode()}\n")
             offsets[msg.partition()] = msg.offset() + 1
             seen += 1
+        if delay and batch:
+            time.sleep(delay)
         if manual and offsets:
             tps = [TopicPartition(topic, p, o) for p, o in sorted(offsets.items())]
             try:
@@ -211,6 +216,39 @@ def check(acked_path, logs, killed):
           f"members, no partition held twice at once, duplicates {duplicates}")
 
 
+def resume_check(committed_path, before, after):
+    """Per partition, the first offset read after the restart is the committed one (the
+    earliest when none was), so what is read again is exactly what was processed after the
+    last commit."""
+    committed = {}
+    for line in open(committed_path):
+        p, o = map(int, line.split())
+        committed[p] = o if o >= 0 else 0
+
+    def reads(paths):
+        r = {}
+        for path in paths:
+            for _, kind, rest in read_log(path):
+                if kind == "msg":
+                    r.setdefault(int(rest[0]), []).append(int(rest[1]))
+        return r
+    pre, post = reads(before), reads(after)
+    again = 0
+    for p, o in sorted(committed.items()):
+        if p not in post:
+            if any(x >= o for x in pre.get(p, [])):
+                sys.exit(f"FAIL: partition {p}: nothing read after the restart")
+            continue
+        if min(post[p]) != o:
+            sys.exit(f"FAIL: partition {p}: restarted at {min(post[p])}, committed {o}")
+        again += len(set(pre.get(p, [])) & set(post[p]))
+        beyond = [x for x in pre.get(p, []) if x >= o]
+        if len(set(beyond)) != len(set(pre.get(p, [])) & set(post[p])):
+            sys.exit(f"FAIL: partition {p}: read again differs from processed after the commit")
+    print(f"ok: restarted at the committed offsets {sorted(committed.items())}; "
+          f"{again} messages processed after the last commit read again")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "produce":
@@ -226,5 +264,8 @@ if __name__ == "__main__":
             path, t = a[len("killed="):].rsplit(":", 1)
             killed[path] = float(t)
         check(args[0], [a for a in args[1:] if not a.startswith("killed=")], killed)
+    elif cmd == "resume-check":
+        split = args.index("--")
+        resume_check(args[0], args[1:split], args[split + 1:])
     else:
         sys.exit(__doc__)

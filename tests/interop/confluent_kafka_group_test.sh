@@ -67,6 +67,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
   for f in "$work"/*.log "$work"/*.out; do echo "--- $f"; tail -5 "$f"; done
   exit 1
 }
+kill9_member() { { kill -KILL "$1"; wait "$1"; } 2>/dev/null || true; }  # no "Killed" line
 stop() {  # stop PID...: SIGTERM (the member closes: revoke, commit, LeaveGroup), then wait
   kill -TERM "$@"
   for pid in "$@"; do
@@ -99,9 +100,8 @@ join_one_by_one() {  # join_one_by_one STRATEGY TOPIC GROUP
   $PYTHON "$check" check "$acked" "$work"/$s-c{1,2,3}.log
 
   # c3 is killed -9: no LeaveGroup; after the session timeout c1 and c2 own all six.
-  kill -KILL $c3
+  kill9_member $c3
   killed_at=$(monotonic)
-  { wait $c3; } 2>/dev/null || true
   wait_for 30 "$s-c1 and $s-c2 taking $s-c3's partitions" cover $s-c1 $s-c2
   echo "ok: $strategy: after kill -9 of c3, c1 [$(held $s-c1)] c2 [$(held $s-c2)]"
   $PYTHON "$check" produce "$BROKER" "$topic" 3001 3600 2000 "$acked"
@@ -111,6 +111,62 @@ join_one_by_one() {  # join_one_by_one STRATEGY TOPIC GROUP
 }
 join_one_by_one range t-range g-range
 join_one_by_one cooperative-sticky t-coop g-coop
+
+consumed_at_least() { (($(cat "$work"/man-m*.log | grep -c " msg ") >= $1)); }
+
+# 3: manual commits after each processed batch (20 messages, 50 ms of "processing"); m1 is
+# killed -9 mid-stream, m2 stops (its last batch committed); then new members m3, m4 start
+# exactly at the committed offsets: read again is only what m1 processed after its last
+# commit.
+$PYTHON "$check" produce "$BROKER" t-manual 1 2000 100000 "$work/man.acked"
+member man-m1 t-manual g-manual range manual delay=0.05
+m1=$MEMBER_PID
+member man-m2 t-manual g-manual range manual delay=0.05
+m2=$MEMBER_PID
+wait_for 30 "m1 and m2 sharing the partitions" cover man-m1 man-m2
+wait_for 30 "600 messages processed" consumed_at_least 600
+kill9_member $m1
+killed_at=$(monotonic)
+stop $m2
+$PYTHON "$check" committed "$BROKER" t-manual g-manual 6 "$work/man.committed"
+echo "ok: committed after m1's kill -9: $(tr '\n' ' ' <"$work/man.committed")"
+$PYTHON "$check" produce "$BROKER" t-manual 2001 2500 100000 "$work/man.acked"
+member man-m3 t-manual g-manual range manual
+m3=$MEMBER_PID
+member man-m4 t-manual g-manual range manual
+m4=$MEMBER_PID
+wait_for 30 "2500 messages consumed" consumed_all "$work/man.acked" man-m{1,2,3,4}
+stop $m3 $m4
+$PYTHON "$check" check "$work/man.acked" "$work"/man-m{1,2,3,4}.log \
+  killed="$work/man-m1.log:$killed_at"
+$PYTHON "$check" resume-check "$work/man.committed" "$work"/man-m{1,2}.log -- \
+  "$work"/man-m{3,4}.log
+
+# 4: each group commits partway through new messages (a member that stops after 100, a
+# synchronous commit after each batch); the server is killed -9 at once and restarted; the
+# committed offsets are as before, and a member of each group resumes exactly there.
+declare -A strategy_of=([range]=range [coop]=cooperative-sticky [man]=range)
+declare -A group_of=([range]=g-range [coop]=g-coop [man]=g-manual)
+for s in range coop man; do
+  $PYTHON "$check" produce "$BROKER" t-${group_of[$s]#g-} 10001 10300 100000 "$work/$s.new"
+  $PYTHON "$check" member "$BROKER" t-${group_of[$s]#g-} ${group_of[$s]} ${strategy_of[$s]} \
+    "$work/$s-part.log" manual stop-after=100 session=$SESSION_MS >"$work/$s-part.out" 2>&1 ||
+    { echo "FAIL: $s: partial member"; cat "$work/$s-part.out"; exit 1; }
+  $PYTHON "$check" committed "$BROKER" t-${group_of[$s]#g-} ${group_of[$s]} 6 "$work/$s.before"
+done
+kill9_server
+start_server "$work/data" "${server_flags[@]}"
+for s in range coop man; do
+  $PYTHON "$check" committed "$BROKER" t-${group_of[$s]#g-} ${group_of[$s]} 6 "$work/$s.after"
+  expect_same "${group_of[$s]}'s committed offsets after kill -9 of the server" \
+    "$work/$s.before" "$work/$s.after"
+  member $s-resumed t-${group_of[$s]#g-} ${group_of[$s]} ${strategy_of[$s]}
+  wait_for 30 "$s: the rest of the new messages consumed" consumed_all "$work/$s.new" \
+    $s-part $s-resumed
+  stop $MEMBER_PID
+  $PYTHON "$check" resume-check "$work/$s.before" "$work/$s-part.log" -- "$work/$s-resumed.log"
+  $PYTHON "$check" check "$work/$s.new" "$work/$s-part.log" "$work/$s-resumed.log"
+done
 
 stop_server
 echo "PASS"
