@@ -68,6 +68,7 @@ def member(broker, topic, group, strategy, out, opts):
         "enable.auto.commit": not manual,
         "auto.commit.interval.ms": 100,
         "topic.metadata.refresh.interval.ms": 1000,
+        "reconnect.backoff.max.ms": 500,  # back soon after a server restart
     }
     if "debug" in opts:
         config["debug"] = opts["debug"]

@@ -9,6 +9,8 @@
 #     restarted members start exactly at the committed offsets.
 #  4. the server is killed -9 with committed offsets and restarted: every group's offsets
 #     are as committed and a member of each resumes exactly there.
+#  5. two members stay up while the server is killed -9 and restarted on the same port: they
+#     rejoin and read on, one owner per partition at a time.
 # Member logs carry one monotonic clock; confluent_kafka_group_check.py checks them.
 source "$(dirname "$0")/lib.sh"
 PYTHON=/usr/bin/python3  # Debian's, where python3-confluent-kafka lives
@@ -167,6 +169,27 @@ for s in range coop man; do
   $PYTHON "$check" resume-check "$work/$s.before" "$work/$s-part.log" -- "$work/$s-resumed.log"
   $PYTHON "$check" check "$work/$s.new" "$work/$s-part.log" "$work/$s-resumed.log"
 done
+
+# 5: members live through a kill -9 of the server: restarted on the same port, it loads the
+# group from __consumer_offsets; the members lose their partitions, rejoin, and between them
+# read every message, each partition owned by one member at a time.
+$PYTHON "$check" produce "$BROKER" t-live 1 1000 100000 "$work/live.acked"
+member live-c1 t-live g-live range
+l1=$MEMBER_PID
+member live-c2 t-live g-live range
+l2=$MEMBER_PID
+wait_for 30 "live-c1 and live-c2 sharing the partitions" \
+  eval 'holds_some live-c1 && holds_some live-c2 && cover live-c1 live-c2'
+wait_for 30 "1000 messages consumed" consumed_all "$work/live.acked" live-c1 live-c2
+kill9_server
+start_server "$work/data" "${server_flags[@]}" --listen "$BROKER"
+$PYTHON "$check" produce "$BROKER" t-live 1001 2000 100000 "$work/live.acked"
+wait_for 60 "2000 messages consumed across the restart" consumed_all "$work/live.acked" live-c1 live-c2
+wait_for 30 "live-c1 and live-c2 sharing the partitions again" \
+  eval 'holds_some live-c1 && holds_some live-c2 && cover live-c1 live-c2'
+echo "ok: after the server's restart, c1 [$(held live-c1)] c2 [$(held live-c2)]"
+stop $l1 $l2
+$PYTHON "$check" check "$work/live.acked" "$work"/live-c{1,2}.log
 
 stop_server
 echo "PASS"
