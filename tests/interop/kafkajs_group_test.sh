@@ -2,9 +2,10 @@
 # kafkajs 2.2.4 consumer groups (npm, installed into the build tree on first use): a kafkajs
 # producer writes 2000 messages to a 6-partition topic it auto-creates; two members of a
 # group (consumer.run, eachMessage) split the partitions and read every message (1000
-# written before they join; the 1000 written after, each once, by the partition's owner) and
-# commit every partition to its end; after 100 more are written, a second run of the same group
-# reads exactly those 100 and nothing old.
+# written before they join; the 1000 written after, each once, by the partition's owner);
+# a leaves and b is given every partition and reads on; every partition is committed to
+# its end; after 100 more are written, a second run of the same group reads exactly those
+# 100 and nothing old.
 source "$(dirname "$0")/lib.sh"
 need node npm
 node_dir=${KAFKAJS_DIR:?set KAFKAJS_DIR to where kafkajs goes}
@@ -72,7 +73,6 @@ wait_for 60 "two members sharing the six partitions" split_in_two
 echo "ok: split: a has [$(assigned a)], b has [$(assigned b)]"
 js produce "$BROKER" js-g 1001 2000
 wait_for 60 "2000 messages read by the group" read_at_least 2000 a b
-stop $a $b
 # Every message read; those written after the split exactly once, each partition by one
 # member (the first 1000 may be read before the split, and again after a rebalance).
 cat "$work"/{a,b}.out | awk '{ print $3 }' | sort -u >"$work/got"
@@ -90,18 +90,30 @@ for m in a b; do
 done
 echo "ok: a read partitions [$(awk '{ print $1 }' "$work/a.out" | sort -u | tr '\n' ' ')]," \
   "b [$(awk '{ print $1 }' "$work/b.out" | sort -u | tr '\n' ' ')]; after the split, only their own"
+
+# a leaves (disconnect: LeaveGroup); b is given all six and reads what follows.
+stop $a
+b_has_all() { [[ $(assigned b) == "0 1 2 3 4 5 " ]]; }
+wait_for 30 "b assigned every partition" b_has_all
+js produce "$BROKER" js-g 2001 2100
+b_read_new() { (($(awk '{ sub("v", "", $3) } $3 + 0 > 2000' "$work/b.out" | wc -l) >= 100)); }
+wait_for 30 "b reading the next 100" b_read_new
+stop $b
+awk '{ sub("v", "", $3) } $3 + 0 > 2000 { print $3 }' "$work/b.out" | sort >"$work/got-b"
+seq 2001 2100 | sort >"$work/want-b"
+expect_same "after a left, b read the next 100 once each" "$work/want-b" "$work/got-b"
 wait_for 10 "every partition committed to its end" committed_to_end
 echo "ok: committed to the end: $(awk '{ printf "%s:%s ", $1, $2 }' "$work/committed")"
 
 # The same group again: only what was written since.
-js produce "$BROKER" js-g 2001 2100
+js produce "$BROKER" js-g 2101 2200
 member again
 again=$MEMBER_PID
 wait_for 60 "100 new messages read by the second run" read_at_least 100 again
 sleep 2  # anything old would arrive with the first fetches
 stop $again
 awk '{ print $3 }' "$work/again.out" | sort >"$work/got-again"
-seq 2001 2100 | sed 's/^/v/' | sort >"$work/want-again"
+seq 2101 2200 | sed 's/^/v/' | sort >"$work/want-again"
 expect_same "the second run reads only the 100 new messages" "$work/want-again" "$work/got-again"
 wait_for 10 "every partition committed to its end" committed_to_end
 stop_server
