@@ -103,9 +103,10 @@ def member(broker, topic, group, strategy, out, opts):
     deadline = time.time() + 120
     seen = 0
     while not stop and time.time() < deadline and not (stop_after and seen >= stop_after):
-        # A batch is built with poll(), not consume(num_messages): librdkafka 2.0's batch
-        # consume stores the offsets of messages it then drops at a rebalance (a known issue
-        # in its 2.0.0 release notes), so auto-commit skips them.
+        # A batch is built with poll(), not consume(num_messages): at a rebalance, librdkafka
+        # 2.0.2's batch consume stored the offsets of messages it then dropped (its debug
+        # log: stored offset 166 for a partition whose last delivered message was 150), so
+        # auto-commit skipped them; poll() hands out one message at a time.
         batch = []
         while len(batch) < 20:
             msg = consumer.poll(0.2 if not batch else 0)
