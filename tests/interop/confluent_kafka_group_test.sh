@@ -34,7 +34,7 @@ member() {
     session=$SESSION_MS "$@" \
     >"$work/$name.out" 2>&1 &
   MEMBER_PID=$!
-  PIDS+=($MEMBER_PID)
+  PIDS+=("$MEMBER_PID")
 }
 # The partitions a member holds now, from its log ("0 3 ").
 held() {
@@ -74,6 +74,7 @@ stop() {  # stop PID...: SIGTERM (the member closes: revoke, commit, LeaveGroup)
   kill -TERM "$@"
   for pid in "$@"; do
     timeout 30 tail --pid="$pid" -f /dev/null || { echo "FAIL: member $pid did not stop"; exit 1; }
+    wait "$pid" || { echo "FAIL: member $pid exited $?:"; tail -5 "$work"/*.out; exit 1; }
   done
 }
 
@@ -86,7 +87,7 @@ join_one_by_one() {  # join_one_by_one STRATEGY TOPIC GROUP
   local acked=$work/$s.acked c1 c2 c3 killed_at
   $PYTHON "$check" produce "$BROKER" "$topic" 1 3000 500 "$acked" &
   local producer=$!
-  PIDS+=($producer)
+  PIDS+=("$producer")
   member $s-c1 "$topic" "$group" "$strategy"
   c1=$MEMBER_PID
   wait_for 30 "$s-c1 assigned" holds_some $s-c1

@@ -49,6 +49,7 @@ async function member(broker, topic, groupId, out) {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => process.exit(2), 20000).unref();  // a bound on disconnect
     await consumer.disconnect();
     process.exit(0);
   };

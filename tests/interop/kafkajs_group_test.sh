@@ -26,7 +26,7 @@ member() {  # member NAME: a member of group js-grp in the background; sets MEMB
   : >"$work/$1.out"
   node "$script" member "$BROKER" js-g js-grp "$work/$1.out" 2>"$work/$1.err" &
   MEMBER_PID=$!
-  PIDS+=($MEMBER_PID)
+  PIDS+=("$MEMBER_PID")
 }
 read_at_least() {  # read_at_least N NAME...: the members' outputs hold N lines together
   local n=$1
