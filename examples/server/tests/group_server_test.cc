@@ -574,6 +574,8 @@ TEST_CASE("SyncGroupHandsEachMemberTheLeadersAssignmentAndRefusesAWrongGeneratio
 
   send_sync(b, "g", 1, b_id, {});
   CHECK(receive_sync(b).first == kIllegalGeneration);
+  send_sync(b, "g", 2, "consumer-unknown", {});
+  CHECK(receive_sync(b).first == kUnknownMemberId);
   CHECK(heartbeat(a, "g", 2, first.member_id, 2) == kNone);
   CHECK(heartbeat(b, "g", 1, b_id) == kIllegalGeneration);
   CHECK(heartbeat(a, "g", 2, "consumer-unknown") == kUnknownMemberId);
@@ -618,6 +620,11 @@ TEST_CASE("LeaveGroupV0RemovesTheMemberAndV3AnswersPerMember") {
   CHECK(members.at(two.member_id) == kNone);
   CHECK(members.at("consumer-unknown") == kUnknownMemberId);
   CHECK(describe_group(a, "v3").members.empty());
+
+  // An unknown group: the request's own error (Kafka's classicGroupLeave), no member list.
+  const auto [unknown_top, unknown_members] = leave_group_v3(a, "no-such-group", {"consumer-x"});
+  CHECK(unknown_top == kUnknownMemberId);
+  CHECK(unknown_members.empty());
 }
 
 TEST_CASE("OffsetCommitAtV2AndV7IsReturnedByOffsetFetchAtV1AndV5") {
@@ -638,6 +645,10 @@ TEST_CASE("OffsetCommitAtV2AndV7IsReturnedByOffsetFetchAtV1AndV5") {
   CHECK(v1.partitions.at({"t", 1}).offset == 200);
   CHECK(v1.partitions.at({"t", 2}).offset == -1);  // never committed
   CHECK(v1.partitions.at({"t", 2}).error == kNone);
+  // Kafka answers "" (OffsetFetchResponse.NO_METADATA) for no offset and for one committed
+  // with null metadata (OffsetAndMetadata.NO_METADATA), never null.
+  CHECK(v1.partitions.at({"t", 2}).metadata == "");
+  CHECK(v1.partitions.at({"t", 1}).metadata == "");
 
   const OffsetsFetched v5 = offset_fetch(c, 5, "g", {{{"t", 1}, {"u", 0}, {"t", 2}}});
   CHECK(v5.error == kNone);
@@ -647,6 +658,7 @@ TEST_CASE("OffsetCommitAtV2AndV7IsReturnedByOffsetFetchAtV1AndV5") {
   CHECK(v5.partitions.at({"u", 0}).metadata == "u0");
   CHECK(v5.partitions.at({"t", 2}).offset == -1);
   CHECK(v5.partitions.at({"t", 2}).leader_epoch == -1);
+  CHECK(v5.partitions.at({"t", 2}).metadata == "");
 
   const OffsetsFetched all = offset_fetch(c, 2, "g", std::nullopt);
   CHECK(all.error == kNone);
