@@ -932,7 +932,7 @@ int run(int argc, char** argv) {
     }
   }
   if (runs(mode, "groups")) {
-    for (Row& row : run_groups(fresh_dir(mode, "groups"), mode.full, 2 * mode.cell_time)) {
+    for (Row& row : run_groups(fresh_dir(mode, "groups"), mode.full, mode.cell_time)) {
       report(std::move(row));
     }
   }
