@@ -452,8 +452,12 @@ struct OneMember {
   std::string member_id;
   std::int32_t generation = -1;
 };
-OneMember stable_group_of_one(Client& c, const std::string& group) {
-  send_two_step_join(c, group);
+OneMember stable_group_of_one(Client& c, const std::string& group,
+                               const std::string& protocol_type = "consumer",
+                               const std::string& metadata = "meta") {
+  const Joined first = join(c, {group, "", 5, kSessionTimeoutMs, protocol_type, metadata});
+  REQUIRE(first.error == kMemberIdRequired);
+  send_join(c, {group, first.member_id, 5, kSessionTimeoutMs, protocol_type, metadata}, 12);
   const Joined j = receive_join(c, 5, 12);
   REQUIRE(j.error == kNone);
   send_sync(c, group, j.generation, j.member_id, {{j.member_id, "a-" + j.member_id}});
@@ -593,6 +597,35 @@ TEST_CASE("SyncGroupHandsEachMemberTheLeadersAssignmentAndRefusesAWrongGeneratio
   CHECK(d.members.at(b_id).assignment == "for-b");
   CHECK(d.members.at(b_id).metadata == "meta");
   CHECK(d.members.at(b_id).client_host == "/127.0.0.1");
+}
+
+TEST_CASE("WhenTheLeaderLeavesTheOtherMemberRejoinsAsLeaderOfTheNextGeneration") {
+  TestServer s(group_options());
+  Client a(s.port());
+  Client b(s.port());
+  const OneMember first = stable_group_of_one(a, "g");
+  const std::string b_id = send_two_step_join(b, "g");
+  send_join(a, {"g", first.member_id}, 12);
+  const Joined ja = receive_join(a, 5, 12);
+  const Joined jb = receive_join(b, 5, 12);
+  REQUIRE(ja.generation == 2);
+  send_sync(a, "g", 2, first.member_id, {{first.member_id, "for-a"}, {b_id, "for-b"}});
+  send_sync(b, "g", 2, b_id, {});
+  REQUIRE(receive_sync(a).first == kNone);
+  REQUIRE(receive_sync(b).first == kNone);
+
+  CHECK(leave_group_v0(a, "g", first.member_id) == kNone);
+  CHECK(heartbeat(b, "g", 2, b_id) == kRebalanceInProgress);
+  CHECK(describe_group(b, "g").state == "PreparingRebalance");
+  send_join(b, {"g", b_id}, 12);
+  const Joined again = receive_join(b, 5, 12);
+  CHECK(again.error == kNone);
+  CHECK(again.generation == 3);
+  CHECK(again.leader == b_id);
+  REQUIRE(again.members.size() == 1);
+  CHECK(again.members.count(b_id) == 1);
+  send_sync(b, "g", 3, b_id, {{b_id, "all-for-b"}});
+  CHECK(receive_sync(b) == std::pair<std::int16_t, std::string>{kNone, "all-for-b"});
 }
 
 TEST_CASE("HeartbeatForAnUnknownMemberOrGroupIsUnknownMemberId") {
@@ -763,6 +796,72 @@ TEST_CASE("OffsetDeleteOnAnEmptyGroupRemovesTheOffsets") {
 
 namespace {
 
+// ConsumerProtocolSubscription v0: version, topics, user data (null).
+std::string consumer_subscription(const std::string& topic) {
+  Writer w;
+  w.i16(0);
+  w.array_length(1);
+  w.string(topic);
+  w.i32(-1);
+  const std::vector<std::byte> b = w.take();
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// OffsetDelete v0 of (topic, partition)s: top-level error, per (topic, partition) errors.
+std::pair<std::int16_t, std::map<std::pair<std::string, std::int32_t>, std::int16_t>>
+offset_delete(Client& c, const std::string& group,
+              const std::vector<std::pair<std::string, std::int32_t>>& partitions) {
+  RequestBuilder b(kOffsetDelete, 0, 92);
+  b.body().string(group);
+  b.body().array_length(partitions.size());
+  for (const auto& [topic, p] : partitions) {
+    b.body().string(topic);
+    b.body().array_length(1);
+    b.body().i32(p);
+  }
+  auto rr = call(c, b, 92);
+  Reader& r = rr.r;
+  const std::int16_t top = r.i16();
+  (void)r.i32();
+  std::map<std::pair<std::string, std::int32_t>, std::int16_t> out;
+  const std::int32_t topics = r.array_length(6);
+  for (std::int32_t t = 0; t < topics && !r.failed(); ++t) {
+    const std::string name = r.string();
+    const std::int32_t parts = r.array_length(6);
+    for (std::int32_t i = 0; i < parts && !r.failed(); ++i) {
+      const std::int32_t index = r.i32();
+      out[{name, index}] = r.i16();
+    }
+  }
+  REQUIRE(!r.failed());
+  return {top, out};
+}
+
+}  // namespace
+
+TEST_CASE("OffsetDeleteOnAStableConsumerGroupSparesSubscribedTopicsAndOtherTypesRefuse") {
+  constexpr std::int16_t kGroupSubscribedToTopic = 86;
+  TestServer s(group_options());
+  Client c(s.port());
+  const OneMember m = stable_group_of_one(c, "consumers", "consumer", consumer_subscription("t"));
+  REQUIRE(offset_commit(c, 7, "consumers", m.generation, m.member_id,
+                        {{"t", 0, 1, ""}, {"other", 0, 2, ""}})
+              .size() == 2);
+  const auto [top, errors] = offset_delete(c, "consumers", {{"t", 0}, {"other", 0}});
+  CHECK(top == kNone);
+  CHECK(errors.at({"t", 0}) == kGroupSubscribedToTopic);
+  CHECK(errors.at({"other", 0}) == kNone);
+  const OffsetsFetched f = offset_fetch(c, 5, "consumers", {{{"t", 0}, {"other", 0}}});
+  CHECK(f.partitions.at({"t", 0}).offset == 1);
+  CHECK(f.partitions.at({"other", 0}).offset == -1);
+
+  stable_group_of_one(c, "connectors", "connect");
+  CHECK(offset_delete(c, "connectors", {{"t", 0}}).first == kNonEmptyGroup);
+  CHECK(offset_delete(c, "no-such-group", {{"t", 0}}).first == kGroupIdNotFound);
+}
+
+namespace {
+
 struct TopicShape {
   std::int16_t error = -100;
   bool is_internal = false;
@@ -920,6 +1019,18 @@ TEST_CASE("CommittedOffsetsSurviveKill9OfTheServerProcess") {
     }
     auto e = offset_commit(c, 2, "simple", -1, "", {{"u", 0, 77, ""}});
     REQUIRE(e.at({"u", 0}) == kNone);
+    // Deletions are durable too: a deleted group and a deleted offset stay deleted.
+    REQUIRE(offset_commit(c, 7, "gone", -1, "", {{"u", 0, 5, ""}}).at({"u", 0}) == kNone);
+    REQUIRE(delete_groups(c, {"gone"}).at("gone") == kNone);
+    REQUIRE(offset_commit(c, 7, "simple", -1, "", {{"u", 1, 6, ""}}).at({"u", 1}) == kNone);
+    RequestBuilder b(kOffsetDelete, 0, 91);
+    b.body().string("simple");
+    b.body().array_length(1);
+    b.body().string("u");
+    b.body().array_length(1);
+    b.body().i32(1);
+    auto rr = call(c, b, 91);
+    REQUIRE(rr.r.i16() == kNone);
     child.kill9();  // every commit was answered, so each is durable
   }
   {
@@ -933,12 +1044,20 @@ TEST_CASE("CommittedOffsetsSurviveKill9OfTheServerProcess") {
       CHECK(f.partitions.at({"t", p}).metadata == fmt::format("m{}", p));
     }
     CHECK(f.partitions.at({"t", 4}).offset == -1);
-    CHECK(offset_fetch(c, 1, "simple", {{{"u", 0}}}).partitions.at({"u", 0}).offset == 77);
+    const OffsetsFetched simple = offset_fetch(c, 1, "simple", {{{"u", 0}, {"u", 1}}});
+    CHECK(simple.partitions.at({"u", 0}).offset == 77);
+    CHECK(simple.partitions.at({"u", 1}).offset == -1);
+    CHECK(offset_fetch(c, 5, "gone", {{{"u", 0}}}).partitions.at({"u", 0}).offset == -1);
+    CHECK(list_groups(c).count("gone") == 0);
+    CHECK(list_groups(c).count("durable") == 1);
     const TopicShape t = metadata_topic(c, "__consumer_offsets");
     CHECK(t.partitions == 3);
     CHECK(t.is_internal);
-    // The group's member came back (its session restarted at load).
-    CHECK(describe_group(c, "durable").members.size() == 1);
+    // The group's member came back (its session restarted at load), with its assignment.
+    const Described d = describe_group(c, "durable");
+    CHECK(d.state == "Stable");
+    REQUIRE(d.members.size() == 1);
+    CHECK(d.members.begin()->second.assignment == "a-" + d.members.begin()->first);
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
