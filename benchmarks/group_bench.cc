@@ -150,6 +150,8 @@ CommitFigures raw_rate(const std::string& dir, int batch, std::chrono::milliseco
 
 struct JoinFigures {
   double seconds = 0;
+  double first_join_s = 0;   // MEMBER_ID_REQUIRED answered to every member
+  double second_join_s = 0;  // every join answered (after the tick)
   std::int64_t records = 0;
 };
 
@@ -191,8 +193,10 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
   };
 
   const auto t0 = BenchClock::now();
+  JoinFigures out;
   for (std::size_t i = 0; i < n; ++i) join(i, "");
   driver.run(kNowMs, send);
+  out.first_join_s = seconds_since(t0);
   for (std::size_t i = 0; i < n; ++i) {
     if (joined[i].error_code != KafkaError::member_id_required)
       throw std::runtime_error("groups: the first join did not ask for a member id");
@@ -203,6 +207,7 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
   gc.tick(kNowMs);  // the initial delay (0) ends: every group completes its join phase
   driver.run(kNowMs, send);
   if (answers != n) throw std::runtime_error(fmt::format("groups: {} of {} joined", answers, n));
+  out.second_join_s = seconds_since(t0) - out.first_join_s;
   // The leaders first, with an assignment for every member of their group; then the others.
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -220,7 +225,6 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
     }
     driver.run(kNowMs, send);
   }
-  JoinFigures out;
   out.seconds = seconds_since(t0);
   for (std::size_t i = 0; i < n; ++i) {
     if (!sync_answered[i] || synced[i].error_code != KafkaError::none)
@@ -358,6 +362,9 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
     const JoinFigures j = join_and_stabilize(fresh(), 100, 10);
     join_seconds.push_back(j.seconds);
     join_records = j.records;
+    fmt::print("groups: join run {}: first joins {:.3f} s, second joins + tick {:.3f} s, syncs "
+               "{:.3f} s\n",
+               i, j.first_join_s, j.second_join_s, j.seconds - j.first_join_s - j.second_join_s);
   }
   const double join_s = median(join_seconds);
   fmt::print("groups: 1000 consumers in 100 groups joined and stabilized in {:.3f} s (median of "
