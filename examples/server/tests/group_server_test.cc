@@ -124,6 +124,7 @@ struct JoinArgs {
   std::int32_t session_timeout_ms = kSessionTimeoutMs;
   std::string protocol_type = "consumer";
   std::string metadata = "meta";
+  std::string protocol = "range";
 };
 
 struct Joined {
@@ -145,7 +146,7 @@ void send_join(Client& c, const JoinArgs& a, std::int32_t correlation_id) {
   if (a.version >= 5) w.nullable_string(std::nullopt);
   w.string(a.protocol_type);
   w.array_length(1);
-  w.string("range");
+  w.string(a.protocol);
   w.bytes(bytes_of(a.metadata));
   c.send(b.frame());
 }
@@ -536,6 +537,43 @@ TEST_CASE("JoinGroupRefusesBadSessionTimeoutEmptyGroupUnknownMemberAndOtherProto
   CHECK(j.error == kInconsistentProtocol);
 }
 
+TEST_CASE("JoinGroupWithNoCommonProtocolOrAnUnknownMemberOfAKnownGroupIsRefused") {
+  TestServer s(group_options());
+  Client a(s.port());
+  Client b(s.port());
+  stable_group_of_one(a, "g");
+  JoinArgs other{"g", "", 1};
+  other.protocol = "roundrobin";
+  CHECK(join(b, other).error == kInconsistentProtocol);
+  CHECK(join(b, {"g", "consumer-not-a-member"}).error == kUnknownMemberId);
+  CHECK(describe_group(a, "g").state == "Stable");  // neither disturbed the group
+}
+
+TEST_CASE("JoinGroupPastGroupMaxSizeIsGroupMaxSizeReached") {
+  constexpr std::int16_t kGroupMaxSizeReached = 81;
+  ServerOptions o = group_options();
+  o.groups.max_group_size = 2;
+  TestServer s(o);
+  Client c1(s.port()), c2(s.port()), c3(s.port());
+  // All three get a member id while the group is empty; only two fit when they join.
+  const Joined p1 = join(c1, {"g", ""});
+  const Joined p2 = join(c2, {"g", ""});
+  const Joined p3 = join(c3, {"g", ""});
+  REQUIRE(p3.error == kMemberIdRequired);
+  send_join(c1, {"g", p1.member_id}, 12);
+  send_join(c2, {"g", p2.member_id}, 12);
+  send_join(c3, {"g", p3.member_id}, 12);
+  const Joined j3 = receive_join(c3, 5, 12);
+  CHECK(j3.error == kGroupMaxSizeReached);
+  const Joined j1 = receive_join(c1, 5, 12);
+  const Joined j2 = receive_join(c2, 5, 12);
+  CHECK(j1.error == kNone);
+  CHECK(j2.error == kNone);
+  CHECK(j1.generation == 1);
+  CHECK(j1.leader == j2.leader);
+  CHECK((j1.leader == j1.member_id ? j1 : j2).members.size() == 2);
+}
+
 TEST_CASE("SyncGroupHandsEachMemberTheLeadersAssignmentAndRefusesAWrongGeneration") {
   TestServer s(group_options());
   Client a(s.port());
@@ -609,10 +647,10 @@ TEST_CASE("WhenTheLeaderLeavesTheOtherMemberRejoinsAsLeaderOfTheNextGeneration")
   const Joined ja = receive_join(a, 5, 12);
   const Joined jb = receive_join(b, 5, 12);
   REQUIRE(ja.generation == 2);
-  send_sync(a, "g", 2, first.member_id, {{first.member_id, "for-a"}, {b_id, "for-b"}});
-  send_sync(b, "g", 2, b_id, {});
-  REQUIRE(receive_sync(a).first == kNone);
-  REQUIRE(receive_sync(b).first == kNone);
+  send_sync(a, "g", 2, first.member_id, {{first.member_id, "for-a"}, {b_id, "for-b"}}, 1);
+  send_sync(b, "g", 2, b_id, {}, 0);
+  REQUIRE(receive_sync(a, 1) == std::pair<std::int16_t, std::string>{kNone, "for-a"});
+  REQUIRE(receive_sync(b, 0) == std::pair<std::int16_t, std::string>{kNone, "for-b"});
 
   CHECK(leave_group_v0(a, "g", first.member_id) == kNone);
   CHECK(heartbeat(b, "g", 2, b_id) == kRebalanceInProgress);
