@@ -12,7 +12,8 @@
 //                   (MEMBER_ID_REQUIRED, then the join), one tick (initial delay 0), the
 //                   leaders' SyncGroup, then every follower's SyncGroup answered. Coordinator
 //                   time: the clock the coordinator sees does not move; wall time is reported
-//                   (median of 3), with the records written.
+//                   (median of 3), with the records written; then once with 4,000 consumers
+//                   in 400 groups, to show how the cost grows with the coordinator's size.
 //   groups_load     GroupDriver::load of a partition holding 1,000,000 offset commits
 //                   (quick: 100,000) written as batches of 1,000 records: records/s (median
 //                   of 3 loads, page cache warm).
@@ -20,6 +21,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -41,6 +43,13 @@ using BenchClock = std::chrono::steady_clock;
 
 double seconds_since(BenchClock::time_point t0) {
   return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+
+// This thread's CPU time: the coordinator's work without the waits for the disk.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 // A fixed coordinator time: the figures are of the work, not of timers.
@@ -153,6 +162,8 @@ struct JoinFigures {
   double first_join_s = 0;   // MEMBER_ID_REQUIRED answered to every member
   double second_join_s = 0;  // every join answered (after the tick)
   std::int64_t records = 0;
+  std::uint64_t appends = 0;
+  double cpu_seconds = 0;  // of the whole, this thread
 };
 
 JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_per_group) {
@@ -193,6 +204,7 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
   };
 
   const auto t0 = BenchClock::now();
+  const double cpu0 = thread_cpu_seconds();
   JoinFigures out;
   for (std::size_t i = 0; i < n; ++i) join(i, "");
   driver.run(kNowMs, send);
@@ -226,12 +238,19 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
     driver.run(kNowMs, send);
   }
   out.seconds = seconds_since(t0);
+  out.cpu_seconds = thread_cpu_seconds() - cpu0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!sync_answered[i] || synced[i].error_code != KafkaError::none)
       throw std::runtime_error(fmt::format("groups: member {} did not sync", i));
   }
   out.records = partition->log_end_offset().value() - end0.value();
   check(partition->close(), "close");
+  auto reopened = open_partition(dir);  // the batches a fresh load reads: the appends
+  GroupCoordinator again(coordinator_config());
+  auto report = GroupDriver(again, *reopened).load(kNowMs);
+  check(report.status(), "reload");
+  out.appends = report->batches;
+  check(reopened->close(), "close");
   return out;
 }
 
@@ -358,23 +377,38 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
   constexpr int kRepeats = 3;  // the median of three
   std::vector<double> join_seconds;
   std::int64_t join_records = 0;
+  std::uint64_t join_appends = 0;
   for (int i = 0; i < kRepeats; ++i) {
     const JoinFigures j = join_and_stabilize(fresh(), 100, 10);
     join_seconds.push_back(j.seconds);
     join_records = j.records;
+    join_appends = j.appends;
     fmt::print("groups: join run {}: first joins {:.3f} s, second joins + tick {:.3f} s, syncs "
-               "{:.3f} s\n",
-               i, j.first_join_s, j.second_join_s, j.seconds - j.first_join_s - j.second_join_s);
+               "{:.3f} s; CPU {:.3f} s of the {:.3f} s\n",
+               i, j.first_join_s, j.second_join_s, j.seconds - j.first_join_s - j.second_join_s,
+               j.cpu_seconds, j.seconds);
   }
   const double join_s = median(join_seconds);
   fmt::print("groups: 1000 consumers in 100 groups joined and stabilized in {:.3f} s (median of "
-             "{}: {:.3f}); {} records written\n",
-             join_s, kRepeats, fmt::join(join_seconds, " "), join_records);
+             "{}: {:.3f}); {} records written in {} appends\n",
+             join_s, kRepeats, fmt::join(join_seconds, " "), join_records, join_appends);
   row("groups_join", "samsa-group-coordinator",
       fmt::format("1000 members, 100 groups, JoinGroup v5 x2 + SyncGroup, initial delay 0; {} "
-                  "records written; median of {}",
-                  join_records, kRepeats),
+                  "records written in {} appends; median of {}",
+                  join_records, join_appends, kRepeats),
       1, 1000, join_s);
+
+  // The same at 4x the size in one coordinator: how the cost per member grows with the
+  // groups the coordinator holds (it checks every group's invariants after each request).
+  const JoinFigures big = join_and_stabilize(fresh(), 400, 10);
+  fmt::print("groups: 4000 consumers in 400 groups joined and stabilized in {:.3f} s (CPU {:.3f} "
+             "s; {:.1f}x the time of 1000 in 100 groups); {} records written in {} appends\n",
+             big.seconds, big.cpu_seconds, big.seconds / join_s, big.records, big.appends);
+  row("groups_join", "samsa-group-coordinator",
+      fmt::format("4000 members, 400 groups (otherwise as the 1000-member row); CPU {:.3f} s; "
+                  "{:.1f}x the 1000-member time",
+                  big.cpu_seconds, big.seconds / join_s),
+      1, 4000, big.seconds);
 
   const std::int64_t commits = full ? 1'000'000 : 100'000;
   const LoadFigures l = load_rate(fresh(), commits, kRepeats);
