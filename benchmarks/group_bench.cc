@@ -91,8 +91,7 @@ struct CommitFigures {
 
 // Commits with generation -1 into one simple group, `outstanding` requests (each of one
 // partition) queued before each run() of the driver, until `cell` has passed.
-CommitFigures commit_rate(const std::string& dir, int outstanding,
-                          std::chrono::milliseconds cell) {
+CommitFigures commit_rate(const std::string& dir, int outstanding, std::chrono::milliseconds cell) {
   auto partition = open_partition(dir);
   GroupCoordinator gc(coordinator_config());
   GroupDriver driver(gc, *partition);
@@ -188,7 +187,9 @@ JoinFigures join_and_stabilize(const std::string& dir, int groups, int members_p
       sync_answered[i - n] = true;
     }
   };
-  auto group_of = [&](std::size_t i) { return fmt::format("bench-group-{}", i / members_per_group); };
+  auto group_of = [&](std::size_t i) {
+    return fmt::format("bench-group-{}", i / members_per_group);
+  };
   auto join = [&](std::size_t i, const std::string& member_id) {
     JoinGroupRequest q;
     q.group_id = group_of(i);
@@ -349,18 +350,18 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
     const double ratio = median(ratios);
     const double raw_rate_s = static_cast<double>(raw_sum.commits) / raw_sum.seconds;
     const double rate_s = static_cast<double>(sum.commits) / sum.seconds;
-    const double per_append =
-        static_cast<double>(sum.commits) / static_cast<double>(std::max<std::uint64_t>(sum.appends, 1));
+    const double per_append = static_cast<double>(sum.commits) /
+                              static_cast<double>(std::max<std::uint64_t>(sum.appends, 1));
     fmt::print(
         "groups: OffsetCommit, {} outstanding: {:.0f} commits/s ({:.1f} commits per append); "
         "raw Partition append of {} records/append: {:.0f} records/s; ratio (median of {} "
         "pairs) {:.2f}, pairs {:.2f}\n",
         outstanding, rate_s, per_append, outstanding, raw_rate_s, pairs, ratio,
         fmt::join(ratios, " "));
-    Row* raw_row =
-        row("groups_commit", "raw-partition-append",
-            fmt::format("Partition append of {} OffsetCommit records per batch, durable", outstanding),
-            outstanding, raw_sum.commits, raw_sum.seconds);
+    Row* raw_row = row(
+        "groups_commit", "raw-partition-append",
+        fmt::format("Partition append of {} OffsetCommit records per batch, durable", outstanding),
+        outstanding, raw_sum.commits, raw_sum.seconds);
     raw_row->value_bytes = record_bytes;
     raw_row->bytes = record_bytes * raw_sum.commits;
     Row* r = row("groups_commit", "samsa-group-coordinator",
@@ -383,15 +384,17 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
     join_seconds.push_back(j.seconds);
     join_records = j.records;
     join_appends = j.appends;
-    fmt::print("groups: join run {}: first joins {:.3f} s, second joins + tick {:.3f} s, syncs "
-               "{:.3f} s; CPU {:.3f} s of the {:.3f} s\n",
-               i, j.first_join_s, j.second_join_s, j.seconds - j.first_join_s - j.second_join_s,
-               j.cpu_seconds, j.seconds);
+    fmt::print(
+        "groups: join run {}: first joins {:.3f} s, second joins + tick {:.3f} s, syncs "
+        "{:.3f} s; CPU {:.3f} s of the {:.3f} s\n",
+        i, j.first_join_s, j.second_join_s, j.seconds - j.first_join_s - j.second_join_s,
+        j.cpu_seconds, j.seconds);
   }
   const double join_s = median(join_seconds);
-  fmt::print("groups: 1000 consumers in 100 groups joined and stabilized in {:.3f} s (median of "
-             "{}: {:.3f}); {} records written in {} appends\n",
-             join_s, kRepeats, fmt::join(join_seconds, " "), join_records, join_appends);
+  fmt::print(
+      "groups: 1000 consumers in 100 groups joined and stabilized in {:.3f} s (median of "
+      "{}: {:.3f}); {} records written in {} appends\n",
+      join_s, kRepeats, fmt::join(join_seconds, " "), join_records, join_appends);
   row("groups_join", "samsa-group-coordinator",
       fmt::format("1000 members, 100 groups, JoinGroup v5 x2 + SyncGroup, initial delay 0; {} "
                   "records written in {} appends; median of {}",
@@ -401,9 +404,10 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
   // The same at 4x the size in one coordinator: how the cost per member grows with the
   // groups the coordinator holds (it checks every group's invariants after each request).
   const JoinFigures big = join_and_stabilize(fresh(), 400, 10);
-  fmt::print("groups: 4000 consumers in 400 groups joined and stabilized in {:.3f} s (CPU {:.3f} "
-             "s; {:.1f}x the time of 1000 in 100 groups); {} records written in {} appends\n",
-             big.seconds, big.cpu_seconds, big.seconds / join_s, big.records, big.appends);
+  fmt::print(
+      "groups: 4000 consumers in 400 groups joined and stabilized in {:.3f} s (CPU {:.3f} "
+      "s; {:.1f}x the time of 1000 in 100 groups); {} records written in {} appends\n",
+      big.seconds, big.cpu_seconds, big.seconds / join_s, big.records, big.appends);
   row("groups_join", "samsa-group-coordinator",
       fmt::format("4000 members, 400 groups (otherwise as the 1000-member row); CPU {:.3f} s; "
                   "{:.1f}x the 1000-member time",
@@ -413,10 +417,11 @@ std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::mill
   const std::int64_t commits = full ? 1'000'000 : 100'000;
   const LoadFigures l = load_rate(fresh(), commits, kRepeats);
   const double load_s = median(l.load_seconds);
-  fmt::print("groups: load of {} offset commits (batches of 1000) in {:.3f} s (median of {}: "
-             "{:.3f}): {:.0f} records/s (written in {:.1f} s)\n",
-             l.records, load_s, kRepeats, fmt::join(l.load_seconds, " "),
-             static_cast<double>(l.records) / load_s, l.write_seconds);
+  fmt::print(
+      "groups: load of {} offset commits (batches of 1000) in {:.3f} s (median of {}: "
+      "{:.3f}): {:.0f} records/s (written in {:.1f} s)\n",
+      l.records, load_s, kRepeats, fmt::join(l.load_seconds, " "),
+      static_cast<double>(l.records) / load_s, l.write_seconds);
   row("groups_load", "samsa-group-coordinator",
       fmt::format("GroupDriver::load of {} OffsetCommit records, 1000 per batch, 10,000 keys, "
                   "page cache warm; median of {}",

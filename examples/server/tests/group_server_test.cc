@@ -251,7 +251,7 @@ std::map<std::pair<std::string, std::int32_t>, std::int16_t> offset_commit(
   w.i32(generation);
   w.string(member_id);
   if (version >= 7) w.nullable_string(std::nullopt);
-  if (version == 2) w.i64(-1);  // retention: the broker's
+  if (version == 2) w.i64(-1);     // retention: the broker's
   w.array_length(commits.size());  // one topic entry per commit
   for (const Commit& cm : commits) {
     w.string(cm.topic);
@@ -454,8 +454,8 @@ struct OneMember {
   std::int32_t generation = -1;
 };
 OneMember stable_group_of_one(Client& c, const std::string& group,
-                               const std::string& protocol_type = "consumer",
-                               const std::string& metadata = "meta") {
+                              const std::string& protocol_type = "consumer",
+                              const std::string& metadata = "meta") {
   const Joined first = join(c, {group, "", 5, kSessionTimeoutMs, protocol_type, metadata});
   REQUIRE(first.error == kMemberIdRequired);
   send_join(c, {group, first.member_id, 5, kSessionTimeoutMs, protocol_type, metadata}, 12);
@@ -526,7 +526,7 @@ TEST_CASE("JoinGroupV0ToV3JoinsAtOnceWithAnAssignedMemberId") {
 TEST_CASE("JoinGroupRefusesBadSessionTimeoutEmptyGroupUnknownMemberAndOtherProtocolType") {
   TestServer s(group_options());
   Client c(s.port());
-  CHECK(join(c, {"g", "", 5, 1000}).error == kInvalidSessionTimeout);  // under 6000
+  CHECK(join(c, {"g", "", 5, 1000}).error == kInvalidSessionTimeout);       // under 6000
   CHECK(join(c, {"g", "", 5, 3'600'000}).error == kInvalidSessionTimeout);  // over 30 min
   CHECK(join(c, {"", "", 5}).error == kInvalidGroupId);
   CHECK(join(c, {"never-created", "consumer-bogus-id"}).error == kUnknownMemberId);
@@ -766,8 +766,9 @@ TEST_CASE("OffsetCommitWithGenerationMinus1GoesIntoASimpleGroup") {
 TEST_CASE("OffsetCommitOfMetadataOver4096BytesIsOffsetMetadataTooLarge") {
   TestServer s(group_options());
   Client c(s.port());
-  auto e = offset_commit(c, 7, "simple", -1, "",
-                         {{"t", 0, 1, std::string(4097, 'x')}, {"t", 1, 2, std::string(4096, 'y')}});
+  auto e =
+      offset_commit(c, 7, "simple", -1, "",
+                    {{"t", 0, 1, std::string(4097, 'x')}, {"t", 1, 2, std::string(4096, 'y')}});
   CHECK(e.at({"t", 0}) == kOffsetMetadataTooLarge);
   CHECK(e.at({"t", 1}) == kNone);
   const OffsetsFetched f = offset_fetch(c, 5, "simple", {{{"t", 0}, {"t", 1}}});
@@ -846,9 +847,9 @@ std::string consumer_subscription(const std::string& topic) {
 }
 
 // OffsetDelete v0 of (topic, partition)s: top-level error, per (topic, partition) errors.
-std::pair<std::int16_t, std::map<std::pair<std::string, std::int32_t>, std::int16_t>>
-offset_delete(Client& c, const std::string& group,
-              const std::vector<std::pair<std::string, std::int32_t>>& partitions) {
+std::pair<std::int16_t, std::map<std::pair<std::string, std::int32_t>, std::int16_t>> offset_delete(
+    Client& c, const std::string& group,
+    const std::vector<std::pair<std::string, std::int32_t>>& partitions) {
   RequestBuilder b(kOffsetDelete, 0, 92);
   b.body().string(group);
   b.body().array_length(partitions.size());
@@ -928,9 +929,9 @@ TopicShape metadata_topic(Client& c, const std::string& topic) {
   out.is_internal = r.boolean();
   const std::int32_t parts = r.array_length(1);
   for (std::int32_t p = 0; p < parts && !r.failed(); ++p) {
-    (void)r.i16();  // error
-    (void)r.i32();  // index
-    (void)r.i32();  // leader
+    (void)r.i16();                          // error
+    (void)r.i32();                          // index
+    (void)r.i32();                          // leader
     for (int list = 0; list < 3; ++list) {  // replicas, isr, offline replicas (v5+)
       const std::int32_t n = r.array_length(4);
       for (std::int32_t i = 0; i < n && !r.failed(); ++i) (void)r.i32();
@@ -1042,8 +1043,8 @@ class ServerChild {
 }  // namespace
 
 TEST_CASE("CommittedOffsetsSurviveKill9OfTheServerProcess") {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("samsa-group-durable-{}", ::getpid());
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("samsa-group-durable-{}", ::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
