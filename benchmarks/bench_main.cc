@@ -2,7 +2,7 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions]
+//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|groups]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -47,6 +47,8 @@ std::vector<Row> run_raft(const std::string& dir, std::chrono::milliseconds cell
 // partitions_bench.cc: N Partitions in one process (100,000 with --full): open times after a
 // clean and an unclean shutdown, RSS and descriptors per partition, spread appends.
 std::vector<Row> run_partitions(const std::string& dir, bool full);
+// group_bench.cc: OffsetCommit throughput, join-and-stabilize, coordinator load time.
+std::vector<Row> run_groups(const std::string& dir, bool full, std::chrono::milliseconds cell);
 // peers/libraft_bench.cc: canonical's C Raft (libraft) with 3 voters in one process, the
 // same batches and window as run_raft's quorum; one row, "ERROR ..." when it cannot run.
 std::vector<Row> run_libraft(const std::string& dir, std::chrono::milliseconds cell);
@@ -857,7 +859,8 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
                std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
-                                     "compaction", "replication", "raft", "partitions"}
+                                     "compaction", "replication", "raft", "partitions",
+                                     "groups"}
                    .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
@@ -867,7 +870,7 @@ int parse_args(int argc, char** argv, Mode& mode) {
           stderr,
           "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
           "[--no-peers] [--no-plot] "
-          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions]\n");
+          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|groups]\n");
       return 2;
     }
   }
@@ -925,6 +928,11 @@ int run(int argc, char** argv) {
   }
   if (runs(mode, "partitions")) {
     for (Row& row : run_partitions(fresh_dir(mode, "partitions"), mode.full)) {
+      report(std::move(row));
+    }
+  }
+  if (runs(mode, "groups")) {
+    for (Row& row : run_groups(fresh_dir(mode, "groups"), mode.full, mode.cell_time)) {
       report(std::move(row));
     }
   }

@@ -224,13 +224,16 @@ Reply Handlers::leave_group(const Request& request) {
     return gc.leave_group(q, now);
   });
   LeaveGroupResponse m;
-  // Kafka's LeaveGroupResponse: the top-level code is the request's error, else the first
-  // member's (v0-v2 have only that one member, and only the top level).
+  // Kafka's LeaveGroupResponse: the top-level code is the request's error; v0-v2 have only
+  // the top level, so there it carries the one member's error when the request has none.
+  // v3+ keeps member errors per member (a client reads the top level as the request's fate).
   m.error_code = code(a.error_code);
   for (const auto& mr : a.members) {
-    if (m.error_code == 0) m.error_code = code(mr.error_code);
-    if (version >= 3)
+    if (version < 3) {
+      if (m.error_code == 0) m.error_code = code(mr.error_code);
+    } else {
       m.members.push_back({mr.member_id, mr.group_instance_id, code(mr.error_code)});
+    }
   }
   return encoded(request, m);
 }
