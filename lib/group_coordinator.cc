@@ -179,6 +179,21 @@ KafkaError GroupCoordinator::Impl::validate_member(
 void GroupCoordinator::Impl::check_invariants() const {
   for (const auto& [id, g] : groups) {
     SAMSA_ASSERT(id == g.id, "group keyed {} has id {}", id, g.id);
+    check_group(g);
+  }
+  SAMSA_ASSERT(append_in_flight || in_flight.empty(), "{} completions in flight without an append",
+               in_flight.size());
+}
+
+void GroupCoordinator::Impl::check_invariants(const std::string& touched) const {
+  if (const Group* g = find(touched)) check_group(*g);
+  SAMSA_ASSERT(append_in_flight || in_flight.empty(), "{} completions in flight without an append",
+               in_flight.size());
+}
+
+void GroupCoordinator::Impl::check_group(const Group& g) const {
+  const std::string& id = g.id;
+  {
     SAMSA_ASSERT(g.generation >= 0, "group {} generation {}", id, g.generation);
     if (g.state == GroupState::empty || g.state == GroupState::dead) {
       SAMSA_ASSERT(g.members.empty(), "group {} is {} with {} members", id,
@@ -227,8 +242,6 @@ void GroupCoordinator::Impl::check_invariants() const {
       SAMSA_ASSERT(g.members.count(mid), "group {}: pending sync {} is not a member", id, mid);
     }
   }
-  SAMSA_ASSERT(append_in_flight || in_flight.empty(), "{} completions in flight without an append",
-               in_flight.size());
 }
 
 // --- JoinGroup
@@ -738,7 +751,7 @@ void GroupCoordinator::join_group(GroupRequestId id, const JoinGroupRequest& req
   }
   if (error.error_code != KafkaError::none) {
     s.respond(id, std::move(error));
-    return s.check_invariants();
+    return s.check_invariants(req.group_id);
   }
   const bool unknown_member = req.member_id.empty();
   Group* g = s.find(req.group_id);
@@ -746,7 +759,7 @@ void GroupCoordinator::join_group(GroupRequestId id, const JoinGroupRequest& req
     if (!unknown_member) {
       error.error_code = KafkaError::unknown_member_id;
       s.respond(id, std::move(error));
-      return s.check_invariants();
+      return s.check_invariants(req.group_id);
     }
     g = &s.groups[req.group_id];
     g->id = req.group_id;
@@ -777,7 +790,7 @@ void GroupCoordinator::join_group(GroupRequestId id, const JoinGroupRequest& req
       g->offsets.empty() && g->generation == 0 && !g->protocol_type) {
     s.groups.erase(req.group_id);  // a group that only ever saw refused or pending joins
   }
-  s.check_invariants();
+  s.check_invariants(req.group_id);
 }
 
 void GroupCoordinator::sync_group(GroupRequestId id, const SyncGroupRequest& req,
@@ -813,7 +826,7 @@ void GroupCoordinator::sync_group(GroupRequestId id, const SyncGroupRequest& req
   }
   if (error.error_code != KafkaError::none) {
     s.respond(id, std::move(error));
-    return s.check_invariants();
+    return s.check_invariants(req.group_id);
   }
   GroupMember& m = g->members.at(req.member_id);
   g->pending_sync.erase(req.member_id);
@@ -824,7 +837,7 @@ void GroupCoordinator::sync_group(GroupRequestId id, const SyncGroupRequest& req
     r.protocol_name = g->protocol_name;
     r.assignment = m.assignment;
     s.respond(id, std::move(r));
-    return s.check_invariants();
+    return s.check_invariants(req.group_id);
   }
   // CompletingRebalance: park; the leader's assignment is persisted, then sent to all.
   if (m.sync_request && *m.sync_request != id) {
@@ -860,7 +873,7 @@ void GroupCoordinator::sync_group(GroupRequestId id, const SyncGroupRequest& req
       ++s.counters.rebalances_completed;
     });
   }
-  s.check_invariants();
+  s.check_invariants(req.group_id);
 }
 
 KafkaError GroupCoordinator::heartbeat(const HeartbeatRequest& req, std::int64_t now) {
@@ -941,11 +954,7 @@ LeaveGroupResponse GroupCoordinator::leave_group(const LeaveGroupRequest& req, s
       s.maybe_complete_join_phase(*g, now);
     }
   }
-  // v0-v2 carry one member and its error at the top level.
-  if (req.members.size() == 1 && out.members.size() == 1) {
-    out.error_code = out.members.front().error_code;
-  }
-  s.check_invariants();
+  s.check_invariants(req.group_id);
   return out;
 }
 

@@ -93,7 +93,12 @@ struct GroupCoordinator::Impl {
   GroupRecord group_metadata_record(const Group& g) const;
   void transition(Group& g, GroupState to, std::int64_t now);
   std::string new_member_id(const std::string& prefix);
+  // Every group's invariants (after tick, advance and loading), or only those of the group
+  // a request touched (a request changes no other group), so a coordinator of many members
+  // pays per request for its group only.
   void check_invariants() const;
+  void check_invariants(const std::string& touched) const;
+  void check_group(const Group& g) const;
 
   // --- membership (group_coordinator.cc)
   void join_new_member(GroupRequestId id, const JoinGroupRequest& req, Group& g, std::int64_t now);

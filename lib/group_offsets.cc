@@ -94,7 +94,7 @@ void GroupCoordinator::offset_commit(GroupRequestId id, const OffsetCommitReques
   }
   if (staged.empty()) {
     s.respond(id, std::move(out));
-    return s.check_invariants();
+    return s.check_invariants(req.group_id);
   }
   const std::string group_id = req.group_id;
   s.on_durable([&s, id, group_id, staged = std::move(staged), out = std::move(out)](
@@ -112,7 +112,7 @@ void GroupCoordinator::offset_commit(GroupRequestId id, const OffsetCommitReques
     }
     s.respond(id, std::move(out));
   });
-  s.check_invariants();
+  s.check_invariants(req.group_id);
 }
 
 OffsetFetchResponse GroupCoordinator::offset_fetch(const OffsetFetchRequest& req) const {
@@ -330,7 +330,7 @@ void GroupCoordinator::offset_delete(GroupRequestId id, const OffsetDeleteReques
         }
         s.respond(id, std::move(out));
       });
-  s.check_invariants();
+  s.check_invariants(req.group_id);
 }
 
 // --- expiry (KIP-211) and deletion

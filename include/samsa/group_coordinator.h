@@ -136,6 +136,9 @@ struct LeaveGroupMemberResponse {
   KafkaError error_code = KafkaError::none;
 };
 struct LeaveGroupResponse {
+  // The request's error (unknown group, not loaded, ...); each member's is its own. A host
+  // answering LeaveGroup v0-v2 puts the member's error at the top level (Kafka's
+  // LeaveGroupResponse does).
   KafkaError error_code = KafkaError::none;
   std::vector<LeaveGroupMemberResponse> members;
 };
