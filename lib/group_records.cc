@@ -152,6 +152,7 @@ Result<OffsetCommitValue> decode_offset_commit_value(ByteSpan value) {
   ok = ok && read_string(r, flex, m.metadata, "metadata") &&
        r.be(m.commit_timestamp, "commitTimestamp");
   if (ok && v == 1) ok = r.be(m.expire_timestamp, "expireTimestamp");
+  if (m.expire_timestamp < 0) m.expire_timestamp = -1;  // any negative: none (Kafka's -1)
   if (ok && flex) ok = r.tagged_fields("_tagged_fields");
   if (!ok || !r.at_end()) return r.status();
   return m;
