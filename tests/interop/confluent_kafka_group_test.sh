@@ -58,17 +58,7 @@ consumed_all() {
   (($(cat "${logs[@]}" 2>/dev/null | awk '$2 == "msg" { print $5 }' | sort -u |
       join - <(awk '{ print $3 }' "$acked" | sort) | wc -l) == $(wc -l <"$acked")))
 }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((seconds * 10))); do
-    if "$@"; then return 0; fi
-    sleep 0.1
-  done
-  echo "FAIL: $what within ${seconds}s"
-  for f in "$work"/*.log "$work"/*.out; do echo "--- $f"; tail -5 "$f"; done
-  exit 1
-}
+WAIT_LOGS="$work/*.log $work/*.out"  # what wait_for (lib.sh) shows on a timeout
 kill9_member() { { kill -KILL "$1"; wait "$1"; } 2>/dev/null || true; }  # no "Killed" line
 stop() {  # stop PID...: SIGTERM (the member closes: revoke, commit, LeaveGroup), then wait
   kill -TERM "$@"

@@ -33,17 +33,6 @@ read_at_least() {  # read_at_least N NAME...: the members' outputs hold N lines 
   shift
   (($(for m in "$@"; do cat "$work/$m.out" 2>/dev/null; done | wc -l) >= n))
 }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((seconds * 10))); do
-    if "$@"; then return 0; fi
-    sleep 0.1
-  done
-  echo "FAIL: $what within ${seconds}s"
-  for f in "$work"/*.err; do echo "--- $f"; tail -20 "$f"; done
-  exit 1
-}
 stop() {  # stop PID...: SIGTERM (disconnect: commit, LeaveGroup), then wait
   kill -TERM "$@"
   for pid in "$@"; do

@@ -27,17 +27,6 @@ member() {  # member NAME: a balanced consumer in the background, until SIGTERM
 assigned() {
   grep -a 'assigned:' "$work/$1.err" | tail -1 | grep -o '\[[0-9]*\]' | tr -d '[]' | sort -n | tr '\n' ' '
 }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
-  local seconds=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((seconds * 10))); do
-    if "$@"; then return 0; fi
-    sleep 0.1
-  done
-  echo "FAIL: $what within ${seconds}s"
-  for f in "$work"/*.err; do echo "--- $f"; tail -20 "$f"; done
-  exit 1
-}
 split_in_two() {
   local a b
   a=$(assigned c1) b=$(assigned c2)

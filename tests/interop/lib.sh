@@ -52,6 +52,22 @@ stop_server() {
   fi
 }
 
+# wait_for SECONDS DESCRIPTION COMMAND...: runs COMMAND every 0.1 s until it succeeds; past
+# SECONDS the test fails, printing the tails of the files the glob WAIT_LOGS names (default
+# $work/*.err).
+wait_for() {
+  local seconds=$1 what=$2 f
+  shift 2
+  for _ in $(seq 1 $((seconds * 10))); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  echo "FAIL: $what within ${seconds}s"
+  # shellcheck disable=SC2086  # the glob is meant to expand
+  for f in ${WAIT_LOGS:-$work/*.err}; do echo "--- $f"; tail -20 "$f"; done
+  exit 1
+}
+
 kill9_server() {
   kill -KILL "$SERVER_PID"
   wait "$SERVER_PID" || true
