@@ -8,7 +8,7 @@ PYTHON=/usr/bin/python3
 work=$(mktemp -d)
 producer=
 trap 'kill -9 $SERVER_PID $producer 2>/dev/null || true; rm -rf "$work"' EXIT
-start_server "$work/data" --default-partitions 3
+start_server "$work/data" --default-partitions 3 --offsets-topic-partitions 3
 check=$(dirname "$0")/confluent_kafka_check.py
 
 $PYTHON "$check" produce-until-killed "$BROKER" crash "$work/acked" &
@@ -23,7 +23,7 @@ acked=$(wc -l <"$work/acked")
 ((acked > 0)) || { echo "FAIL: nothing was acknowledged before the kill"; exit 1; }
 echo "ok: killed the server with -9 after $acked acknowledgements"
 
-start_server "$work/data" --default-partitions 3
+start_server "$work/data" --default-partitions 3 --offsets-topic-partitions 3
 $PYTHON "$check" consume "$BROKER" crash 3 "$work/consumed"
 # Every acknowledged (partition, offset, key, value) is among the consumed.
 sort "$work/acked" >"$work/want"

@@ -25,7 +25,9 @@ start_server() {
   : >"$SERVER_LOG"  # exists before the background redirection opens it: the loop reads it
   "$SERVER_BIN" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
+  # Up to 60 s: under ASan, a restart after kill -9 recovers every partition, the 50 of
+  # __consumer_offsets too (an ASan CI run once took more than the 10 s this was).
+  for _ in $(seq 1 600); do
     PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$SERVER_LOG")
     if [[ -n $PORT ]]; then
       BROKER=127.0.0.1:$PORT
