@@ -2,7 +2,8 @@
 // and embedded peers (RocksDB, LevelDB, SQLite, LMDB), on the same records in one run.
 //
 // Usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] [--no-peers] [--no-plot]
-//                    [--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|groups]
+//                    [--only
+//                    append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|groups]
 // Writes DIR/results.csv, DIR/summary.md and (with gnuplot) one PNG per workload; prints
 // a table as it goes and PASS/MISS lines for the targets of benchmarks/README.md.
 #include <fmt/format.h>
@@ -859,18 +860,18 @@ int parse_args(int argc, char** argv, Mode& mode) {
       mode.plot = false;
     } else if (a == "--only" && i + 1 < argc &&
                std::set<std::string>{"append", "durable", "reads", "recovery", "idempotence",
-                                     "compaction", "replication", "raft", "partitions",
-                                     "groups"}
+                                     "compaction", "replication", "raft", "partitions", "groups"}
                    .count(argv[i + 1])) {
       mode.only = argv[++i];
     } else if ((a == "--out" || a == "--dir") && i + 1 < argc) {
       (a == "--out" ? mode.out_dir : mode.work_dir) = argv[++i];
     } else {
-      fmt::print(
-          stderr,
-          "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
-          "[--no-peers] [--no-plot] "
-          "[--only append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|groups]\n");
+      fmt::print(stderr,
+                 "usage: samsa-bench [--quick | --full] [--out DIR] [--dir DIR] "
+                 "[--no-peers] [--no-plot] "
+                 "[--only "
+                 "append|durable|reads|recovery|idempotence|compaction|replication|raft|partitions|"
+                 "groups]\n");
       return 2;
     }
   }

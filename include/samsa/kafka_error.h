@@ -1,6 +1,6 @@
-// Floors 7-8: Kafka's protocol error codes, with Kafka's numbers (clients/.../protocol/Errors.java),
-// so a server copies them onto the wire one to one. Only the codes replication and the group
-// coordinator answer with.
+// Floors 7-8: Kafka's protocol error codes, with Kafka's numbers
+// (clients/.../protocol/Errors.java), so a server copies them onto the wire one to one. Only the
+// codes replication and the group coordinator answer with.
 //
 // Thread-safety: plain values.
 #pragma once
